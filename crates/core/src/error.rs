@@ -1,0 +1,133 @@
+use time::OffsetDateTime;
+
+use crate::{Area, SeatKind};
+
+/// Why a license file was refused (L2). Each variant names one thing an administrator or the
+/// vendor can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LicenseError {
+    #[error("not a Seatkeeper license file ({0})")]
+    Malformed(String),
+    #[error("unsupported license file format {0:?}; this Seatkeeper reads \"seatkeeper-license/1\"")]
+    UnsupportedFormat(String),
+    #[error(
+        "license file is signed by vendor key {key_id}, which this installation does not trust \
+         (configure the vendor's public key with --vendor-key or SEATKEEPER_VENDOR_KEYS)"
+    )]
+    UntrustedKey { key_id: String },
+    #[error("license file signature does not match its contents: the file was altered after signing")]
+    Tampered,
+    #[error("license file is for company {found:?}, but this installation belongs to company {expected:?}")]
+    WrongCompany { expected: String, found: String },
+    #[error("license file is for instance {found}, but this installation is instance {expected}")]
+    WrongInstance { expected: String, found: String },
+    #[error("no company id is set for this installation: generate a license request with --company-id first")]
+    NoCompany,
+    #[error("license file is not valid before {valid_from}")]
+    NotYetValid { valid_from: OffsetDateTime },
+    #[error("license file has expired: every package in it expired (latest on {latest})")]
+    Expired { latest: OffsetDateTime },
+    #[error("license file content is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Every way an operation on the ledger can be refused. Each refusal changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    License(#[from] LicenseError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown product {0:?}: no imported license declares it")]
+    UnknownProduct(String),
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    #[error("unknown folder {0:?}")]
+    UnknownFolder(String),
+    #[error("unknown license package {0:?}")]
+    UnknownPackage(String),
+    #[error("a user with login {0:?} already exists")]
+    DuplicateLogin(String),
+    #[error("folder {0:?} already exists")]
+    DuplicateFolder(String),
+    #[error(
+        "not enough free {kind} seats of product {product:?} ({area}): {needed} needed, {free} free{where_}"
+    )]
+    NoSeatFree {
+        product: String,
+        area: Area,
+        kind: SeatKind,
+        needed: u64,
+        free: u64,
+        /// Where the free seats were looked for, e.g. " in folder Sales or the root".
+        where_: String,
+    },
+    #[error(
+        "area {area} is at its user limit: {active} active of {limit} allowed; block or delete \
+         users, or import a license with more users"
+    )]
+    AreaLimit { area: Area, limit: u64, active: u64 },
+    #[error("user {login:?} is blocked and can hold no licenses")]
+    UserBlocked { login: String },
+    #[error("user {login:?} is in area {user_area}, but product {product:?} has no seats for that area")]
+    WrongArea { login: String, user_area: Area, product: String },
+    #[error("the built-in administrator cannot be {0}")]
+    BuiltinAdmin(&'static str),
+    #[error("folder {folder:?} {reason}")]
+    FolderInUse { folder: String, reason: String },
+    #[error(
+        "cannot place {requested} seats of package {serial}: {reason}"
+    )]
+    Placement { serial: String, requested: u64, reason: String },
+    #[error("CSV import refused, nothing was changed:\n{}", render_rows(.0))]
+    Csv(Vec<RowError>),
+}
+
+/// One bad line of an imported CSV file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+fn render_rows(rows: &[RowError]) -> String {
+    rows.iter()
+        .map(|r| format!("  line {}: {}", r.line, r.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Error {
+    /// A stable, machine-readable code for `--json` output and (later) the HTTP API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::License(e) => match e {
+                LicenseError::Malformed(_) => "license_malformed",
+                LicenseError::UnsupportedFormat(_) => "license_unsupported_format",
+                LicenseError::UntrustedKey { .. } => "license_untrusted_key",
+                LicenseError::Tampered => "license_tampered",
+                LicenseError::WrongCompany { .. } => "license_wrong_company",
+                LicenseError::WrongInstance { .. } => "license_wrong_instance",
+                LicenseError::NoCompany => "license_no_company",
+                LicenseError::NotYetValid { .. } => "license_not_yet_valid",
+                LicenseError::Expired { .. } => "license_expired",
+                LicenseError::Invalid(_) => "license_invalid",
+            },
+            Error::Invalid(_) => "invalid",
+            Error::UnknownProduct(_) => "unknown_product",
+            Error::UnknownUser(_) => "unknown_user",
+            Error::UnknownFolder(_) => "unknown_folder",
+            Error::UnknownPackage(_) => "unknown_package",
+            Error::DuplicateLogin(_) => "duplicate_login",
+            Error::DuplicateFolder(_) => "duplicate_folder",
+            Error::NoSeatFree { .. } => "no_seat_free",
+            Error::AreaLimit { .. } => "area_limit",
+            Error::UserBlocked { .. } => "user_blocked",
+            Error::WrongArea { .. } => "wrong_area",
+            Error::BuiltinAdmin(_) => "builtin_admin",
+            Error::FolderInUse { .. } => "folder_in_use",
+            Error::Placement { .. } => "placement",
+            Error::Csv(_) => "csv_invalid",
+        }
+    }
+}
