@@ -1,1 +1,44 @@
+//! Seatkeeper's ledger storage.
+//!
+//! One SQL implementation runs on both backends through `sqlx::Any`: SQLite (the embedded
+//! default, one file) and PostgreSQL (several nodes on one database). Each backend has its own
+//! migrations under `migrations/<backend>/`, where the invariants that must hold whatever the
+//! code does (no oversubscription, blocked users hold nothing, area limits) are written as
+//! constraints and triggers. The rules themselves come from `seatkeeper-core`; this crate
+//! loads state, asks the core, and applies the answer inside one transaction.
 
+mod clock;
+mod db;
+mod error;
+mod folders;
+mod grants;
+mod licenses;
+mod reconcile;
+mod reports;
+mod users;
+mod views;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::{Backend, Ledger, database_url, redact};
+pub use error::StoreError;
+pub use views::*;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who does a change and from where: written into every audit record (N3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub origin: String,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, origin: impl Into<String>) -> Self {
+        Actor { name: name.into(), origin: origin.into() }
+    }
+
+    /// Changes Seatkeeper makes by itself, such as suspending seats when a package expires.
+    pub fn system() -> Self {
+        Actor::new("system", "seatkeeper")
+    }
+}

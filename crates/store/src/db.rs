@@ -1,0 +1,309 @@
+//! Connection, dialect and the small SQL helpers the rest of the crate shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor as _, Row as _, Transaction};
+use time::OffsetDateTime;
+
+use crate::clock::{Clock, SystemClock};
+use crate::{Actor, Result, StoreError};
+
+pub(crate) type Tx = Transaction<'static, Any>;
+pub(crate) type Q<'q> = Query<'q, Any, AnyArguments>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The license ledger: every operation of issue #2 (licenses, users, folders, grants,
+/// summary, audit), each in one transaction.
+#[derive(Clone)]
+pub struct Ledger {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("backend", &self.backend).finish()
+    }
+}
+
+/// Turns what an administrator types (`seatkeeper.db`, `sqlite:x.db`, `postgres://…`) into a
+/// sqlx URL and the backend it names.
+pub fn database_url(spec: &str) -> (Backend, String) {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        (Backend::Postgres, spec.to_string())
+    } else {
+        let path = spec
+            .strip_prefix("sqlite://")
+            .or_else(|| spec.strip_prefix("sqlite:"))
+            .unwrap_or(spec);
+        (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+    }
+}
+
+impl Ledger {
+    /// Opens (creating if needed) and migrates the ledger at `spec`: a SQLite file path or a
+    /// `postgres://` URL.
+    pub async fn open(spec: &str) -> Result<Ledger> {
+        Self::open_with_clock(spec, Arc::new(SystemClock)).await
+    }
+
+    pub async fn open_with_clock(spec: &str, clock: Arc<dyn Clock>) -> Result<Ledger> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = database_url(spec);
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(30));
+        let options = match backend {
+            // WAL lets readers work while a writer holds the lock; the busy timeout makes
+            // writers from other processes queue instead of failing at once.
+            Backend::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
+                         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options.connect(&url).await.map_err(|e| StoreError::Open {
+            url: redact(spec),
+            message: e.to_string(),
+        })?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        let ledger = Ledger { pool, backend, clock };
+        ledger.init_instance().await?;
+        Ok(ledger)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A stable instance id, made once when the ledger is created (L1).
+    async fn init_instance(&self) -> Result<()> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('instance_id', $1) ON CONFLICT (key) DO NOTHING")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a transaction that writes. Writers are serialised per ledger — SQLite by its
+    /// write lock taken at BEGIN, PostgreSQL by a transaction-scoped advisory lock — so that
+    /// a change is decided on the state it will be applied to. The constraints and triggers
+    /// of the schema hold even without this.
+    pub(crate) async fn begin_write(&self) -> Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7305917)")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+}
+
+/// Hides a password in a URL before it reaches an error message or a log.
+pub fn redact(spec: &str) -> String {
+    match (spec.find("://"), spec.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &spec[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &spec[..s + 3], &creds[..c], &spec[at..]),
+                None => spec.to_string(),
+            }
+        }
+        _ => spec.to_string(),
+    }
+}
+
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub(crate) fn dt(secs: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {secs}: {e}")))
+}
+
+pub(crate) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("unexpected value {s:?}")))
+}
+
+/// Unsigned counts from SQL integers.
+pub(crate) fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?)
+}
+
+pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+/// A value bound into dynamically built statements.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+}
+
+pub(crate) fn bind<'q>(q: Q<'q>, v: Val) -> Q<'q> {
+    match v {
+        Val::Int(i) => q.bind(i),
+        Val::OptInt(i) => q.bind(i),
+        Val::Text(s) => q.bind(s),
+    }
+}
+
+/// `$start, $start+1, …` for `n` values: both backends read `$N` placeholders.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Rows per statement for multi-row inserts and IN lists; far below both backends' bind limits.
+pub(crate) const CHUNK: usize = 500;
+
+/// Inserts many rows with one statement per chunk: `INSERT INTO t (a, b) VALUES ($1,$2),…`.
+pub(crate) async fn insert_rows(
+    tx: &mut Tx,
+    head: &str,
+    width: usize,
+    rows: Vec<Vec<Val>>,
+) -> Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * width + 1, width)))
+            .collect();
+        let sql = format!("{head} VALUES {}", values.join(", "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for v in chunk.iter().flatten() {
+            q = bind(q, v.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Runs `sql` (holding one `{ids}` slot) for each chunk of ids and gathers the rows.
+pub(crate) async fn fetch_in(tx: &mut Tx, sql: &str, ids: &[Val], first: usize, before: &[Val]) -> Result<Vec<AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let sql = sql.replace("{ids}", &placeholders(first, chunk.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for v in before.iter().chain(chunk) {
+            q = bind(q, v.clone());
+        }
+        out.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(out)
+}
+
+/// Like [`fetch_in`] for statements that change rows.
+pub(crate) async fn execute_in(tx: &mut Tx, sql: &str, ids: &[Val]) -> Result<u64> {
+    let mut n = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = sql.replace("{ids}", &placeholders(1, chunk.len()));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for v in chunk {
+            q = bind(q, v.clone());
+        }
+        n += q.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(n)
+}
+
+pub(crate) async fn meta_get(tx: &mut Tx, key: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+        .bind(key.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| get_str(&r, "value")).transpose()
+}
+
+pub(crate) async fn meta_set(tx: &mut Tx, key: &str, value: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key.to_string())
+    .bind(value.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One audit record (N3).
+#[derive(Debug, Clone)]
+pub(crate) struct Audit {
+    pub action: &'static str,
+    pub target: String,
+    pub details: serde_json::Value,
+}
+
+impl Audit {
+    pub fn new(action: &'static str, target: impl Into<String>, details: serde_json::Value) -> Self {
+        Audit { action, target: target.into(), details }
+    }
+}
+
+pub(crate) async fn audit(tx: &mut Tx, now: OffsetDateTime, actor: &Actor, entries: Vec<Audit>) -> Result<()> {
+    let rows = entries
+        .into_iter()
+        .map(|a| {
+            vec![
+                Val::Int(ts(now)),
+                Val::Text(actor.name.clone()),
+                Val::Text(actor.origin.clone()),
+                Val::Text(a.action.to_string()),
+                Val::Text(a.target),
+                Val::Text(a.details.to_string()),
+            ]
+        })
+        .collect();
+    insert_rows(tx, "INSERT INTO audit_log (at, actor, origin, action, target, details)", 6, rows).await
+}

@@ -1,0 +1,267 @@
+//! Keeps the stored pools equal to what the core says capacity is at `now` (L3, L4, U1):
+//! suspends the newest surplus assignments of a shrunken pool, brings suspended ones back
+//! when seats return, and refreshes the area user limits.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use seatkeeper_core::capacity::{self, Placements};
+use seatkeeper_core::seats::{Held, reconcile_pool};
+use seatkeeper_core::{Area, AreaLimit, FolderId, Package, PoolKey, SeatKind};
+use time::OffsetDateTime;
+
+use crate::db::{Audit, Tx, Val, audit, dt, execute_in, get_i64, get_opt_i64, get_str, meta_get, meta_set, parse, ts};
+use crate::{Actor, HeldSeat, Ledger, Result, SeatChanges, StoreError};
+
+const VALID_UNTIL: &str = "capacity_valid_until";
+
+pub(crate) async fn load_packages(tx: &mut Tx) -> Result<Vec<Package>> {
+    let rows = sqlx::query(
+        "SELECT serial, product_code, kind, area, seats, valid_from, expires, replaces \
+         FROM packages ORDER BY serial",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Package {
+                serial: get_str(r, "serial")?,
+                product: get_str(r, "product_code")?,
+                kind: parse(&get_str(r, "kind")?)?,
+                area: parse(&get_str(r, "area")?)?,
+                seats: u32::try_from(get_i64(r, "seats")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                valid_from: dt(get_i64(r, "valid_from")?)?,
+                expires: get_opt_i64(r, "expires")?.map(dt).transpose()?,
+                replaces: serde_json::from_str(&get_str(r, "replaces")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn load_placements(tx: &mut Tx) -> Result<Placements> {
+    let rows = sqlx::query("SELECT serial, folder_id, seats FROM package_placements")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Placements::new();
+    for r in rows {
+        out.entry(get_str(&r, "serial")?).or_default().insert(
+            FolderId(get_i64(&r, "folder_id")?),
+            u32::try_from(get_i64(&r, "seats")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+pub(crate) async fn load_area_limits(tx: &mut Tx) -> Result<Vec<AreaLimit>> {
+    let rows = sqlx::query("SELECT area, max_users, valid_from, expires FROM area_limits")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AreaLimit {
+                area: parse(&get_str(r, "area")?)?,
+                max_users: u32::try_from(get_i64(r, "max_users")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                valid_from: dt(get_i64(r, "valid_from")?)?,
+                expires: get_opt_i64(r, "expires")?.map(dt).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// Stored pools: capacity, active (`used`) and suspended counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PoolRow {
+    pub capacity: u64,
+    pub used: u64,
+    pub suspended: u64,
+}
+
+pub(crate) async fn load_pools(tx: &mut Tx) -> Result<BTreeMap<PoolKey, PoolRow>> {
+    let mut pools = BTreeMap::new();
+    for r in sqlx::query("SELECT product_code, area, kind, folder_id, capacity, used FROM seat_pools")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        pools.insert(
+            pool_key(&r)?,
+            PoolRow {
+                capacity: crate::db::count(get_i64(&r, "capacity")?),
+                used: crate::db::count(get_i64(&r, "used")?),
+                suspended: 0,
+            },
+        );
+    }
+    for r in sqlx::query(
+        "SELECT product_code, area, kind, folder_id, COUNT(*) AS n FROM assignments \
+         WHERE status = 'suspended' GROUP BY product_code, area, kind, folder_id",
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        pools.entry(pool_key(&r)?).or_insert_with(PoolRow::default).suspended =
+            crate::db::count(get_i64(&r, "n")?);
+    }
+    Ok(pools)
+}
+
+pub(crate) fn pool_key(r: &sqlx::any::AnyRow) -> Result<PoolKey> {
+    Ok(PoolKey {
+        product: get_str(r, "product_code")?,
+        area: parse::<Area>(&get_str(r, "area")?)?,
+        kind: parse::<SeatKind>(&get_str(r, "kind")?)?,
+        folder: FolderId(get_i64(r, "folder_id")?),
+    })
+}
+
+fn pool_binds(k: &PoolKey) -> [Val; 4] {
+    [
+        Val::Text(k.product.clone()),
+        Val::Text(k.area.as_str().to_string()),
+        Val::Text(k.kind.as_str().to_string()),
+        Val::Int(k.folder.0),
+    ]
+}
+
+async fn held_in_pool(tx: &mut Tx, k: &PoolKey, status: &str) -> Result<Vec<Held>> {
+    let mut q = sqlx::query(
+        "SELECT id, granted_at FROM assignments WHERE product_code = $1 AND area = $2 \
+         AND kind = $3 AND folder_id = $4 AND status = $5",
+    );
+    for v in pool_binds(k) {
+        q = crate::db::bind(q, v);
+    }
+    let rows = q.bind(status.to_string()).fetch_all(&mut **tx).await?;
+    rows.iter()
+        .map(|r| Ok(Held { granted_at: get_i64(r, "granted_at")?, id: get_i64(r, "id")? }))
+        .collect()
+}
+
+async fn set_status(tx: &mut Tx, ids: &[i64], status: &'static str) -> Result<Vec<HeldSeat>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let vals: Vec<Val> = ids.iter().map(|i| Val::Int(*i)).collect();
+    let rows = crate::db::fetch_in(
+        tx,
+        "SELECT u.login, a.product_code FROM assignments a JOIN users u ON u.id = a.user_id \
+         WHERE a.id IN ({ids})",
+        &vals,
+        1,
+        &[],
+    )
+    .await?;
+    let sql = format!("UPDATE assignments SET status = '{status}' WHERE id IN ({{ids}})");
+    execute_in(tx, &sql, &vals).await?;
+    rows.iter()
+        .map(|r| Ok(HeldSeat { login: get_str(r, "login")?, product: get_str(r, "product_code")? }))
+        .collect()
+}
+
+async fn set_capacity(tx: &mut Tx, k: &PoolKey, capacity: u64) -> Result<()> {
+    let mut q = sqlx::query(
+        "INSERT INTO seat_pools (product_code, area, kind, folder_id, capacity, used) \
+         VALUES ($1, $2, $3, $4, $5, 0) \
+         ON CONFLICT (product_code, area, kind, folder_id) DO UPDATE SET capacity = excluded.capacity",
+    );
+    for v in pool_binds(k) {
+        q = crate::db::bind(q, v);
+    }
+    q.bind(i64::try_from(capacity).unwrap_or(i64::MAX)).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Brings the stored pools and limits in line with `now`. Unless `force`d, does nothing
+/// until the next instant at which a package or limit starts or ends, so the check costs one
+/// lookup on the hot path.
+pub(crate) async fn reconcile(tx: &mut Tx, now: OffsetDateTime, force: bool) -> Result<SeatChanges> {
+    if !force {
+        match meta_get(tx, VALID_UNTIL).await?.as_deref() {
+            Some("never") => return Ok(SeatChanges::default()),
+            Some(t) if parse::<i64>(t)? > ts(now) => return Ok(SeatChanges::default()),
+            _ => {}
+        }
+    }
+    let packages = load_packages(tx).await?;
+    let placements = load_placements(tx).await?;
+    let limits = load_area_limits(tx).await?;
+    let view = capacity::pools_at(&packages, &placements, now);
+    let current = load_pools(tx).await?;
+
+    let keys: BTreeSet<&PoolKey> = view.pools.keys().chain(current.keys()).collect();
+    let mut changes = SeatChanges::default();
+    for key in keys {
+        let target = view.pools.get(key).copied().unwrap_or(0);
+        let row = current.get(key).copied().unwrap_or_default();
+        if target == row.capacity && row.suspended == 0 {
+            continue;
+        }
+        if row.used > target {
+            let active = held_in_pool(tx, key, "active").await?;
+            let change = reconcile_pool(target, &active, &[]);
+            changes.suspended.extend(set_status(tx, &change.suspend, "suspended").await?);
+        }
+        set_capacity(tx, key, target).await?;
+        if row.suspended > 0 && target > row.used {
+            let active = held_in_pool(tx, key, "active").await?;
+            let suspended = held_in_pool(tx, key, "suspended").await?;
+            let change = reconcile_pool(target, &active, &suspended);
+            changes.restored.extend(set_status(tx, &change.restore, "active").await?);
+        }
+    }
+
+    for (area, limit) in capacity::area_limits_at(&limits, now) {
+        sqlx::query("UPDATE area_counters SET user_limit = $1 WHERE area = $2")
+            .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
+            .bind(area.as_str().to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    let next = [view.next_change, capacity::next_limit_change(&limits, now)]
+        .into_iter()
+        .flatten()
+        .min();
+    meta_set(tx, VALID_UNTIL, &next.map_or_else(|| "never".to_string(), |t| ts(t).to_string())).await?;
+
+    let mut entries = Vec::new();
+    for s in &changes.suspended {
+        entries.push(Audit::new("assignment.suspend", &s.login, serde_json::json!({"product": s.product, "reason": "capacity"})));
+    }
+    for s in &changes.restored {
+        entries.push(Audit::new("assignment.restore", &s.login, serde_json::json!({"product": s.product})));
+    }
+    audit(tx, now, &Actor::system(), entries).await?;
+    Ok(changes)
+}
+
+impl Ledger {
+    /// Applies what time has changed (expiries, packages starting) if anything is due.
+    /// Reads call it so that they never show capacity from the past.
+    pub(crate) async fn ensure_current(&self) -> Result<()> {
+        let now = self.now();
+        let due = {
+            let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+                .bind(VALID_UNTIL.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            match row.map(|r| get_str(&r, "value")).transpose()?.as_deref() {
+                Some("never") => false,
+                Some(t) => parse::<i64>(t)? <= ts(now),
+                None => true,
+            }
+        };
+        if due {
+            let mut tx = self.begin_write().await?;
+            reconcile(&mut tx, now, false).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Re-evaluates capacity now, whether due or not; reports what was suspended or restored.
+    pub async fn refresh(&self) -> Result<SeatChanges> {
+        let mut tx = self.begin_write().await?;
+        let changes = reconcile(&mut tx, self.now(), true).await?;
+        tx.commit().await?;
+        Ok(changes)
+    }
+}

@@ -1,0 +1,479 @@
+//! Users and areas (U1, U3, U4): create, block, activate, delete, CSV import and export.
+
+use std::collections::BTreeMap;
+
+use seatkeeper_core::error::RowError;
+use seatkeeper_core::users_csv::{self, ExportRow};
+use seatkeeper_core::{Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate_code};
+use serde_json::json;
+
+use crate::db::{Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, parse, ts};
+use crate::folders::FolderTree;
+use crate::reconcile::reconcile;
+use crate::{Actor, BlockReport, CsvImportReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
+
+/// A user row as the write paths need it.
+#[derive(Debug, Clone)]
+pub(crate) struct UserRecord {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub area: Area,
+    pub folder: FolderId,
+    pub state: UserState,
+    pub builtin: bool,
+}
+
+const USER_COLUMNS: &str = "id, login, name, email, area, folder_id, state, block_reason, builtin, created_at";
+
+fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: get_i64(r, "id")?,
+        login: get_str(r, "login")?,
+        name: get_str(r, "name")?,
+        email: get_str(r, "email")?,
+        area: parse(&get_str(r, "area")?)?,
+        folder: FolderId(get_i64(r, "folder_id")?),
+        state: parse(&get_str(r, "state")?)?,
+        builtin: get_i64(r, "builtin")? == 1,
+    })
+}
+
+/// Users by lower-cased login, for the logins given (unknown ones are simply absent).
+pub(crate) async fn users_by_login(tx: &mut Tx, logins: &[String]) -> Result<BTreeMap<String, UserRecord>> {
+    let vals: Vec<Val> = logins.iter().map(|l| Val::Text(l.to_ascii_lowercase())).collect();
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(login) IN ({{ids}})");
+    let rows = fetch_in(tx, &sql, &vals, 1, &[]).await?;
+    rows.iter().map(|r| record(r).map(|u| (u.login.to_ascii_lowercase(), u))).collect()
+}
+
+pub(crate) async fn user_by_login(tx: &mut Tx, login: &str) -> Result<UserRecord> {
+    users_by_login(tx, &[login.to_string()])
+        .await?
+        .remove(&login.to_ascii_lowercase())
+        .ok_or_else(|| DomainError::UnknownUser(login.to_string()).into())
+}
+
+/// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
+/// `area_counters` enforces the same; this gives the precise message.
+async fn check_room(tx: &mut Tx, area: Area, extra: u64) -> Result<()> {
+    let row = sqlx::query("SELECT active_users, user_limit FROM area_counters WHERE area = $1")
+        .bind(area.as_str().to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let active = count(get_i64(&row, "active_users")?);
+    if let Some(limit) = crate::db::get_opt_i64(&row, "user_limit")?.map(count)
+        && active + extra > limit
+    {
+        return Err(DomainError::AreaLimit { area, limit, active }.into());
+    }
+    Ok(())
+}
+
+/// Deletes a user's assignments (block and delete free every seat, U3).
+async fn free_seats(tx: &mut Tx, user_id: i64) -> Result<Vec<String>> {
+    let rows = sqlx::query("DELETE FROM assignments WHERE user_id = $1 RETURNING product_code")
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut products: Vec<String> = rows.iter().map(|r| get_str(r, "product_code")).collect::<Result<_>>()?;
+    products.sort();
+    Ok(products)
+}
+
+impl Ledger {
+    /// U1: creates a user; an active one is refused when the area is at its limit.
+    pub async fn create_user(&self, actor: &Actor, new: NewUser) -> Result<UserView> {
+        validate_code("login", &new.login)?;
+        validate_email(&new.email)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        reconcile(&mut tx, now, false).await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let folder = tree.resolve(&new.folder)?;
+        if !users_by_login(&mut tx, std::slice::from_ref(&new.login)).await?.is_empty() {
+            return Err(DomainError::DuplicateLogin(new.login).into());
+        }
+        if new.state == UserState::Active {
+            check_room(&mut tx, new.area, 1).await?;
+        }
+        insert_user(&mut tx, &new, folder, now).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new("user.create", &new.login, json!({"area": new.area, "folder": tree.path(folder), "state": new.state.as_str()}))],
+        )
+        .await?;
+        tx.commit().await?;
+        self.user(&new.login).await
+    }
+
+    pub async fn user(&self, login: &str) -> Result<UserView> {
+        self.ensure_current().await?;
+        let mut tx = self.pool.begin().await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let row = sqlx::query(
+            "SELECT id, login, name, email, area, folder_id, state, block_reason, builtin, created_at \
+             FROM users WHERE lower(login) = $1",
+        )
+        .bind(login.to_ascii_lowercase())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DomainError::UnknownUser(login.to_string()))?;
+        let mut views = user_views(&mut tx, &tree, vec![row]).await?;
+        views.pop().ok_or_else(|| DomainError::UnknownUser(login.to_string()).into())
+    }
+
+    /// Users matching `filter`, by login, with their licenses.
+    pub async fn users(&self, filter: &UserFilter) -> Result<Vec<UserView>> {
+        self.ensure_current().await?;
+        let mut tx = self.pool.begin().await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let mut sql = String::from(
+            "SELECT id, login, name, email, area, folder_id, state, block_reason, builtin, created_at FROM users u WHERE 1 = 1",
+        );
+        let mut binds = Vec::new();
+        let next = |v: Val, binds: &mut Vec<Val>| {
+            binds.push(v);
+            format!("${}", binds.len())
+        };
+        if let Some(a) = filter.area {
+            sql += &format!(" AND area = {}", next(Val::Text(a.as_str().into()), &mut binds));
+        }
+        if let Some(s) = filter.state {
+            sql += &format!(" AND state = {}", next(Val::Text(s.as_str().into()), &mut binds));
+        }
+        if let Some(f) = &filter.folder {
+            sql += &format!(" AND folder_id = {}", next(Val::Int(tree.resolve(f)?.0), &mut binds));
+        }
+        if let Some(p) = &filter.product {
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.product_code = {})",
+                next(Val::Text(p.clone()), &mut binds)
+            );
+        }
+        if let Some(q) = &filter.search {
+            let p = next(Val::Text(format!("%{}%", q.to_lowercase())), &mut binds);
+            sql += &format!(" AND (lower(login) LIKE {p} OR lower(name) LIKE {p} OR lower(email) LIKE {p})");
+        }
+        sql += " ORDER BY lower(login)";
+        if let Some(l) = filter.limit {
+            sql += &format!(" LIMIT {}", next(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)), &mut binds));
+            sql += &format!(" OFFSET {}", next(Val::Int(i64::try_from(filter.offset).unwrap_or(0)), &mut binds));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in binds {
+            q = crate::db::bind(q, v);
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
+        user_views(&mut tx, &tree, rows).await
+    }
+
+    /// U3: blocks a user, freeing every seat they hold.
+    pub async fn block_user(&self, actor: &Actor, login: &str, reason: &str) -> Result<BlockReport> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user = user_by_login(&mut tx, login).await?;
+        if user.builtin {
+            return Err(DomainError::BuiltinAdmin("blocked").into());
+        }
+        let freed = free_seats(&mut tx, user.id).await?;
+        sqlx::query("UPDATE users SET state = 'blocked', block_reason = $1 WHERE id = $2")
+            .bind(reason.to_string())
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        let changes = reconcile(&mut tx, now, true).await?;
+        audit(&mut tx, now, actor, vec![Audit::new("user.block", &user.login, json!({"reason": reason, "freed": freed}))]).await?;
+        tx.commit().await?;
+        Ok(BlockReport { freed, changes })
+    }
+
+    /// U3: unblocks a user, if the area has room.
+    pub async fn activate_user(&self, actor: &Actor, login: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        reconcile(&mut tx, now, false).await?;
+        let user = user_by_login(&mut tx, login).await?;
+        if user.state == UserState::Active {
+            return Ok(());
+        }
+        check_room(&mut tx, user.area, 1).await?;
+        sqlx::query("UPDATE users SET state = 'active', block_reason = NULL WHERE id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, now, actor, vec![Audit::new("user.activate", &user.login, json!({}))]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user and their data for good.
+    pub async fn delete_user(&self, actor: &Actor, login: &str) -> Result<BlockReport> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user = user_by_login(&mut tx, login).await?;
+        if user.builtin {
+            return Err(DomainError::BuiltinAdmin("deleted").into());
+        }
+        let freed = free_seats(&mut tx, user.id).await?;
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+        let changes = reconcile(&mut tx, now, true).await?;
+        audit(&mut tx, now, actor, vec![Audit::new("user.delete", &user.login, json!({"freed": freed}))]).await?;
+        tx.commit().await?;
+        Ok(BlockReport { freed, changes })
+    }
+
+    /// Moves a user to another folder; seats they hold stay where they are.
+    pub async fn move_user(&self, actor: &Actor, login: &str, folder: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user = user_by_login(&mut tx, login).await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let folder_id = tree.resolve(folder)?;
+        sqlx::query("UPDATE users SET folder_id = $1 WHERE id = $2").bind(folder_id.0).bind(user.id).execute(&mut *tx).await?;
+        audit(&mut tx, now, actor, vec![Audit::new("user.move", &user.login, json!({"folder": tree.path(folder_id)}))]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// U1: imports users from CSV, all or nothing. New logins are created; existing ones are
+    /// updated. Every bad row is reported with its line number, including rows that would
+    /// take an area past its limit.
+    pub async fn import_users_csv(&self, actor: &Actor, text: &str) -> Result<CsvImportReport> {
+        let rows = users_csv::parse(text)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        reconcile(&mut tx, now, false).await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let logins: Vec<String> = rows.iter().map(|r| r.login.clone()).collect();
+        let existing = users_by_login(&mut tx, &logins).await?;
+        let mut held: BTreeMap<i64, u64> = BTreeMap::new();
+        let ids: Vec<Val> = existing.values().map(|u| Val::Int(u.id)).collect();
+        for r in fetch_in(&mut tx, "SELECT user_id, COUNT(*) AS n FROM assignments WHERE user_id IN ({ids}) GROUP BY user_id", &ids, 1, &[]).await? {
+            held.insert(get_i64(&r, "user_id")?, count(get_i64(&r, "n")?));
+        }
+        let mut room: BTreeMap<Area, (u64, Option<u64>)> = BTreeMap::new();
+        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters").fetch_all(&mut *tx).await? {
+            room.insert(parse(&get_str(&r, "area")?)?, (count(get_i64(&r, "active_users")?), crate::db::get_opt_i64(&r, "user_limit")?.map(count)));
+        }
+
+        let mut errors = Vec::new();
+        let mut plan = Vec::new();
+        // Rows that free a place (blocking, leaving the area) count before rows that take one.
+        for row in &rows {
+            if let Some(u) = existing.get(&row.login.to_ascii_lowercase())
+                && u.state == UserState::Active
+                && !u.builtin
+                && (row.state == UserState::Blocked || row.area != u.area)
+                && let Some(slot) = room.get_mut(&u.area)
+            {
+                slot.0 = slot.0.saturating_sub(1);
+            }
+        }
+        for row in &rows {
+            let folder = match tree.resolve(&row.folder) {
+                Ok(f) => f,
+                Err(_) => {
+                    errors.push(RowError { line: row.line, message: format!("unknown folder {:?}", row.folder) });
+                    continue;
+                }
+            };
+            let current = existing.get(&row.login.to_ascii_lowercase());
+            if let Some(u) = current {
+                if u.builtin && (row.state == UserState::Blocked || row.area != u.area) {
+                    errors.push(RowError { line: row.line, message: "the built-in administrator cannot be blocked or moved to another area".into() });
+                    continue;
+                }
+                if row.area != u.area && held.get(&u.id).copied().unwrap_or(0) > 0 {
+                    errors.push(RowError {
+                        line: row.line,
+                        message: format!("user {} holds licenses in area {}; recall them before changing the area", u.login, u.area),
+                    });
+                    continue;
+                }
+            }
+            let takes_place = row.state == UserState::Active
+                && !current.is_some_and(|u| u.builtin || (u.state == UserState::Active && u.area == row.area));
+            if takes_place && let Some((active, Some(limit))) = room.get(&row.area).copied() {
+                if active >= limit {
+                    errors.push(RowError {
+                        line: row.line,
+                        message: format!("area {} would exceed its user limit of {limit}", row.area),
+                    });
+                    continue;
+                }
+            }
+            if takes_place && let Some(slot) = room.get_mut(&row.area) {
+                slot.0 += 1;
+            }
+            plan.push((row, folder, current.cloned()));
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Csv(errors).into());
+        }
+
+        let mut report = CsvImportReport::default();
+        let mut entries = Vec::new();
+        // Blocks and area moves first, so the counter trigger sees places freed before taken.
+        plan.sort_by_key(|(row, _, cur)| !cur.as_ref().is_some_and(|u| row.state == UserState::Blocked || row.area != u.area));
+        for (row, folder, current) in plan {
+            match current {
+                None => {
+                    let new = NewUser {
+                        login: row.login.clone(),
+                        name: row.name.clone(),
+                        email: row.email.clone(),
+                        area: row.area,
+                        folder: String::new(),
+                        state: row.state,
+                    };
+                    insert_user(&mut tx, &new, folder, now).await?;
+                    if row.state == UserState::Blocked {
+                        sqlx::query("UPDATE users SET block_reason = 'import' WHERE lower(login) = $1")
+                            .bind(row.login.to_ascii_lowercase())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    entries.push(Audit::new("user.create", &row.login, json!({"area": row.area, "folder": tree.path(folder), "state": row.state.as_str(), "via": "csv"})));
+                    report.created += 1;
+                }
+                Some(u) => {
+                    if (u.name.as_str(), u.email.as_str(), u.area, u.folder, u.state) == (row.name.as_str(), row.email.as_str(), row.area, folder, row.state) {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    let mut freed = Vec::new();
+                    if row.state == UserState::Blocked && u.state == UserState::Active {
+                        freed = free_seats(&mut tx, u.id).await?;
+                    }
+                    sqlx::query(
+                        "UPDATE users SET name = $1, email = $2, area = $3, folder_id = $4, state = $5, \
+                         block_reason = CASE WHEN $5 = 'blocked' THEN COALESCE(block_reason, 'import') ELSE NULL END WHERE id = $6",
+                    )
+                    .bind(row.name.clone())
+                    .bind(row.email.clone())
+                    .bind(row.area.as_str().to_string())
+                    .bind(folder.0)
+                    .bind(row.state.as_str().to_string())
+                    .bind(u.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    entries.push(Audit::new("user.update", &u.login, json!({"area": row.area, "folder": tree.path(folder), "state": row.state.as_str(), "freed": freed, "via": "csv"})));
+                    report.updated += 1;
+                }
+            }
+        }
+        reconcile(&mut tx, now, true).await?;
+        audit(&mut tx, now, actor, entries).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// U4: every user with account state and licenses, as CSV.
+    pub async fn export_users_csv(&self) -> Result<String> {
+        let users = self.users(&UserFilter::default()).await?;
+        let rows: Vec<ExportRow> = users
+            .into_iter()
+            .filter(|u| !u.builtin)
+            .map(|u| ExportRow {
+                login: u.login,
+                name: u.name,
+                email: u.email,
+                area: u.area,
+                folder: if u.folder == "/" { String::new() } else { u.folder },
+                state: u.state,
+                block_reason: u.block_reason,
+                licenses: u
+                    .licenses
+                    .iter()
+                    .map(|l| match l.status {
+                        AssignmentStatus::Active => l.product.clone(),
+                        AssignmentStatus::Suspended => format!("{} (suspended)", l.product),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(users_csv::write(&rows)?)
+    }
+}
+
+fn validate_email(email: &str) -> Result<()> {
+    if !email.is_empty() && (!email.contains('@') || email.contains(char::is_whitespace)) {
+        return Err(DomainError::Invalid(format!("e-mail {email:?} is not an address")).into());
+    }
+    Ok(())
+}
+
+async fn insert_user(tx: &mut Tx, new: &NewUser, folder: FolderId, now: time::OffsetDateTime) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (login, name, email, area, folder_id, state, builtin, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+    )
+    .bind(new.login.clone())
+    .bind(if new.name.is_empty() { new.login.clone() } else { new.name.clone() })
+    .bind(new.email.clone())
+    .bind(new.area.as_str().to_string())
+    .bind(folder.0)
+    .bind(new.state.as_str().to_string())
+    .bind(ts(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match crate::StoreError::from(e) {
+        crate::StoreError::Domain(DomainError::DuplicateLogin(_)) => DomainError::DuplicateLogin(new.login.clone()).into(),
+        crate::StoreError::Database(db) if db.to_string().contains("area_user_limit") => {
+            DomainError::AreaLimit { area: new.area, limit: 0, active: 0 }.into()
+        }
+        other => other,
+    })?;
+    Ok(())
+}
+
+async fn user_views(tx: &mut Tx, tree: &FolderTree, rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<UserView>> {
+    let mut views = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let u = record(r)?;
+        views.push(UserView {
+            id: u.id,
+            login: u.login,
+            name: u.name,
+            email: u.email,
+            area: u.area,
+            folder: tree.path(u.folder),
+            state: u.state,
+            block_reason: get_opt_str(r, "block_reason")?,
+            builtin: u.builtin,
+            created_at: dt(get_i64(r, "created_at")?)?,
+            licenses: Vec::new(),
+        });
+    }
+    let ids: Vec<Val> = views.iter().map(|v| Val::Int(v.id)).collect();
+    let index: BTreeMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+    let held = fetch_in(
+        tx,
+        "SELECT user_id, product_code, status, manual, folder_id, granted_at FROM assignments \
+         WHERE user_id IN ({ids}) ORDER BY product_code",
+        &ids,
+        1,
+        &[],
+    )
+    .await?;
+    for r in held {
+        if let Some(i) = index.get(&get_i64(&r, "user_id")?) {
+            views[*i].licenses.push(UserLicense {
+                product: get_str(&r, "product_code")?,
+                status: match get_str(&r, "status")?.as_str() {
+                    "suspended" => AssignmentStatus::Suspended,
+                    _ => AssignmentStatus::Active,
+                },
+                manual: get_i64(&r, "manual")? == 1,
+                seat_folder: tree.path(FolderId(get_i64(&r, "folder_id")?)),
+                granted_at: dt(get_i64(&r, "granted_at")?)?,
+            });
+        }
+    }
+    Ok(views)
+}
+

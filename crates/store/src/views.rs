@@ -1,0 +1,257 @@
+//! What the ledger answers: plain data, serialisable for `--json` and the API.
+
+use seatkeeper_core::{Area, AssignmentStatus, SeatKind, UserState};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceInfo {
+    pub instance_id: String,
+    pub company_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub license_id: String,
+    /// The same file was imported before: nothing changed.
+    pub already_imported: bool,
+    pub products: Vec<String>,
+    pub packages: Vec<String>,
+    /// Serials this file renews, whose assignments it now carries (L3).
+    pub replaced: Vec<String>,
+    /// Serials the file says it replaces but that were never imported here.
+    pub replaced_unknown: Vec<String>,
+    pub changes: SeatChanges,
+}
+
+/// Assignments suspended or brought back by a change of capacity (L4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SeatChanges {
+    pub suspended: Vec<HeldSeat>,
+    pub restored: Vec<HeldSeat>,
+}
+
+impl SeatChanges {
+    pub fn extend(&mut self, other: SeatChanges) {
+        self.suspended.extend(other.suspended);
+        self.restored.extend(other.restored);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HeldSeat {
+    pub login: String,
+    pub product: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductView {
+    pub code: String,
+    pub name: String,
+    pub features: Vec<String>,
+    pub all_modules: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageStatus {
+    Valid,
+    NotYetValid,
+    Expired,
+    Replaced,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageView {
+    pub serial: String,
+    pub license_id: String,
+    pub product: String,
+    pub kind: SeatKind,
+    pub area: Area,
+    pub seats: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires: Option<OffsetDateTime>,
+    pub replaces: Vec<String>,
+    pub status: PackageStatus,
+    pub placements: Vec<Placement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    pub folder: String,
+    pub seats: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LicenseFileView {
+    pub license_id: String,
+    pub company_id: String,
+    pub key_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub imported_at: OffsetDateTime,
+    pub imported_by: String,
+    pub packages: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeleteLicensesReport {
+    pub license_files: u64,
+    pub packages: u64,
+    pub changes: SeatChanges,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FolderView {
+    pub id: i64,
+    /// "Sales/North"; "/" for the root.
+    pub path: String,
+    pub parent_id: Option<i64>,
+    pub users: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub area: Area,
+    pub folder: String,
+    pub state: UserState,
+    pub block_reason: Option<String>,
+    pub builtin: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub licenses: Vec<UserLicense>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserLicense {
+    pub product: String,
+    pub status: AssignmentStatus,
+    pub manual: bool,
+    /// The folder whose seats it uses.
+    pub seat_folder: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub granted_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub login: String,
+    pub name: String,
+    pub email: String,
+    pub area: Area,
+    /// Folder path; empty for the root.
+    pub folder: String,
+    pub state: UserState,
+}
+
+impl NewUser {
+    pub fn active(login: &str, area: Area) -> Self {
+        NewUser {
+            login: login.to_string(),
+            name: login.to_string(),
+            email: String::new(),
+            area,
+            folder: String::new(),
+            state: UserState::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub area: Option<Area>,
+    pub state: Option<UserState>,
+    pub folder: Option<String>,
+    pub product: Option<String>,
+    /// Matches login, name or e-mail, case-insensitively.
+    pub search: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GrantReport {
+    pub granted: Vec<HeldSeat>,
+    /// Pairs the user already held: nothing to do.
+    pub already_held: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecallReport {
+    pub recalled: Vec<HeldSeat>,
+    pub not_held: u64,
+    pub changes: SeatChanges,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BlockReport {
+    pub freed: Vec<String>,
+    pub changes: SeatChanges,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CsvImportReport {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub licenses_loaded: bool,
+    pub areas: Vec<AreaSummary>,
+    pub products: Vec<ProductSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AreaSummary {
+    pub area: Area,
+    /// Active users, the built-in administrator excluded.
+    pub active_users: u64,
+    pub blocked_users: u64,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductSummary {
+    pub product: String,
+    pub name: String,
+    pub area: Area,
+    pub kind: SeatKind,
+    pub total: u64,
+    pub used: u64,
+    pub free: u64,
+    pub suspended: u64,
+    /// Seats of packages in force that expire within the summary's horizon.
+    pub expiring_soon: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_expiry: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub origin: String,
+    pub action: String,
+    pub target: String,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub limit: Option<u64>,
+}
