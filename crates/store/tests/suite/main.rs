@@ -1,0 +1,50 @@
+//! The shared storage suite: every case runs against SQLite and against PostgreSQL.
+//! One test binary, as linking one per file costs minutes on small machines.
+
+mod cases;
+mod support;
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::sqlite().await;
+                    crate::cases::$case(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = crate::support::postgres().await {
+                        crate::cases::$case(&db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    l1_license_request_names_company_instance_and_usage,
+    l2_import_verifies_the_signature_and_reimport_is_a_no_op,
+    l2_bad_license_files_are_refused_and_change_nothing,
+    l3_import_adds_capacity,
+    l3_renewal_carries_assignments_over_without_a_gap,
+    l4_expiry_suspends_the_newest_and_returning_capacity_restores_them,
+    l5_delete_all_licenses_keeps_assignments_suspended,
+    u1_user_limit_refuses_creation_and_activation_admin_excluded,
+    u1_csv_import_is_all_or_nothing_with_line_numbers,
+    u3_block_frees_seats_and_unblock_needs_room,
+    u4_summary_and_csv_export,
+    x1_folder_seats_serve_their_users_first,
+    x1_placement_never_takes_seats_from_holders,
+    d1_bulk_grant_is_all_or_nothing_and_names_the_shortfall,
+    d1_recall_frees_seats_and_is_audited,
+    n3_every_change_is_audited_with_who_what_when,
+    db_constraints_refuse_oversubscription_even_from_raw_sql,
+    concurrent_grants_for_the_last_seats_never_oversubscribe,
+);
