@@ -1,1 +1,752 @@
-fn main(){}
+//! `seatkeeper`: the administrator's and the vendor's command line. A thin edge: every
+//! command parses its arguments, calls the ledger (or the core, for vendor commands), and
+//! prints the answer as a table or as JSON.
+
+mod keys;
+mod output;
+mod tour;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use seatkeeper_core::license::{self, LicenseRequest, Order};
+use seatkeeper_core::{Area, UserState};
+use seatkeeper_store::{Actor, AuditFilter, Ledger, NewUser, StoreError, UserFilter};
+
+use output::{Out, date, limit, opt_date, table};
+
+#[derive(Parser)]
+#[command(
+    name = "seatkeeper",
+    version,
+    about = "Seatkeeper: user-license (seat) manager for multi-user applications",
+    long_about = "Seatkeeper decides which users of an application may log in and which licensed \
+                  products each may use, and shares out the seats bought from the vendor.\n\n\
+                  Start with `seatkeeper tour --reset` for a guided demo on a fresh SQLite file."
+)]
+struct Cli {
+    /// The ledger: a SQLite file path (created if missing) or a postgres:// URL.
+    #[arg(long, global = true, env = "SEATKEEPER_DATABASE", default_value = "seatkeeper.db")]
+    database: String,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The name recorded as "who" in the audit log.
+    #[arg(long, global = true, env = "SEATKEEPER_ACTOR")]
+    actor: Option<String>,
+    /// Trusted vendor public key (PEM) for license import; repeat or separate with commas.
+    #[arg(long = "vendor-key", global = true, env = "SEATKEEPER_VENDOR_KEYS", value_delimiter = ',')]
+    vendor_keys: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Guided demo: issues a demo license, imports it, creates users and grants seats.
+    Tour {
+        /// Delete the SQLite database file first, so the tour starts from nothing.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// This installation's instance id and company id.
+    Instance,
+    /// License files: request, import, list, place seats in folders, delete (L1-L5).
+    #[command(subcommand)]
+    License(LicenseCmd),
+    /// The products declared by imported licenses.
+    Products,
+    /// The folder tree (X1).
+    #[command(subcommand)]
+    Folder(FolderCmd),
+    /// Users: create, list, block, activate, delete, CSV import and export (U1, U3, U4).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Grant products to users, all or nothing (D1).
+    Grant(Pairs),
+    /// Recall products from users (D1).
+    Recall(Pairs),
+    /// Active users per area against the limit; per product total, used, free, suspended, expiring (U4).
+    Summary {
+        /// How many days ahead counts as "expiring soon".
+        #[arg(long, default_value_t = 30)]
+        expiring_within_days: i64,
+    },
+    /// The audit log, newest first (N3).
+    Audit {
+        #[arg(long)]
+        action: Option<String>,
+        /// A login, license id, serial or folder.
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Re-evaluate capacity now: suspend seats of expired packages, restore returning ones (L4).
+    Refresh,
+    /// Vendor commands: keys, issuing and inspecting license files (L6).
+    #[command(subcommand)]
+    Vendor(VendorCmd),
+}
+
+#[derive(Subcommand)]
+enum LicenseCmd {
+    /// Write a license request for the vendor (L1).
+    Request {
+        /// The company id the vendor gave you; remembered after the first request.
+        #[arg(long)]
+        company_id: Option<String>,
+        /// The application version the licenses are for.
+        #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+        app_version: String,
+        /// Where to write the request (standard output if omitted).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Import a license file from the vendor (L2, L3). Needs --vendor-key.
+    Import { file: PathBuf },
+    /// License files and their packages, with status and folder placement.
+    List,
+    /// Place some of a package's seats in a folder; 0 returns them to the root (X1).
+    Place {
+        serial: String,
+        #[arg(long)]
+        folder: String,
+        #[arg(long)]
+        seats: u32,
+    },
+    /// Delete every license (demo mode): assignments are kept, suspended (L5).
+    DeleteAll {
+        /// Confirm: this removes every license file.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FolderCmd {
+    /// Create a folder by path, e.g. "Sales/North" (parents are created too).
+    Create { path: String },
+    List,
+    /// Delete an empty folder.
+    Delete { path: String },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user; refused when the area is at its user limit (U1).
+    Create {
+        login: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// employee or portal.
+        #[arg(long, default_value = "employee")]
+        area: Area,
+        /// Folder path; the root if omitted.
+        #[arg(long, default_value = "")]
+        folder: String,
+        /// Create the user blocked (takes no place in the area).
+        #[arg(long)]
+        blocked: bool,
+    },
+    /// List users with their licenses.
+    List {
+        #[arg(long)]
+        area: Option<Area>,
+        /// active or blocked.
+        #[arg(long)]
+        state: Option<UserState>,
+        #[arg(long)]
+        folder: Option<String>,
+        /// Only users holding this product.
+        #[arg(long)]
+        product: Option<String>,
+        /// Part of the login, name or e-mail.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    Show { login: String },
+    /// Block a user: frees every seat they hold (U3).
+    Block {
+        login: String,
+        #[arg(long, default_value = "blocked by administrator")]
+        reason: String,
+    },
+    /// Unblock a user, if the area has room (U3).
+    Activate { login: String },
+    /// Delete a user and their data for good.
+    Delete {
+        login: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Move a user to another folder.
+    Move {
+        login: String,
+        #[arg(long)]
+        folder: String,
+    },
+    /// Import users from CSV, all or nothing (columns: login,name,email,area,folder,state).
+    Import { file: PathBuf },
+    /// Export users with account state and licenses as CSV (U4).
+    Export {
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct Pairs {
+    /// Logins; repeat or separate with commas.
+    #[arg(long = "user", short = 'u', required = true, value_delimiter = ',')]
+    users: Vec<String>,
+    /// Product codes; repeat or separate with commas.
+    #[arg(long = "product", short = 'p', required = true, value_delimiter = ',')]
+    products: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum VendorCmd {
+    /// Generate a vendor key pair: PREFIX.key.pem (private, keep safe) and PREFIX.pub.pem.
+    Keygen {
+        #[arg(long, default_value = "vendor")]
+        out: String,
+    },
+    /// Turn a customer's license request and an order into a signed license file.
+    Issue {
+        /// The vendor's private key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        request: PathBuf,
+        /// The order (JSON): products, packages, area limits. See docs/LICENSE-FILES.md.
+        #[arg(long)]
+        order: PathBuf,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Show what any license file holds; with --vendor-key also check its signature.
+    Inspect { file: PathBuf },
+}
+
+/// Why a command failed: a refusal (exit 2) or a problem running it (exit 1).
+#[derive(Debug)]
+pub enum CliError {
+    Store(StoreError),
+    Usage(String),
+    Io(String, std::io::Error),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Store(e) => write!(f, "{e}"),
+            CliError::Usage(m) => f.write_str(m),
+            CliError::Io(path, e) => write!(f, "{path}: {e}"),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Store(e)
+    }
+}
+
+impl From<seatkeeper_core::Error> for CliError {
+    fn from(e: seatkeeper_core::Error) -> Self {
+        CliError::Store(StoreError::Domain(e))
+    }
+}
+
+impl CliError {
+    fn code(&self) -> &'static str {
+        match self {
+            CliError::Store(e) => e.code(),
+            CliError::Usage(_) => "usage",
+            CliError::Io(..) => "io",
+        }
+    }
+
+    fn exit(&self) -> u8 {
+        match self {
+            CliError::Store(StoreError::Domain(_)) | CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub fn read_file(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::Io(path.display().to_string(), e))
+}
+
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes).map_err(|e| CliError::Io(path.display().to_string(), e))
+}
+
+fn write_or_print(output: Option<&Path>, text: &str) -> Result<(), CliError> {
+    match output {
+        Some(p) => {
+            write_file(p, text.as_bytes())?;
+            eprintln!("wrote {}", p.display());
+            Ok(())
+        }
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}));
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.exit())
+        }
+    }
+}
+
+fn actor(cli: &Cli) -> Actor {
+    let name = cli
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "admin".to_string());
+    Actor::new(name, "cli")
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let out = Out { json: cli.json };
+    let who = actor(&cli);
+    // Vendor commands need no ledger.
+    if let Command::Vendor(cmd) = &cli.command {
+        return vendor(cmd, &cli, &out);
+    }
+    if let Command::Tour { reset } = &cli.command {
+        return tour::run(&cli.database, *reset, &out).await;
+    }
+    let ledger = Ledger::open(&cli.database).await?;
+    let result = command(&cli, &ledger, &who, &out).await;
+    ledger.close().await;
+    result
+}
+
+async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Vendor(_) | Command::Tour { .. } => Ok(()),
+        Command::Instance => {
+            let info = ledger.instance().await?;
+            out.show(&info, |i| {
+                println!("instance id: {}", i.instance_id);
+                println!("company id:  {}", i.company_id.as_deref().unwrap_or("(not set: run `seatkeeper license request --company-id ID`)"));
+            })
+        }
+        Command::License(cmd) => license_cmd(cmd, cli, ledger, who, out).await,
+        Command::Products => {
+            let products = ledger.products().await?;
+            out.show(&products, |ps| {
+                println!(
+                    "{}",
+                    table(
+                        &["code", "name", "all modules", "features"],
+                        ps.iter().map(|p| vec![p.code.clone(), p.name.clone(), yes_no(p.all_modules), p.features.join(", ")])
+                    )
+                )
+            })
+        }
+        Command::Folder(cmd) => match cmd {
+            FolderCmd::Create { path } => {
+                let f = ledger.create_folder(who, path).await?;
+                out.show(&f, |f| println!("created folder {}", f.path))
+            }
+            FolderCmd::List => {
+                let folders = ledger.folders().await?;
+                out.show(&folders, |fs| {
+                    println!("{}", table(&["folder", "users"], fs.iter().map(|f| vec![f.path.clone(), f.users.to_string()])))
+                })
+            }
+            FolderCmd::Delete { path } => {
+                ledger.delete_folder(who, path).await?;
+                out.show(&serde_json::json!({"deleted": path}), |_| println!("deleted folder {path}"))
+            }
+        },
+        Command::User(cmd) => user_cmd(cmd, ledger, who, out).await,
+        Command::Grant(p) => {
+            let r = ledger.grant(who, &p.users, &p.products).await?;
+            out.show(&r, |r| {
+                println!("granted {} license(s); {} already held", r.granted.len(), r.already_held);
+                for g in &r.granted {
+                    println!("  {} ← {}", g.login, g.product);
+                }
+            })
+        }
+        Command::Recall(p) => {
+            let r = ledger.recall(who, &p.users, &p.products).await?;
+            out.show(&r, |r| {
+                println!("recalled {} license(s); {} were not held", r.recalled.len(), r.not_held);
+                for g in &r.recalled {
+                    println!("  {} → {}", g.login, g.product);
+                }
+                for g in &r.changes.restored {
+                    println!("  restored suspended seat: {} ({})", g.login, g.product);
+                }
+            })
+        }
+        Command::Summary { expiring_within_days } => {
+            let s = ledger.summary(time::Duration::days(*expiring_within_days)).await?;
+            out.show(&s, print_summary)
+        }
+        Command::Audit { action, target, limit } => {
+            let log = ledger
+                .audit_log(&AuditFilter { action: action.clone(), target: target.clone(), limit: Some(*limit) })
+                .await?;
+            out.show(&log, |log| {
+                println!(
+                    "{}",
+                    table(
+                        &["when", "who", "from", "what", "target", "details"],
+                        log.iter().map(|e| vec![date(e.at), e.actor.clone(), e.origin.clone(), e.action.clone(), e.target.clone(), e.details.to_string()])
+                    )
+                )
+            })
+        }
+        Command::Refresh => {
+            let c = ledger.refresh().await?;
+            out.show(&c, |c| println!("{} seat(s) suspended, {} restored", c.suspended.len(), c.restored.len()))
+        }
+    }
+}
+
+pub fn print_summary(s: &seatkeeper_store::Summary) {
+    println!(
+        "{}",
+        table(
+            &["area", "active users", "limit", "blocked"],
+            s.areas.iter().map(|a| vec![a.area.to_string(), a.active_users.to_string(), limit(a.limit), a.blocked_users.to_string()])
+        )
+    );
+    if s.products.is_empty() {
+        println!("no licenses loaded (demo mode): only the built-in administrator can log in");
+        return;
+    }
+    println!(
+        "{}",
+        table(
+            &["product", "area", "kind", "total", "used", "free", "suspended", "expiring soon", "next expiry"],
+            s.products.iter().map(|p| vec![
+                format!("{} ({})", p.product, p.name),
+                p.area.to_string(),
+                p.kind.to_string(),
+                p.total.to_string(),
+                p.used.to_string(),
+                p.free.to_string(),
+                p.suspended.to_string(),
+                p.expiring_soon.to_string(),
+                p.next_expiry.map_or_else(String::new, date),
+            ])
+        )
+    );
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn trusted_keys(cli: &Cli) -> Result<Vec<ed25519_dalek::VerifyingKey>, CliError> {
+    cli.vendor_keys.iter().map(|p| keys::read_verifying(p)).collect()
+}
+
+async fn license_cmd(cmd: &LicenseCmd, cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
+    match cmd {
+        LicenseCmd::Request { company_id, app_version, output } => {
+            let req = ledger.license_request(who, company_id.as_deref(), app_version).await?;
+            let text = serde_json::to_string_pretty(&req).map_err(|e| CliError::Usage(e.to_string()))?;
+            write_or_print(output.as_deref(), &text)
+        }
+        LicenseCmd::Import { file } => {
+            let keys = trusted_keys(cli)?;
+            if keys.is_empty() {
+                return Err(CliError::Usage(
+                    "no vendor public key configured: pass --vendor-key FILE or set SEATKEEPER_VENDOR_KEYS".into(),
+                ));
+            }
+            let text = read_file(file)?;
+            let r = ledger.import_license(who, &text, &keys).await?;
+            out.show(&r, |r| {
+                if r.already_imported {
+                    println!("license {} was already imported: nothing changed", r.license_id);
+                    return;
+                }
+                println!("imported license {}: packages {}", r.license_id, r.packages.join(", "));
+                if !r.replaced.is_empty() {
+                    println!("  renews {} (their assignments carry over)", r.replaced.join(", "));
+                }
+                if !r.replaced_unknown.is_empty() {
+                    println!("  says it replaces {}, never imported here", r.replaced_unknown.join(", "));
+                }
+                for s in &r.changes.restored {
+                    println!("  restored suspended seat: {} ({})", s.login, s.product);
+                }
+            })
+        }
+        LicenseCmd::List => {
+            let files = ledger.license_files().await?;
+            let packages = ledger.packages().await?;
+            out.show(&serde_json::json!({"license_files": files, "packages": packages}), |_| {
+                println!(
+                    "{}",
+                    table(
+                        &["license", "company", "vendor key", "issued", "imported", "by", "packages"],
+                        files.iter().map(|f| vec![f.license_id.clone(), f.company_id.clone(), f.key_id.clone(), date(f.issued_at), date(f.imported_at), f.imported_by.clone(), f.packages.to_string()])
+                    )
+                );
+                println!(
+                    "{}",
+                    table(
+                        &["serial", "product", "kind", "area", "seats", "valid from", "expires", "status", "placed in folders"],
+                        packages.iter().map(|p| vec![
+                            p.serial.clone(),
+                            p.product.clone(),
+                            p.kind.to_string(),
+                            p.area.to_string(),
+                            p.seats.to_string(),
+                            date(p.valid_from),
+                            opt_date(p.expires),
+                            format!("{:?}", p.status).to_lowercase(),
+                            p.placements.iter().map(|pl| format!("{}: {}", pl.folder, pl.seats)).collect::<Vec<_>>().join(", "),
+                        ])
+                    )
+                );
+            })
+        }
+        LicenseCmd::Place { serial, folder, seats } => {
+            ledger.place_seats(who, serial, folder, *seats).await?;
+            out.show(&serde_json::json!({"serial": serial, "folder": folder, "seats": seats}), |_| {
+                println!("{seats} seat(s) of {serial} placed in {folder}")
+            })
+        }
+        LicenseCmd::DeleteAll { yes } => {
+            if !yes {
+                return Err(CliError::Usage("this deletes every license; confirm with --yes".into()));
+            }
+            let r = ledger.delete_all_licenses(who).await?;
+            out.show(&r, |r| {
+                println!(
+                    "deleted {} license file(s), {} package(s); {} assignment(s) suspended until licenses return",
+                    r.license_files,
+                    r.packages,
+                    r.changes.suspended.len()
+                )
+            })
+        }
+    }
+}
+
+async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
+    match cmd {
+        UserCmd::Create { login, name, email, area, folder, blocked } => {
+            let u = ledger
+                .create_user(
+                    who,
+                    NewUser {
+                        login: login.clone(),
+                        name: name.clone().unwrap_or_else(|| login.clone()),
+                        email: email.clone(),
+                        area: *area,
+                        folder: folder.clone(),
+                        state: if *blocked { UserState::Blocked } else { UserState::Active },
+                    },
+                )
+                .await?;
+            out.show(&u, |u| println!("created {} ({}, {}, folder {})", u.login, u.area, u.state.as_str(), u.folder))
+        }
+        UserCmd::List { area, state, folder, product, search, limit, offset } => {
+            let users = ledger
+                .users(&UserFilter {
+                    area: *area,
+                    state: *state,
+                    folder: folder.clone(),
+                    product: product.clone(),
+                    search: search.clone(),
+                    limit: *limit,
+                    offset: *offset,
+                })
+                .await?;
+            out.show(&users, |us| {
+                println!(
+                    "{}",
+                    table(
+                        &["login", "name", "e-mail", "area", "folder", "state", "licenses"],
+                        us.iter().map(|u| vec![
+                            if u.builtin { format!("{} (built-in)", u.login) } else { u.login.clone() },
+                            u.name.clone(),
+                            u.email.clone(),
+                            u.area.to_string(),
+                            u.folder.clone(),
+                            match &u.block_reason {
+                                Some(r) if u.state == UserState::Blocked => format!("blocked: {r}"),
+                                _ => u.state.as_str().to_string(),
+                            },
+                            licenses(u),
+                        ])
+                    )
+                )
+            })
+        }
+        UserCmd::Show { login } => {
+            let u = ledger.user(login).await?;
+            out.show(&u, |u| {
+                println!("login:   {}{}", u.login, if u.builtin { " (built-in administrator)" } else { "" });
+                println!("name:    {}", u.name);
+                println!("e-mail:  {}", u.email);
+                println!("area:    {}", u.area);
+                println!("folder:  {}", u.folder);
+                println!("state:   {}{}", u.state.as_str(), u.block_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+                println!("created: {}", date(u.created_at));
+                println!(
+                    "{}",
+                    table(
+                        &["product", "status", "manual", "seat from folder", "granted"],
+                        u.licenses.iter().map(|l| vec![l.product.clone(), l.status.as_str().into(), yes_no(l.manual), l.seat_folder.clone(), date(l.granted_at)])
+                    )
+                );
+            })
+        }
+        UserCmd::Block { login, reason } => {
+            let r = ledger.block_user(who, login, reason).await?;
+            out.show(&r, |r| println!("blocked {login}; freed: {}", if r.freed.is_empty() { "nothing".into() } else { r.freed.join(", ") }))
+        }
+        UserCmd::Activate { login } => {
+            ledger.activate_user(who, login).await?;
+            out.show(&serde_json::json!({"activated": login}), |_| println!("activated {login}"))
+        }
+        UserCmd::Delete { login, yes } => {
+            if !yes {
+                return Err(CliError::Usage(format!("deleting {login} removes the user for good; confirm with --yes")));
+            }
+            let r = ledger.delete_user(who, login).await?;
+            out.show(&r, |_| println!("deleted {login}"))
+        }
+        UserCmd::Move { login, folder } => {
+            ledger.move_user(who, login, folder).await?;
+            out.show(&serde_json::json!({"login": login, "folder": folder}), |_| println!("moved {login} to {folder}"))
+        }
+        UserCmd::Import { file } => {
+            let text = read_file(file)?;
+            let r = ledger.import_users_csv(who, &text).await?;
+            out.show(&r, |r| println!("created {}, updated {}, unchanged {}", r.created, r.updated, r.unchanged))
+        }
+        UserCmd::Export { output } => {
+            let csv = ledger.export_users_csv().await?;
+            match output {
+                Some(p) => {
+                    write_file(p, csv.as_bytes())?;
+                    eprintln!("wrote {}", p.display());
+                    Ok(())
+                }
+                None => {
+                    print!("{csv}");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn licenses(u: &seatkeeper_store::UserView) -> String {
+    u.licenses
+        .iter()
+        .map(|l| match l.status {
+            seatkeeper_core::AssignmentStatus::Active => l.product.clone(),
+            seatkeeper_core::AssignmentStatus::Suspended => format!("{} (suspended)", l.product),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn vendor(cmd: &VendorCmd, cli: &Cli, out: &Out) -> Result<(), CliError> {
+    match cmd {
+        VendorCmd::Keygen { out: prefix } => {
+            let key = keys::generate()?;
+            let private = PathBuf::from(format!("{prefix}.key.pem"));
+            let public = PathBuf::from(format!("{prefix}.pub.pem"));
+            keys::write_pair(&key, &private, &public)?;
+            let id = license::key_id(&key.verifying_key());
+            out.show(&serde_json::json!({"private_key": private, "public_key": public, "key_id": id}), |_| {
+                println!("wrote {} (private: keep it safe) and {}", private.display(), public.display());
+                println!("key id {id}; customers configure the public key with --vendor-key");
+            })
+        }
+        VendorCmd::Issue { key, request, order, output } => {
+            let key = keys::read_signing(key)?;
+            let request: LicenseRequest = serde_json::from_str(&read_file(request)?)
+                .map_err(|e| CliError::Usage(format!("{}: not a license request: {e}", request.display())))?;
+            let order: Order = serde_json::from_str(&read_file(order)?)
+                .map_err(|e| CliError::Usage(format!("{}: not an order: {e}", order.display())))?;
+            let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+            let text = license::issue(&key, &request, &order, uuid::Uuid::new_v4().to_string(), now)?;
+            write_or_print(output.as_deref(), &text)
+        }
+        VendorCmd::Inspect { file } => {
+            let text = read_file(file)?;
+            let (envelope, payload) = license::decode_unverified(&text).map_err(seatkeeper_core::Error::from)?;
+            let keys = trusted_keys(cli)?;
+            let signature = if keys.is_empty() {
+                "not checked (no --vendor-key given)".to_string()
+            } else {
+                match license::verify(&text, &keys) {
+                    Ok(_) => "valid".to_string(),
+                    Err(e) => format!("INVALID: {e}"),
+                }
+            };
+            out.show(&serde_json::json!({"key_id": envelope.key_id, "signature": signature, "payload": payload}), |_| {
+                println!("license {} for company {} / instance {}", payload.license_id, payload.company_id, payload.instance_id);
+                println!("issued {}, valid from {}, vendor key {}", date(payload.issued_at), date(payload.valid_from), envelope.key_id);
+                println!("signature: {signature}");
+                println!(
+                    "{}",
+                    table(
+                        &["code", "name", "all modules", "features"],
+                        payload.products.iter().map(|p| vec![p.code.clone(), p.name.clone(), yes_no(p.all_modules), p.features.join(", ")])
+                    )
+                );
+                println!(
+                    "{}",
+                    table(
+                        &["serial", "product", "kind", "area", "seats", "valid from", "expires", "replaces"],
+                        payload.packages.iter().map(|p| vec![p.serial.clone(), p.product.clone(), p.kind.to_string(), p.area.to_string(), p.seats.to_string(), date(p.valid_from), opt_date(p.expires), p.replaces.join(", ")])
+                    )
+                );
+                for l in &payload.area_limits {
+                    println!("user limit {}: {} (from {}, until {})", l.area, l.max_users, date(l.valid_from), opt_date(l.expires));
+                }
+            })
+        }
+    }
+}

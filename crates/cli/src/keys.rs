@@ -1,0 +1,57 @@
+//! Vendor key files: PKCS#8 PEM, the format every Ed25519 tool reads.
+
+use std::path::Path;
+
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use crate::CliError;
+
+pub fn generate() -> Result<SigningKey, CliError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| CliError::Usage(format!("no randomness available: {e}")))?;
+    Ok(SigningKey::from_bytes(&secret))
+}
+
+pub fn write_pair(key: &SigningKey, private: &Path, public: &Path) -> Result<(), CliError> {
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::Usage(format!("cannot encode key: {e}")))?;
+    write_private(private, pem.as_bytes())?;
+    let public_pem = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| CliError::Usage(format!("cannot encode key: {e}")))?;
+    crate::write_file(public, public_pem.as_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // The signing key is the vendor's crown jewel: readable by its owner only.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CliError::Io(path.display().to_string(), e))?;
+    f.write_all(bytes).map_err(|e| CliError::Io(path.display().to_string(), e))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    crate::write_file(path, bytes)
+}
+
+pub fn read_signing(path: &Path) -> Result<SigningKey, CliError> {
+    let pem = crate::read_file(path)?;
+    SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|e| CliError::Usage(format!("{} is not an Ed25519 private key in PEM: {e}", path.display())))
+}
+
+pub fn read_verifying(path: &Path) -> Result<VerifyingKey, CliError> {
+    let pem = crate::read_file(path)?;
+    VerifyingKey::from_public_key_pem(&pem)
+        .or_else(|_| SigningKey::from_pkcs8_pem(&pem).map(|k| k.verifying_key()))
+        .map_err(|e| CliError::Usage(format!("{} is not an Ed25519 public key in PEM: {e}", path.display())))
+}
