@@ -10,12 +10,15 @@ use crate::CliError;
 
 pub fn generate() -> Result<SigningKey, CliError> {
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| CliError::Usage(format!("no randomness available: {e}")))?;
+    getrandom::fill(&mut secret)
+        .map_err(|e| CliError::Usage(format!("no randomness available: {e}")))?;
     Ok(SigningKey::from_bytes(&secret))
 }
 
 pub fn write_pair(key: &SigningKey, private: &Path, public: &Path) -> Result<(), CliError> {
-    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| CliError::Usage(format!("cannot encode key: {e}")))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| CliError::Usage(format!("cannot encode key: {e}")))?;
     write_private(private, pem.as_bytes())?;
     let public_pem = key
         .verifying_key()
@@ -35,7 +38,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| CliError::Io(path.display().to_string(), e))?;
-    f.write_all(bytes).map_err(|e| CliError::Io(path.display().to_string(), e))
+    f.write_all(bytes)
+        .map_err(|e| CliError::Io(path.display().to_string(), e))
 }
 
 #[cfg(not(unix))]
@@ -45,13 +49,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 pub fn read_signing(path: &Path) -> Result<SigningKey, CliError> {
     let pem = crate::read_file(path)?;
-    SigningKey::from_pkcs8_pem(&pem)
-        .map_err(|e| CliError::Usage(format!("{} is not an Ed25519 private key in PEM: {e}", path.display())))
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+        CliError::Usage(format!(
+            "{} is not an Ed25519 private key in PEM: {e}",
+            path.display()
+        ))
+    })
 }
 
 pub fn read_verifying(path: &Path) -> Result<VerifyingKey, CliError> {
     let pem = crate::read_file(path)?;
     VerifyingKey::from_public_key_pem(&pem)
         .or_else(|_| SigningKey::from_pkcs8_pem(&pem).map(|k| k.verifying_key()))
-        .map_err(|e| CliError::Usage(format!("{} is not an Ed25519 public key in PEM: {e}", path.display())))
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "{} is not an Ed25519 public key in PEM: {e}",
+                path.display()
+            ))
+        })
 }

@@ -27,7 +27,12 @@ use output::{Out, date, limit, opt_date, table};
 )]
 struct Cli {
     /// The ledger: a SQLite file path (created if missing) or a postgres:// URL.
-    #[arg(long, global = true, env = "SEATKEEPER_DATABASE", default_value = "seatkeeper.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "SEATKEEPER_DATABASE",
+        default_value = "seatkeeper.db"
+    )]
     database: String,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
@@ -36,7 +41,12 @@ struct Cli {
     #[arg(long, global = true, env = "SEATKEEPER_ACTOR")]
     actor: Option<String>,
     /// Trusted vendor public key (PEM) for license import; repeat or separate with commas.
-    #[arg(long = "vendor-key", global = true, env = "SEATKEEPER_VENDOR_KEYS", value_delimiter = ',')]
+    #[arg(
+        long = "vendor-key",
+        global = true,
+        env = "SEATKEEPER_VENDOR_KEYS",
+        value_delimiter = ','
+    )]
     vendor_keys: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -127,10 +137,14 @@ enum LicenseCmd {
 #[derive(Subcommand)]
 enum FolderCmd {
     /// Create a folder by path, e.g. "Sales/North" (parents are created too).
-    Create { path: String },
+    Create {
+        path: String,
+    },
     List,
     /// Delete an empty folder.
-    Delete { path: String },
+    Delete {
+        path: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -172,7 +186,9 @@ enum UserCmd {
         #[arg(long, default_value_t = 0)]
         offset: u64,
     },
-    Show { login: String },
+    Show {
+        login: String,
+    },
     /// Block a user: frees every seat they hold (U3).
     Block {
         login: String,
@@ -180,7 +196,9 @@ enum UserCmd {
         reason: String,
     },
     /// Unblock a user, if the area has room (U3).
-    Activate { login: String },
+    Activate {
+        login: String,
+    },
     /// Delete a user and their data for good.
     Delete {
         login: String,
@@ -194,7 +212,9 @@ enum UserCmd {
         folder: String,
     },
     /// Import users from CSV, all or nothing (columns: login,name,email,area,folder,state).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     /// Export users with account state and licenses as CSV (U4).
     Export {
         #[arg(short, long)]
@@ -307,12 +327,18 @@ fn write_or_print(output: Option<&Path>, text: &str) -> Result<(), CliError> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let json = cli.json;
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
@@ -323,7 +349,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}));
+                println!(
+                    "{}",
+                    serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}})
+                );
             } else {
                 eprintln!("error: {e}");
             }
@@ -364,7 +393,12 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
             let info = ledger.instance().await?;
             out.show(&info, |i| {
                 println!("instance id: {}", i.instance_id);
-                println!("company id:  {}", i.company_id.as_deref().unwrap_or("(not set: run `seatkeeper license request --company-id ID`)"));
+                println!(
+                    "company id:  {}",
+                    i.company_id
+                        .as_deref()
+                        .unwrap_or("(not set: run `seatkeeper license request --company-id ID`)")
+                );
             })
         }
         Command::License(cmd) => license_cmd(cmd, cli, ledger, who, out).await,
@@ -375,7 +409,12 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
                     "{}",
                     table(
                         &["code", "name", "all modules", "features"],
-                        ps.iter().map(|p| vec![p.code.clone(), p.name.clone(), yes_no(p.all_modules), p.features.join(", ")])
+                        ps.iter().map(|p| vec![
+                            p.code.clone(),
+                            p.name.clone(),
+                            yes_no(p.all_modules),
+                            p.features.join(", ")
+                        ])
                     )
                 )
             })
@@ -388,19 +427,31 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
             FolderCmd::List => {
                 let folders = ledger.folders().await?;
                 out.show(&folders, |fs| {
-                    println!("{}", table(&["folder", "users"], fs.iter().map(|f| vec![f.path.clone(), f.users.to_string()])))
+                    println!(
+                        "{}",
+                        table(
+                            &["folder", "users"],
+                            fs.iter().map(|f| vec![f.path.clone(), f.users.to_string()])
+                        )
+                    )
                 })
             }
             FolderCmd::Delete { path } => {
                 ledger.delete_folder(who, path).await?;
-                out.show(&serde_json::json!({"deleted": path}), |_| println!("deleted folder {path}"))
+                out.show(&serde_json::json!({"deleted": path}), |_| {
+                    println!("deleted folder {path}")
+                })
             }
         },
         Command::User(cmd) => user_cmd(cmd, ledger, who, out).await,
         Command::Grant(p) => {
             let r = ledger.grant(who, &p.users, &p.products).await?;
             out.show(&r, |r| {
-                println!("granted {} license(s); {} already held", r.granted.len(), r.already_held);
+                println!(
+                    "granted {} license(s); {} already held",
+                    r.granted.len(),
+                    r.already_held
+                );
                 for g in &r.granted {
                     println!("  {} ← {}", g.login, g.product);
                 }
@@ -409,7 +460,11 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
         Command::Recall(p) => {
             let r = ledger.recall(who, &p.users, &p.products).await?;
             out.show(&r, |r| {
-                println!("recalled {} license(s); {} were not held", r.recalled.len(), r.not_held);
+                println!(
+                    "recalled {} license(s); {} were not held",
+                    r.recalled.len(),
+                    r.not_held
+                );
                 for g in &r.recalled {
                     println!("  {} → {}", g.login, g.product);
                 }
@@ -418,27 +473,52 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
                 }
             })
         }
-        Command::Summary { expiring_within_days } => {
-            let s = ledger.summary(time::Duration::days(*expiring_within_days)).await?;
+        Command::Summary {
+            expiring_within_days,
+        } => {
+            let s = ledger
+                .summary(time::Duration::days(*expiring_within_days))
+                .await?;
             out.show(&s, print_summary)
         }
-        Command::Audit { action, target, limit } => {
+        Command::Audit {
+            action,
+            target,
+            limit,
+        } => {
             let log = ledger
-                .audit_log(&AuditFilter { action: action.clone(), target: target.clone(), limit: Some(*limit) })
+                .audit_log(&AuditFilter {
+                    action: action.clone(),
+                    target: target.clone(),
+                    limit: Some(*limit),
+                })
                 .await?;
             out.show(&log, |log| {
                 println!(
                     "{}",
                     table(
                         &["when", "who", "from", "what", "target", "details"],
-                        log.iter().map(|e| vec![date(e.at), e.actor.clone(), e.origin.clone(), e.action.clone(), e.target.clone(), e.details.to_string()])
+                        log.iter().map(|e| vec![
+                            date(e.at),
+                            e.actor.clone(),
+                            e.origin.clone(),
+                            e.action.clone(),
+                            e.target.clone(),
+                            e.details.to_string()
+                        ])
                     )
                 )
             })
         }
         Command::Refresh => {
             let c = ledger.refresh().await?;
-            out.show(&c, |c| println!("{} seat(s) suspended, {} restored", c.suspended.len(), c.restored.len()))
+            out.show(&c, |c| {
+                println!(
+                    "{} seat(s) suspended, {} restored",
+                    c.suspended.len(),
+                    c.restored.len()
+                )
+            })
         }
     }
 }
@@ -448,7 +528,12 @@ pub fn print_summary(s: &seatkeeper_store::Summary) {
         "{}",
         table(
             &["area", "active users", "limit", "blocked"],
-            s.areas.iter().map(|a| vec![a.area.to_string(), a.active_users.to_string(), limit(a.limit), a.blocked_users.to_string()])
+            s.areas.iter().map(|a| vec![
+                a.area.to_string(),
+                a.active_users.to_string(),
+                limit(a.limit),
+                a.blocked_users.to_string()
+            ])
         )
     );
     if s.products.is_empty() {
@@ -458,7 +543,17 @@ pub fn print_summary(s: &seatkeeper_store::Summary) {
     println!(
         "{}",
         table(
-            &["product", "area", "kind", "total", "used", "free", "suspended", "expiring soon", "next expiry"],
+            &[
+                "product",
+                "area",
+                "kind",
+                "total",
+                "used",
+                "free",
+                "suspended",
+                "expiring soon",
+                "next expiry"
+            ],
             s.products.iter().map(|p| vec![
                 format!("{} ({})", p.product, p.name),
                 p.area.to_string(),
@@ -479,14 +574,30 @@ fn yes_no(b: bool) -> String {
 }
 
 fn trusted_keys(cli: &Cli) -> Result<Vec<ed25519_dalek::VerifyingKey>, CliError> {
-    cli.vendor_keys.iter().map(|p| keys::read_verifying(p)).collect()
+    cli.vendor_keys
+        .iter()
+        .map(|p| keys::read_verifying(p))
+        .collect()
 }
 
-async fn license_cmd(cmd: &LicenseCmd, cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
+async fn license_cmd(
+    cmd: &LicenseCmd,
+    cli: &Cli,
+    ledger: &Ledger,
+    who: &Actor,
+    out: &Out,
+) -> Result<(), CliError> {
     match cmd {
-        LicenseCmd::Request { company_id, app_version, output } => {
-            let req = ledger.license_request(who, company_id.as_deref(), app_version).await?;
-            let text = serde_json::to_string_pretty(&req).map_err(|e| CliError::Usage(e.to_string()))?;
+        LicenseCmd::Request {
+            company_id,
+            app_version,
+            output,
+        } => {
+            let req = ledger
+                .license_request(who, company_id.as_deref(), app_version)
+                .await?;
+            let text =
+                serde_json::to_string_pretty(&req).map_err(|e| CliError::Usage(e.to_string()))?;
             write_or_print(output.as_deref(), &text)
         }
         LicenseCmd::Import { file } => {
@@ -500,15 +611,28 @@ async fn license_cmd(cmd: &LicenseCmd, cli: &Cli, ledger: &Ledger, who: &Actor, 
             let r = ledger.import_license(who, &text, &keys).await?;
             out.show(&r, |r| {
                 if r.already_imported {
-                    println!("license {} was already imported: nothing changed", r.license_id);
+                    println!(
+                        "license {} was already imported: nothing changed",
+                        r.license_id
+                    );
                     return;
                 }
-                println!("imported license {}: packages {}", r.license_id, r.packages.join(", "));
+                println!(
+                    "imported license {}: packages {}",
+                    r.license_id,
+                    r.packages.join(", ")
+                );
                 if !r.replaced.is_empty() {
-                    println!("  renews {} (their assignments carry over)", r.replaced.join(", "));
+                    println!(
+                        "  renews {} (their assignments carry over)",
+                        r.replaced.join(", ")
+                    );
                 }
                 if !r.replaced_unknown.is_empty() {
-                    println!("  says it replaces {}, never imported here", r.replaced_unknown.join(", "));
+                    println!(
+                        "  says it replaces {}, never imported here",
+                        r.replaced_unknown.join(", ")
+                    );
                 }
                 for s in &r.changes.restored {
                     println!("  restored suspended seat: {} ({})", s.login, s.product);
@@ -518,42 +642,82 @@ async fn license_cmd(cmd: &LicenseCmd, cli: &Cli, ledger: &Ledger, who: &Actor, 
         LicenseCmd::List => {
             let files = ledger.license_files().await?;
             let packages = ledger.packages().await?;
-            out.show(&serde_json::json!({"license_files": files, "packages": packages}), |_| {
-                println!(
-                    "{}",
-                    table(
-                        &["license", "company", "vendor key", "issued", "imported", "by", "packages"],
-                        files.iter().map(|f| vec![f.license_id.clone(), f.company_id.clone(), f.key_id.clone(), date(f.issued_at), date(f.imported_at), f.imported_by.clone(), f.packages.to_string()])
-                    )
-                );
-                println!(
-                    "{}",
-                    table(
-                        &["serial", "product", "kind", "area", "seats", "valid from", "expires", "status", "placed in folders"],
-                        packages.iter().map(|p| vec![
-                            p.serial.clone(),
-                            p.product.clone(),
-                            p.kind.to_string(),
-                            p.area.to_string(),
-                            p.seats.to_string(),
-                            date(p.valid_from),
-                            opt_date(p.expires),
-                            format!("{:?}", p.status).to_lowercase(),
-                            p.placements.iter().map(|pl| format!("{}: {}", pl.folder, pl.seats)).collect::<Vec<_>>().join(", "),
-                        ])
-                    )
-                );
-            })
+            out.show(
+                &serde_json::json!({"license_files": files, "packages": packages}),
+                |_| {
+                    println!(
+                        "{}",
+                        table(
+                            &[
+                                "license",
+                                "company",
+                                "vendor key",
+                                "issued",
+                                "imported",
+                                "by",
+                                "packages"
+                            ],
+                            files.iter().map(|f| vec![
+                                f.license_id.clone(),
+                                f.company_id.clone(),
+                                f.key_id.clone(),
+                                date(f.issued_at),
+                                date(f.imported_at),
+                                f.imported_by.clone(),
+                                f.packages.to_string()
+                            ])
+                        )
+                    );
+                    println!(
+                        "{}",
+                        table(
+                            &[
+                                "serial",
+                                "product",
+                                "kind",
+                                "area",
+                                "seats",
+                                "valid from",
+                                "expires",
+                                "status",
+                                "placed in folders"
+                            ],
+                            packages.iter().map(|p| vec![
+                                p.serial.clone(),
+                                p.product.clone(),
+                                p.kind.to_string(),
+                                p.area.to_string(),
+                                p.seats.to_string(),
+                                date(p.valid_from),
+                                opt_date(p.expires),
+                                format!("{:?}", p.status).to_lowercase(),
+                                p.placements
+                                    .iter()
+                                    .map(|pl| format!("{}: {}", pl.folder, pl.seats))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            ])
+                        )
+                    );
+                },
+            )
         }
-        LicenseCmd::Place { serial, folder, seats } => {
+        LicenseCmd::Place {
+            serial,
+            folder,
+            seats,
+        } => {
             ledger.place_seats(who, serial, folder, *seats).await?;
-            out.show(&serde_json::json!({"serial": serial, "folder": folder, "seats": seats}), |_| {
-                println!("{seats} seat(s) of {serial} placed in {folder}")
-            })
+            out.show(
+                &serde_json::json!({"serial": serial, "folder": folder, "seats": seats}),
+                |_| println!("{seats} seat(s) of {serial} placed in {folder}"),
+            )
         }
         LicenseCmd::DeleteAll { yes } => {
             if !yes {
-                return Err(CliError::Usage("this deletes every license; confirm with --yes".into()));
+                return Err(CliError::Usage(
+                    "this deletes every license; confirm with --yes".into(),
+                ));
             }
             let r = ledger.delete_all_licenses(who).await?;
             out.show(&r, |r| {
@@ -570,7 +734,14 @@ async fn license_cmd(cmd: &LicenseCmd, cli: &Cli, ledger: &Ledger, who: &Actor, 
 
 async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
     match cmd {
-        UserCmd::Create { login, name, email, area, folder, blocked } => {
+        UserCmd::Create {
+            login,
+            name,
+            email,
+            area,
+            folder,
+            blocked,
+        } => {
             let u = ledger
                 .create_user(
                     who,
@@ -580,13 +751,33 @@ async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Res
                         email: email.clone(),
                         area: *area,
                         folder: folder.clone(),
-                        state: if *blocked { UserState::Blocked } else { UserState::Active },
+                        state: if *blocked {
+                            UserState::Blocked
+                        } else {
+                            UserState::Active
+                        },
                     },
                 )
                 .await?;
-            out.show(&u, |u| println!("created {} ({}, {}, folder {})", u.login, u.area, u.state.as_str(), u.folder))
+            out.show(&u, |u| {
+                println!(
+                    "created {} ({}, {}, folder {})",
+                    u.login,
+                    u.area,
+                    u.state.as_str(),
+                    u.folder
+                )
+            })
         }
-        UserCmd::List { area, state, folder, product, search, limit, offset } => {
+        UserCmd::List {
+            area,
+            state,
+            folder,
+            product,
+            search,
+            limit,
+            offset,
+        } => {
             let users = ledger
                 .users(&UserFilter {
                     area: *area,
@@ -602,9 +793,15 @@ async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Res
                 println!(
                     "{}",
                     table(
-                        &["login", "name", "e-mail", "area", "folder", "state", "licenses"],
+                        &[
+                            "login", "name", "e-mail", "area", "folder", "state", "licenses"
+                        ],
                         us.iter().map(|u| vec![
-                            if u.builtin { format!("{} (built-in)", u.login) } else { u.login.clone() },
+                            if u.builtin {
+                                format!("{} (built-in)", u.login)
+                            } else {
+                                u.login.clone()
+                            },
                             u.name.clone(),
                             u.email.clone(),
                             u.area.to_string(),
@@ -622,45 +819,87 @@ async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Res
         UserCmd::Show { login } => {
             let u = ledger.user(login).await?;
             out.show(&u, |u| {
-                println!("login:   {}{}", u.login, if u.builtin { " (built-in administrator)" } else { "" });
+                println!(
+                    "login:   {}{}",
+                    u.login,
+                    if u.builtin {
+                        " (built-in administrator)"
+                    } else {
+                        ""
+                    }
+                );
                 println!("name:    {}", u.name);
                 println!("e-mail:  {}", u.email);
                 println!("area:    {}", u.area);
                 println!("folder:  {}", u.folder);
-                println!("state:   {}{}", u.state.as_str(), u.block_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+                println!(
+                    "state:   {}{}",
+                    u.state.as_str(),
+                    u.block_reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
                 println!("created: {}", date(u.created_at));
                 println!(
                     "{}",
                     table(
                         &["product", "status", "manual", "seat from folder", "granted"],
-                        u.licenses.iter().map(|l| vec![l.product.clone(), l.status.as_str().into(), yes_no(l.manual), l.seat_folder.clone(), date(l.granted_at)])
+                        u.licenses.iter().map(|l| vec![
+                            l.product.clone(),
+                            l.status.as_str().into(),
+                            yes_no(l.manual),
+                            l.seat_folder.clone(),
+                            date(l.granted_at)
+                        ])
                     )
                 );
             })
         }
         UserCmd::Block { login, reason } => {
             let r = ledger.block_user(who, login, reason).await?;
-            out.show(&r, |r| println!("blocked {login}; freed: {}", if r.freed.is_empty() { "nothing".into() } else { r.freed.join(", ") }))
+            out.show(&r, |r| {
+                println!(
+                    "blocked {login}; freed: {}",
+                    if r.freed.is_empty() {
+                        "nothing".into()
+                    } else {
+                        r.freed.join(", ")
+                    }
+                )
+            })
         }
         UserCmd::Activate { login } => {
             ledger.activate_user(who, login).await?;
-            out.show(&serde_json::json!({"activated": login}), |_| println!("activated {login}"))
+            out.show(&serde_json::json!({"activated": login}), |_| {
+                println!("activated {login}")
+            })
         }
         UserCmd::Delete { login, yes } => {
             if !yes {
-                return Err(CliError::Usage(format!("deleting {login} removes the user for good; confirm with --yes")));
+                return Err(CliError::Usage(format!(
+                    "deleting {login} removes the user for good; confirm with --yes"
+                )));
             }
             let r = ledger.delete_user(who, login).await?;
             out.show(&r, |_| println!("deleted {login}"))
         }
         UserCmd::Move { login, folder } => {
             ledger.move_user(who, login, folder).await?;
-            out.show(&serde_json::json!({"login": login, "folder": folder}), |_| println!("moved {login} to {folder}"))
+            out.show(
+                &serde_json::json!({"login": login, "folder": folder}),
+                |_| println!("moved {login} to {folder}"),
+            )
         }
         UserCmd::Import { file } => {
             let text = read_file(file)?;
             let r = ledger.import_users_csv(who, &text).await?;
-            out.show(&r, |r| println!("created {}, updated {}, unchanged {}", r.created, r.updated, r.unchanged))
+            out.show(&r, |r| {
+                println!(
+                    "created {}, updated {}, unchanged {}",
+                    r.created, r.updated, r.unchanged
+                )
+            })
         }
         UserCmd::Export { output } => {
             let csv = ledger.export_users_csv().await?;
@@ -698,24 +937,45 @@ fn vendor(cmd: &VendorCmd, cli: &Cli, out: &Out) -> Result<(), CliError> {
             let public = PathBuf::from(format!("{prefix}.pub.pem"));
             keys::write_pair(&key, &private, &public)?;
             let id = license::key_id(&key.verifying_key());
-            out.show(&serde_json::json!({"private_key": private, "public_key": public, "key_id": id}), |_| {
-                println!("wrote {} (private: keep it safe) and {}", private.display(), public.display());
-                println!("key id {id}; customers configure the public key with --vendor-key");
-            })
+            out.show(
+                &serde_json::json!({"private_key": private, "public_key": public, "key_id": id}),
+                |_| {
+                    println!(
+                        "wrote {} (private: keep it safe) and {}",
+                        private.display(),
+                        public.display()
+                    );
+                    println!("key id {id}; customers configure the public key with --vendor-key");
+                },
+            )
         }
-        VendorCmd::Issue { key, request, order, output } => {
+        VendorCmd::Issue {
+            key,
+            request,
+            order,
+            output,
+        } => {
             let key = keys::read_signing(key)?;
-            let request: LicenseRequest = serde_json::from_str(&read_file(request)?)
-                .map_err(|e| CliError::Usage(format!("{}: not a license request: {e}", request.display())))?;
+            let request: LicenseRequest =
+                serde_json::from_str(&read_file(request)?).map_err(|e| {
+                    CliError::Usage(format!("{}: not a license request: {e}", request.display()))
+                })?;
             let order: Order = serde_json::from_str(&read_file(order)?)
                 .map_err(|e| CliError::Usage(format!("{}: not an order: {e}", order.display())))?;
-            let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-            let text = license::issue(&key, &request, &order, uuid::Uuid::new_v4().to_string(), now)?;
+            let now = seatkeeper_store::Clock::now(&seatkeeper_store::SystemClock);
+            let text = license::issue(
+                &key,
+                &request,
+                &order,
+                uuid::Uuid::new_v4().to_string(),
+                now,
+            )?;
             write_or_print(output.as_deref(), &text)
         }
         VendorCmd::Inspect { file } => {
             let text = read_file(file)?;
-            let (envelope, payload) = license::decode_unverified(&text).map_err(seatkeeper_core::Error::from)?;
+            let (envelope, payload) =
+                license::decode_unverified(&text).map_err(seatkeeper_core::Error::from)?;
             let keys = trusted_keys(cli)?;
             let signature = if keys.is_empty() {
                 "not checked (no --vendor-key given)".to_string()

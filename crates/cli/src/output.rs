@@ -13,7 +13,8 @@ impl Out {
     /// Prints `value` as JSON, or calls `human` to print it for people.
     pub fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T)) -> Result<(), CliError> {
         if self.json {
-            let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Usage(e.to_string()))?;
+            let text =
+                serde_json::to_string_pretty(value).map_err(|e| CliError::Usage(e.to_string()))?;
             println!("{text}");
         } else {
             human(value);

@@ -31,7 +31,11 @@ fn replaced_at(serial: &str, all: &[Package], now: OffsetDateTime) -> bool {
 }
 
 /// The pools and their capacity at `now`.
-pub fn pools_at(packages: &[Package], placements: &Placements, now: OffsetDateTime) -> CapacityView {
+pub fn pools_at(
+    packages: &[Package],
+    placements: &Placements,
+    now: OffsetDateTime,
+) -> CapacityView {
     let mut view = CapacityView::default();
     let mut note = |t: OffsetDateTime| {
         if t > now {
@@ -56,14 +60,22 @@ pub fn pools_at(packages: &[Package], placements: &Placements, now: OffsetDateTi
             in_folders += seats;
             *view.pools.entry(pool(pkg, *folder)).or_default() += if counting { seats } else { 0 };
         }
-        *view.pools.entry(pool(pkg, ROOT_FOLDER)).or_default() +=
-            if counting { u64::from(pkg.seats) - in_folders } else { 0 };
+        *view.pools.entry(pool(pkg, ROOT_FOLDER)).or_default() += if counting {
+            u64::from(pkg.seats) - in_folders
+        } else {
+            0
+        };
     }
     view
 }
 
 fn pool(pkg: &Package, folder: FolderId) -> PoolKey {
-    PoolKey { product: pkg.product.clone(), area: pkg.area, kind: pkg.kind, folder }
+    PoolKey {
+        product: pkg.product.clone(),
+        area: pkg.area,
+        kind: pkg.kind,
+        folder,
+    }
 }
 
 /// Each area's user limit at `now`: the sum of the limits of the license files in force, or
@@ -118,7 +130,12 @@ mod tests {
     use crate::SeatKind;
     use time::macros::datetime;
 
-    fn pkg(serial: &str, seats: u32, from: OffsetDateTime, until: Option<OffsetDateTime>) -> Package {
+    fn pkg(
+        serial: &str,
+        seats: u32,
+        from: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+    ) -> Package {
         Package {
             serial: serial.into(),
             product: "crm".into(),
@@ -139,8 +156,16 @@ mod tests {
         let mut placements = Placements::new();
         placements.insert("a".into(), BTreeMap::from([(FolderId(7), 4)]));
         let v = pools_at(&pkgs, &placements, t0);
-        let root = PoolKey { product: "crm".into(), area: Area::Employee, kind: SeatKind::Named, folder: ROOT_FOLDER };
-        let f7 = PoolKey { folder: FolderId(7), ..root.clone() };
+        let root = PoolKey {
+            product: "crm".into(),
+            area: Area::Employee,
+            kind: SeatKind::Named,
+            folder: ROOT_FOLDER,
+        };
+        let f7 = PoolKey {
+            folder: FolderId(7),
+            ..root.clone()
+        };
         assert_eq!(v.pools[&root], 11);
         assert_eq!(v.pools[&f7], 4);
         assert_eq!(v.next_change, Some(t1));
@@ -158,7 +183,12 @@ mod tests {
         let mut new = pkg("new", 12, t1, None);
         new.replaces = vec!["old".into()];
         let pkgs = vec![old, new];
-        let root = PoolKey { product: "crm".into(), area: Area::Employee, kind: SeatKind::Named, folder: ROOT_FOLDER };
+        let root = PoolKey {
+            product: "crm".into(),
+            area: Area::Employee,
+            kind: SeatKind::Named,
+            folder: ROOT_FOLDER,
+        };
         assert_eq!(pools_at(&pkgs, &Placements::new(), t0).pools[&root], 10);
         assert_eq!(pools_at(&pkgs, &Placements::new(), t1).pools[&root], 12);
     }
@@ -168,8 +198,18 @@ mod tests {
         let t0 = datetime!(2026-01-01 0:00 UTC);
         let t1 = datetime!(2026-06-01 0:00 UTC);
         let limits = vec![
-            AreaLimit { area: Area::Employee, max_users: 10, valid_from: t0, expires: Some(t1) },
-            AreaLimit { area: Area::Employee, max_users: 5, valid_from: t0, expires: None },
+            AreaLimit {
+                area: Area::Employee,
+                max_users: 10,
+                valid_from: t0,
+                expires: Some(t1),
+            },
+            AreaLimit {
+                area: Area::Employee,
+                max_users: 5,
+                valid_from: t0,
+                expires: None,
+            },
         ];
         assert_eq!(area_limits_at(&limits, t0)[&Area::Employee], Some(15));
         assert_eq!(area_limits_at(&limits, t1)[&Area::Employee], Some(5));

@@ -8,20 +8,28 @@ use crate::{Area, SeatKind};
 pub enum LicenseError {
     #[error("not a Seatkeeper license file ({0})")]
     Malformed(String),
-    #[error("unsupported license file format {0:?}; this Seatkeeper reads \"seatkeeper-license/1\"")]
+    #[error(
+        "unsupported license file format {0:?}; this Seatkeeper reads \"seatkeeper-license/1\""
+    )]
     UnsupportedFormat(String),
     #[error(
         "license file is signed by vendor key {key_id}, which this installation does not trust \
          (configure the vendor's public key with --vendor-key or SEATKEEPER_VENDOR_KEYS)"
     )]
     UntrustedKey { key_id: String },
-    #[error("license file signature does not match its contents: the file was altered after signing")]
+    #[error(
+        "license file signature does not match its contents: the file was altered after signing"
+    )]
     Tampered,
-    #[error("license file is for company {found:?}, but this installation belongs to company {expected:?}")]
+    #[error(
+        "license file is for company {found:?}, but this installation belongs to company {expected:?}"
+    )]
     WrongCompany { expected: String, found: String },
     #[error("license file is for instance {found}, but this installation is instance {expected}")]
     WrongInstance { expected: String, found: String },
-    #[error("no company id is set for this installation: generate a license request with --company-id first")]
+    #[error(
+        "no company id is set for this installation: generate a license request with --company-id first"
+    )]
     NoCompany,
     #[error("license file is not valid before {valid_from}")]
     NotYetValid { valid_from: OffsetDateTime },
@@ -69,16 +77,24 @@ pub enum Error {
     AreaLimit { area: Area, limit: u64, active: u64 },
     #[error("user {login:?} is blocked and can hold no licenses")]
     UserBlocked { login: String },
-    #[error("user {login:?} is in area {user_area}, but product {product:?} has no seats for that area")]
-    WrongArea { login: String, user_area: Area, product: String },
+    #[error(
+        "user {login:?} is in area {user_area}, but product {product:?} has no seats for that area"
+    )]
+    WrongArea {
+        login: String,
+        user_area: Area,
+        product: String,
+    },
     #[error("the built-in administrator cannot be {0}")]
     BuiltinAdmin(&'static str),
     #[error("folder {folder:?} {reason}")]
     FolderInUse { folder: String, reason: String },
-    #[error(
-        "cannot place {requested} seats of package {serial}: {reason}"
-    )]
-    Placement { serial: String, requested: u64, reason: String },
+    #[error("cannot place {requested} seats of package {serial}: {reason}")]
+    Placement {
+        serial: String,
+        requested: u64,
+        reason: String,
+    },
     #[error("CSV import refused, nothing was changed:\n{}", render_rows(.0))]
     Csv(Vec<RowError>),
 }

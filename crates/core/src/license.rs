@@ -131,7 +131,8 @@ impl LicensePayload {
             return bad("a product is declared twice".into());
         }
         for p in &self.products {
-            validate_code("product code", &p.code).map_err(|e| LicenseError::Invalid(e.to_string()))?;
+            validate_code("product code", &p.code)
+                .map_err(|e| LicenseError::Invalid(e.to_string()))?;
             if p.name.trim().is_empty() {
                 return bad(format!("product {} has no name", p.code));
             }
@@ -155,7 +156,10 @@ impl LicensePayload {
                 return bad(format!("package {} has no seats", p.serial));
             }
             if p.expires.is_some_and(|e| e <= p.valid_from) {
-                return bad(format!("package {} expires before it becomes valid", p.serial));
+                return bad(format!(
+                    "package {} expires before it becomes valid",
+                    p.serial
+                ));
             }
             if p.valid_from < self.valid_from {
                 return bad(format!("package {} starts before the file does", p.serial));
@@ -166,7 +170,10 @@ impl LicensePayload {
         }
         for l in &self.area_limits {
             if l.expires.is_some_and(|e| e <= l.valid_from) {
-                return bad(format!("the {} user limit expires before it becomes valid", l.area));
+                return bad(format!(
+                    "the {} user limit expires before it becomes valid",
+                    l.area
+                ));
             }
         }
         Ok(())
@@ -287,7 +294,9 @@ pub fn verify(text: &str, trusted: &[VerifyingKey]) -> Result<VerifiedLicense, L
     let key = trusted
         .iter()
         .find(|k| key_id(k) == envelope.key_id)
-        .ok_or_else(|| LicenseError::UntrustedKey { key_id: envelope.key_id.clone() })?;
+        .ok_or_else(|| LicenseError::UntrustedKey {
+            key_id: envelope.key_id.clone(),
+        })?;
     let bytes = B64
         .decode(envelope.payload.trim())
         .map_err(|_| LicenseError::Tampered)?;
@@ -328,7 +337,9 @@ pub fn check_binding(
         });
     }
     if now < payload.valid_from {
-        return Err(LicenseError::NotYetValid { valid_from: payload.valid_from });
+        return Err(LicenseError::NotYetValid {
+            valid_from: payload.valid_from,
+        });
     }
     if let Some(latest) = payload.latest_expiry()
         && latest <= now
@@ -403,7 +414,10 @@ mod tests {
         payload.packages[0].seats = 500;
         env.payload = B64.encode(serde_json::to_vec(&payload).unwrap());
         let forged = serde_json::to_string(&env).unwrap();
-        assert_eq!(verify(&forged, &[key(1).verifying_key()]), Err(LicenseError::Tampered));
+        assert_eq!(
+            verify(&forged, &[key(1).verifying_key()]),
+            Err(LicenseError::Tampered)
+        );
         let truncated = &text[..text.len() / 2];
         assert!(matches!(
             verify(truncated, &[key(1).verifying_key()]),
@@ -439,7 +453,13 @@ mod tests {
     fn l6_orders_that_make_no_sense_are_refused() {
         let mut o = order();
         o.packages[0].product = "nope".into();
-        let err = issue(&key(1), &request(), &o, "x".into(), datetime!(2026-01-02 0:00 UTC));
+        let err = issue(
+            &key(1),
+            &request(),
+            &o,
+            "x".into(),
+            datetime!(2026-01-02 0:00 UTC),
+        );
         assert!(matches!(err, Err(Error::License(LicenseError::Invalid(m))) if m.contains("nope")));
     }
 }

@@ -78,15 +78,22 @@ pub fn place_named_seats(
         let d = &demands[first];
         let same = |o: &SeatDemand| o.product == d.product && o.area == d.area;
         let needed = demands.iter().filter(|o| same(o)).count() as u64;
-        let folders: std::collections::BTreeSet<FolderId> =
-            demands.iter().filter(|o| same(o)).map(|o| o.folder).collect();
+        let folders: std::collections::BTreeSet<FolderId> = demands
+            .iter()
+            .filter(|o| same(o))
+            .map(|o| o.folder)
+            .collect();
         let usable = |k: &PoolKey| {
             k.product == d.product
                 && k.area == d.area
                 && k.kind == SeatKind::Named
                 && (k.folder == ROOT_FOLDER || folders.contains(&k.folder))
         };
-        let initially: u64 = free.iter().filter(|(k, _)| usable(k)).map(|(_, n)| *n).sum();
+        let initially: u64 = free
+            .iter()
+            .filter(|(k, _)| usable(k))
+            .map(|(_, n)| *n)
+            .sum();
         let where_ = if folders.iter().all(|f| *f == ROOT_FOLDER) {
             String::new()
         } else {
@@ -118,19 +125,45 @@ mod tests {
         assert_eq!(reconcile_pool(1, &active, &[]).suspend, vec![3, 2]);
         let suspended = [h(3, 3), h(2, 2)];
         assert_eq!(reconcile_pool(2, &[h(1, 1)], &suspended).restore, vec![2]);
-        assert_eq!(reconcile_pool(1, &[h(1, 1)], &suspended), PoolChange::default());
+        assert_eq!(
+            reconcile_pool(1, &[h(1, 1)], &suspended),
+            PoolChange::default()
+        );
     }
 
     #[test]
     fn d1_own_folder_first_then_root_all_or_nothing() {
-        let root = PoolKey { product: "crm".into(), area: Area::Employee, kind: SeatKind::Named, folder: ROOT_FOLDER };
-        let f2 = PoolKey { folder: FolderId(2), ..root.clone() };
+        let root = PoolKey {
+            product: "crm".into(),
+            area: Area::Employee,
+            kind: SeatKind::Named,
+            folder: ROOT_FOLDER,
+        };
+        let f2 = PoolKey {
+            folder: FolderId(2),
+            ..root.clone()
+        };
         let free = BTreeMap::from([(root.clone(), 1), (f2.clone(), 1)]);
-        let d = |u, folder| SeatDemand { user: UserId(u), product: "crm".into(), area: Area::Employee, folder };
+        let d = |u, folder| SeatDemand {
+            user: UserId(u),
+            product: "crm".into(),
+            area: Area::Employee,
+            folder,
+        };
         // The root user must not lose the root seat to the folder user.
         let got = place_named_seats(&[d(1, ROOT_FOLDER), d(2, FolderId(2))], &free).unwrap();
         assert_eq!(got, vec![root.clone(), f2.clone()]);
         let err = place_named_seats(&[d(1, ROOT_FOLDER), d(2, ROOT_FOLDER)], &free).unwrap_err();
-        assert!(matches!(err, Error::NoSeatFree { needed: 2, free: 1, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::NoSeatFree {
+                    needed: 2,
+                    free: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -30,7 +30,12 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(text.as_bytes());
-    let header_err = |m: String| Error::Csv(vec![RowError { line: 1, message: m }]);
+    let header_err = |m: String| {
+        Error::Csv(vec![RowError {
+            line: 1,
+            message: m,
+        }])
+    };
     let headers = reader
         .headers()
         .map_err(|e| header_err(format!("cannot read the header: {e}")))?
@@ -65,12 +70,21 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError { line, message: format!("unreadable row: {e}") });
+                errors.push(RowError {
+                    line,
+                    message: format!("unreadable row: {e}"),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let field = |c: &str| index.get(c).and_then(|i| record.get(*i)).unwrap_or("").to_string();
+        let field = |c: &str| {
+            index
+                .get(c)
+                .and_then(|i| record.get(*i))
+                .unwrap_or("")
+                .to_string()
+        };
         let mut problems = Vec::new();
         let login = field("login");
         if let Err(e) = validate_code("login", &login) {
@@ -84,11 +98,17 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
         }
         let area = match field("area").as_str() {
             "" => Some(Area::Employee),
-            a => a.parse().map_err(|e: Error| problems.push(e.to_string())).ok(),
+            a => a
+                .parse()
+                .map_err(|e: Error| problems.push(e.to_string()))
+                .ok(),
         };
         let state = match field("state").as_str() {
             "" => Some(UserState::Active),
-            s => s.parse().map_err(|e: Error| problems.push(e.to_string())).ok(),
+            s => s
+                .parse()
+                .map_err(|e: Error| problems.push(e.to_string()))
+                .ok(),
         };
         let folder = field("folder");
         if let Err(e) = split_folder_path(&folder) {
@@ -107,10 +127,17 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
                     state,
                 })
             }
-            _ => errors.push(RowError { line, message: problems.join("; ") }),
+            _ => errors.push(RowError {
+                line,
+                message: problems.join("; "),
+            }),
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(Error::Csv(errors)) }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(Error::Csv(errors))
+    }
 }
 
 /// One user as exported (U4): account state and licenses included.
@@ -131,8 +158,18 @@ pub struct ExportRow {
 pub fn write(rows: &[ExportRow]) -> Result<String, Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| Error::Invalid(format!("cannot write CSV: {e}"));
-    w.write_record(["login", "name", "email", "area", "folder", "state", "active", "block_reason", "licenses"])
-        .map_err(io)?;
+    w.write_record([
+        "login",
+        "name",
+        "email",
+        "area",
+        "folder",
+        "state",
+        "active",
+        "block_reason",
+        "licenses",
+    ])
+    .map_err(io)?;
     for r in rows {
         w.write_record([
             r.login.as_str(),
@@ -141,13 +178,19 @@ pub fn write(rows: &[ExportRow]) -> Result<String, Error> {
             r.area.as_str(),
             &r.folder,
             r.state.as_str(),
-            if r.state == UserState::Active { "Yes" } else { "No" },
+            if r.state == UserState::Active {
+                "Yes"
+            } else {
+                "No"
+            },
             r.block_reason.as_deref().unwrap_or(""),
             &r.licenses.join(";"),
         ])
         .map_err(io)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))?;
     String::from_utf8(bytes).map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))
 }
 
@@ -162,7 +205,9 @@ mod tests {
                     ,NoLogin,,employee,active\n\
                     bob,Bob,not-an-email,mars,active\n\
                     ann,Ann again,,portal,blocked\n";
-        let Err(Error::Csv(rows)) = parse(text) else { panic!("expected CSV errors") };
+        let Err(Error::Csv(rows)) = parse(text) else {
+            panic!("expected CSV errors")
+        };
         let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![3, 4, 5]);
         assert!(rows[1].message.contains("mars") && rows[1].message.contains("not-an-email"));

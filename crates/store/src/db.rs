@@ -34,7 +34,9 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("backend", &self.backend).finish()
+        f.debug_struct("Ledger")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -91,7 +93,11 @@ impl Ledger {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        let ledger = Ledger { pool, backend, clock };
+        let ledger = Ledger {
+            pool,
+            backend,
+            clock,
+        };
         ledger.init_instance().await?;
         Ok(ledger)
     }
@@ -111,10 +117,12 @@ impl Ledger {
     /// A stable instance id, made once when the ledger is created (L1).
     async fn init_instance(&self) -> Result<()> {
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('instance_id', $1) ON CONFLICT (key) DO NOTHING")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('instance_id', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -160,7 +168,8 @@ pub(crate) fn dt(secs: i64) -> Result<OffsetDateTime> {
 }
 
 pub(crate) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("unexpected value {s:?}")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unexpected value {s:?}")))
 }
 
 /// Unsigned counts from SQL integers.
@@ -202,7 +211,10 @@ pub(crate) fn bind<'q>(q: Q<'q>, v: Val) -> Q<'q> {
 
 /// `$start, $start+1, …` for `n` values: both backends read `$N` placeholders.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Rows per statement for multi-row inserts and IN lists; far below both backends' bind limits.
@@ -230,7 +242,13 @@ pub(crate) async fn insert_rows(
 }
 
 /// Runs `sql` (holding one `{ids}` slot) for each chunk of ids and gathers the rows.
-pub(crate) async fn fetch_in(tx: &mut Tx, sql: &str, ids: &[Val], first: usize, before: &[Val]) -> Result<Vec<AnyRow>> {
+pub(crate) async fn fetch_in(
+    tx: &mut Tx,
+    sql: &str,
+    ids: &[Val],
+    first: usize,
+    before: &[Val],
+) -> Result<Vec<AnyRow>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let sql = sql.replace("{ids}", &placeholders(first, chunk.len()));
@@ -286,12 +304,25 @@ pub(crate) struct Audit {
 }
 
 impl Audit {
-    pub fn new(action: &'static str, target: impl Into<String>, details: serde_json::Value) -> Self {
-        Audit { action, target: target.into(), details }
+    pub fn new(
+        action: &'static str,
+        target: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Self {
+        Audit {
+            action,
+            target: target.into(),
+            details,
+        }
     }
 }
 
-pub(crate) async fn audit(tx: &mut Tx, now: OffsetDateTime, actor: &Actor, entries: Vec<Audit>) -> Result<()> {
+pub(crate) async fn audit(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    actor: &Actor,
+    entries: Vec<Audit>,
+) -> Result<()> {
     let rows = entries
         .into_iter()
         .map(|a| {
@@ -305,5 +336,11 @@ pub(crate) async fn audit(tx: &mut Tx, now: OffsetDateTime, actor: &Actor, entri
             ]
         })
         .collect();
-    insert_rows(tx, "INSERT INTO audit_log (at, actor, origin, action, target, details)", 6, rows).await
+    insert_rows(
+        tx,
+        "INSERT INTO audit_log (at, actor, origin, action, target, details)",
+        6,
+        rows,
+    )
+    .await
 }

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use seatkeeper_core::{Error as DomainError, FolderId, ROOT_FOLDER, split_folder_path, validate_folder_name};
+use seatkeeper_core::{
+    Error as DomainError, FolderId, ROOT_FOLDER, split_folder_path, validate_folder_name,
+};
 use serde_json::json;
 
 use crate::db::{Audit, Tx, audit, count, get_i64, get_opt_i64, get_str};
@@ -17,10 +19,15 @@ pub(crate) struct FolderTree {
 
 impl FolderTree {
     pub async fn load(tx: &mut Tx) -> Result<FolderTree> {
-        let rows = sqlx::query("SELECT id, parent_id, name FROM folders").fetch_all(&mut **tx).await?;
+        let rows = sqlx::query("SELECT id, parent_id, name FROM folders")
+            .fetch_all(&mut **tx)
+            .await?;
         let mut nodes = BTreeMap::new();
         for r in rows {
-            nodes.insert(get_i64(&r, "id")?, (get_opt_i64(&r, "parent_id")?, get_str(&r, "name")?));
+            nodes.insert(
+                get_i64(&r, "id")?,
+                (get_opt_i64(&r, "parent_id")?, get_str(&r, "name")?),
+            );
         }
         Ok(FolderTree { nodes })
     }
@@ -32,7 +39,9 @@ impl FolderTree {
         // The depth bound guards against a cycle written by hand into the database.
         for _ in 0..1024 {
             let Some(c) = cur else { break };
-            let Some((parent, name)) = self.nodes.get(&c) else { break };
+            let Some((parent, name)) = self.nodes.get(&c) else {
+                break;
+            };
             if parent.is_some() {
                 parts.push(name.as_str());
             }
@@ -85,11 +94,13 @@ impl Ledger {
             cur = match tree.child(cur, name) {
                 Some(id) => id,
                 None => {
-                    let row = sqlx::query("INSERT INTO folders (parent_id, name) VALUES ($1, $2) RETURNING id")
-                        .bind(cur)
-                        .bind(name.to_string())
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    let row = sqlx::query(
+                        "INSERT INTO folders (parent_id, name) VALUES ($1, $2) RETURNING id",
+                    )
+                    .bind(cur)
+                    .bind(name.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
                     let id = get_i64(&row, "id")?;
                     tree.nodes.insert(id, (Some(cur), name.to_string()));
                     id
@@ -97,9 +108,20 @@ impl Ledger {
             };
         }
         let path = tree.path(FolderId(cur));
-        audit(&mut tx, self.now(), actor, vec![Audit::new("folder.create", &path, json!({}))]).await?;
+        audit(
+            &mut tx,
+            self.now(),
+            actor,
+            vec![Audit::new("folder.create", &path, json!({}))],
+        )
+        .await?;
         tx.commit().await?;
-        Ok(FolderView { id: cur, path, parent_id: tree.nodes.get(&cur).and_then(|n| n.0), users: 0 })
+        Ok(FolderView {
+            id: cur,
+            path,
+            parent_id: tree.nodes.get(&cur).and_then(|n| n.0),
+            users: 0,
+        })
     }
 
     pub async fn folders(&self) -> Result<Vec<FolderView>> {
@@ -131,7 +153,10 @@ impl Ledger {
         let mut tx = self.begin_write().await?;
         let tree = FolderTree::load(&mut tx).await?;
         let id = tree.resolve(path)?;
-        let in_use = |reason: &str| DomainError::FolderInUse { folder: path.to_string(), reason: reason.to_string() };
+        let in_use = |reason: &str| DomainError::FolderInUse {
+            folder: path.to_string(),
+            reason: reason.to_string(),
+        };
         if id == ROOT_FOLDER {
             return Err(in_use("is the root and cannot be deleted").into());
         }
@@ -139,18 +164,39 @@ impl Ledger {
             return Err(in_use("has sub-folders; delete them first").into());
         }
         for (sql, reason) in [
-            ("SELECT COUNT(*) AS n FROM users WHERE folder_id = $1", "holds users; move them first"),
-            ("SELECT COUNT(*) AS n FROM package_placements WHERE folder_id = $1", "holds placed seats; place them elsewhere first"),
-            ("SELECT COUNT(*) AS n FROM assignments WHERE folder_id = $1", "holds assignments of its seats"),
+            (
+                "SELECT COUNT(*) AS n FROM users WHERE folder_id = $1",
+                "holds users; move them first",
+            ),
+            (
+                "SELECT COUNT(*) AS n FROM package_placements WHERE folder_id = $1",
+                "holds placed seats; place them elsewhere first",
+            ),
+            (
+                "SELECT COUNT(*) AS n FROM assignments WHERE folder_id = $1",
+                "holds assignments of its seats",
+            ),
         ] {
             let row = sqlx::query(sql).bind(id.0).fetch_one(&mut *tx).await?;
             if get_i64(&row, "n")? > 0 {
                 return Err(in_use(reason).into());
             }
         }
-        sqlx::query("DELETE FROM seat_pools WHERE folder_id = $1").bind(id.0).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM folders WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
-        audit(&mut tx, self.now(), actor, vec![Audit::new("folder.delete", tree.path(id), json!({}))]).await?;
+        sqlx::query("DELETE FROM seat_pools WHERE folder_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM folders WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            self.now(),
+            actor,
+            vec![Audit::new("folder.delete", tree.path(id), json!({}))],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -15,7 +15,11 @@ use crate::{Actor, GrantReport, HeldSeat, Ledger, RecallReport, Result};
 
 fn dedup(items: &[String]) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    items.iter().filter(|i| seen.insert(i.to_ascii_lowercase())).cloned().collect()
+    items
+        .iter()
+        .filter(|i| seen.insert(i.to_ascii_lowercase()))
+        .cloned()
+        .collect()
 }
 
 impl Ledger {
@@ -26,7 +30,9 @@ impl Ledger {
         products: &[String],
     ) -> Result<(Vec<UserRecord>, Vec<String>)> {
         if logins.is_empty() || products.is_empty() {
-            return Err(DomainError::Invalid("name at least one user and one product".into()).into());
+            return Err(
+                DomainError::Invalid("name at least one user and one product".into()).into(),
+            );
         }
         let logins = dedup(logins);
         let products = dedup(products);
@@ -37,26 +43,49 @@ impl Ledger {
         let mut found = users_by_login(tx, &logins).await?;
         let mut users = Vec::with_capacity(logins.len());
         for l in &logins {
-            users.push(found.remove(&l.to_ascii_lowercase()).ok_or_else(|| DomainError::UnknownUser(l.clone()))?);
+            users.push(
+                found
+                    .remove(&l.to_ascii_lowercase())
+                    .ok_or_else(|| DomainError::UnknownUser(l.clone()))?,
+            );
         }
         Ok((users, products))
     }
 
     /// D1: grants every named product to every user, or nothing. Pairs already held are left
     /// as they are; a refusal names the product and the shortfall.
-    pub async fn grant(&self, actor: &Actor, logins: &[String], products: &[String]) -> Result<GrantReport> {
+    pub async fn grant(
+        &self,
+        actor: &Actor,
+        logins: &[String],
+        products: &[String],
+    ) -> Result<GrantReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         reconcile(&mut tx, now, false).await?;
         let (users, products) = self.resolve_users(&mut tx, logins, products).await?;
         if let Some(u) = users.iter().find(|u| u.state == UserState::Blocked) {
-            return Err(DomainError::UserBlocked { login: u.login.clone() }.into());
+            return Err(DomainError::UserBlocked {
+                login: u.login.clone(),
+            }
+            .into());
         }
 
         let ids: Vec<Val> = users.iter().map(|u| Val::Int(u.id)).collect();
         let mut held: BTreeMap<(i64, String), bool> = BTreeMap::new();
-        for r in fetch_in(&mut tx, "SELECT user_id, product_code, manual FROM assignments WHERE user_id IN ({ids})", &ids, 1, &[]).await? {
-            held.insert((get_i64(&r, "user_id")?, get_str(&r, "product_code")?), get_i64(&r, "manual")? == 1);
+        for r in fetch_in(
+            &mut tx,
+            "SELECT user_id, product_code, manual FROM assignments WHERE user_id IN ({ids})",
+            &ids,
+            1,
+            &[],
+        )
+        .await?
+        {
+            held.insert(
+                (get_i64(&r, "user_id")?, get_str(&r, "product_code")?),
+                get_i64(&r, "manual")? == 1,
+            );
         }
 
         let pools = load_pools(&mut tx).await?;
@@ -64,7 +93,10 @@ impl Ledger {
         let mut named_areas: BTreeMap<&str, BTreeSet<seatkeeper_core::Area>> = BTreeMap::new();
         for (k, p) in &pools {
             if k.kind == SeatKind::Named && p.capacity > 0 {
-                named_areas.entry(k.product.as_str()).or_default().insert(k.area);
+                named_areas
+                    .entry(k.product.as_str())
+                    .or_default()
+                    .insert(k.area);
                 free.insert(k.clone(), p.capacity.saturating_sub(p.used));
             }
         }
@@ -81,9 +113,19 @@ impl Ledger {
                         if let Some(areas) = named_areas.get(p.as_str())
                             && !areas.contains(&u.area)
                         {
-                            return Err(DomainError::WrongArea { login: u.login.clone(), user_area: u.area, product: p.clone() }.into());
+                            return Err(DomainError::WrongArea {
+                                login: u.login.clone(),
+                                user_area: u.area,
+                                product: p.clone(),
+                            }
+                            .into());
                         }
-                        demands.push(SeatDemand { user: UserId(u.id), product: p.clone(), area: u.area, folder: u.folder });
+                        demands.push(SeatDemand {
+                            user: UserId(u.id),
+                            product: p.clone(),
+                            area: u.area,
+                            folder: u.folder,
+                        });
                     }
                 }
             }
@@ -92,7 +134,10 @@ impl Ledger {
 
         let by_id: BTreeMap<i64, &UserRecord> = users.iter().map(|u| (u.id, u)).collect();
         let mut rows = Vec::with_capacity(placed.len());
-        let mut report = GrantReport { already_held: already, ..Default::default() };
+        let mut report = GrantReport {
+            already_held: already,
+            ..Default::default()
+        };
         let mut entries = Vec::new();
         for (d, pool) in demands.iter().zip(&placed) {
             rows.push(vec![
@@ -106,9 +151,19 @@ impl Ledger {
                 Val::Text("active".into()),
                 Val::Int(1),
             ]);
-            let login = by_id.get(&d.user.0).map(|u| u.login.clone()).unwrap_or_default();
-            entries.push(Audit::new("license.grant", &login, json!({"product": d.product})));
-            report.granted.push(HeldSeat { login, product: d.product.clone() });
+            let login = by_id
+                .get(&d.user.0)
+                .map(|u| u.login.clone())
+                .unwrap_or_default();
+            entries.push(Audit::new(
+                "license.grant",
+                &login,
+                json!({"product": d.product}),
+            ));
+            report.granted.push(HeldSeat {
+                login,
+                product: d.product.clone(),
+            });
         }
         insert_rows(
             &mut tx,
@@ -119,11 +174,13 @@ impl Ledger {
         .await?;
         // Role-given seats (issue #4) become manual too; no new seat is taken.
         for (user_id, product) in upgrade {
-            sqlx::query("UPDATE assignments SET manual = 1 WHERE user_id = $1 AND product_code = $2")
-                .bind(user_id)
-                .bind(product)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE assignments SET manual = 1 WHERE user_id = $1 AND product_code = $2",
+            )
+            .bind(user_id)
+            .bind(product)
+            .execute(&mut *tx)
+            .await?;
         }
         audit(&mut tx, now, actor, entries).await?;
         tx.commit().await?;
@@ -132,7 +189,12 @@ impl Ledger {
 
     /// D1: recalls the products from the users, all or nothing (unknown users or products
     /// refuse the whole call; pairs not held are counted and skipped).
-    pub async fn recall(&self, actor: &Actor, logins: &[String], products: &[String]) -> Result<RecallReport> {
+    pub async fn recall(
+        &self,
+        actor: &Actor,
+        logins: &[String],
+        products: &[String],
+    ) -> Result<RecallReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         reconcile(&mut tx, now, false).await?;
@@ -143,17 +205,37 @@ impl Ledger {
         let mut doomed = Vec::new();
         let mut report = RecallReport::default();
         let mut entries = Vec::new();
-        for r in fetch_in(&mut tx, "SELECT id, user_id, product_code FROM assignments WHERE user_id IN ({ids})", &ids, 1, &[]).await? {
+        for r in fetch_in(
+            &mut tx,
+            "SELECT id, user_id, product_code FROM assignments WHERE user_id IN ({ids})",
+            &ids,
+            1,
+            &[],
+        )
+        .await?
+        {
             let product = get_str(&r, "product_code")?;
             if wanted.contains(product.as_str()) {
                 doomed.push(Val::Int(get_i64(&r, "id")?));
-                let login = by_id.get(&get_i64(&r, "user_id")?).map(|u| u.login.clone()).unwrap_or_default();
-                entries.push(Audit::new("license.recall", &login, json!({"product": product})));
+                let login = by_id
+                    .get(&get_i64(&r, "user_id")?)
+                    .map(|u| u.login.clone())
+                    .unwrap_or_default();
+                entries.push(Audit::new(
+                    "license.recall",
+                    &login,
+                    json!({"product": product}),
+                ));
                 report.recalled.push(HeldSeat { login, product });
             }
         }
         report.not_held = (users.len() * products.len()) as u64 - report.recalled.len() as u64;
-        crate::db::execute_in(&mut tx, "DELETE FROM assignments WHERE id IN ({ids})", &doomed).await?;
+        crate::db::execute_in(
+            &mut tx,
+            "DELETE FROM assignments WHERE id IN ({ids})",
+            &doomed,
+        )
+        .await?;
         report.changes = reconcile(&mut tx, now, true).await?;
         audit(&mut tx, now, actor, entries).await?;
         tx.commit().await?;

@@ -34,7 +34,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(name: impl Into<String>, origin: impl Into<String>) -> Self {
-        Actor { name: name.into(), origin: origin.into() }
+        Actor {
+            name: name.into(),
+            origin: origin.into(),
+        }
     }
 
     /// Changes Seatkeeper makes by itself, such as suspending seats when a package expires.

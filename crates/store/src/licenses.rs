@@ -7,12 +7,14 @@ use seatkeeper_core::license::{self, LicenseRequest, REQUEST_FORMAT, UsageLine};
 use seatkeeper_core::{Area, Error as DomainError, LicenseError, ROOT_FOLDER, validate_code};
 use serde_json::json;
 
-use crate::db::{Audit, Tx, Val, audit, count, dt, get_i64, get_str, insert_rows, meta_get, meta_set, parse, ts};
+use crate::db::{
+    Audit, Tx, Val, audit, count, dt, get_i64, get_str, insert_rows, meta_get, meta_set, parse, ts,
+};
 use crate::folders::FolderTree;
 use crate::reconcile::{load_packages, load_placements, load_pools, reconcile};
 use crate::{
-    Actor, DeleteLicensesReport, ImportReport, InstanceInfo, Ledger, LicenseFileView, PackageStatus, PackageView,
-    Placement, ProductView, Result,
+    Actor, DeleteLicensesReport, ImportReport, InstanceInfo, Ledger, LicenseFileView,
+    PackageStatus, PackageView, Placement, ProductView, Result,
 };
 
 async fn instance_info(tx: &mut Tx) -> Result<InstanceInfo> {
@@ -43,20 +45,39 @@ impl Ledger {
             validate_code("company id", c)?;
             if info.company_id.as_deref() != Some(c) {
                 meta_set(&mut tx, "company_id", c).await?;
-                audit(&mut tx, self.now(), actor, vec![Audit::new("instance.company", c, json!({"previous": info.company_id}))]).await?;
+                audit(
+                    &mut tx,
+                    self.now(),
+                    actor,
+                    vec![Audit::new(
+                        "instance.company",
+                        c,
+                        json!({"previous": info.company_id}),
+                    )],
+                )
+                .await?;
                 info.company_id = Some(c.to_string());
             }
         }
-        let company_id = info.company_id.ok_or(DomainError::License(LicenseError::NoCompany))?;
-        let mut usage: BTreeMap<(String, Area, seatkeeper_core::SeatKind), (u64, u64)> = BTreeMap::new();
+        let company_id = info
+            .company_id
+            .ok_or(DomainError::License(LicenseError::NoCompany))?;
+        let mut usage: BTreeMap<(String, Area, seatkeeper_core::SeatKind), (u64, u64)> =
+            BTreeMap::new();
         for (k, p) in load_pools(&mut tx).await? {
             let e = usage.entry((k.product, k.area, k.kind)).or_default();
             e.0 += p.capacity;
             e.1 += p.used;
         }
         let mut active_users = BTreeMap::new();
-        for r in sqlx::query("SELECT area, active_users FROM area_counters").fetch_all(&mut *tx).await? {
-            active_users.insert(parse::<Area>(&get_str(&r, "area")?)?, count(get_i64(&r, "active_users")?));
+        for r in sqlx::query("SELECT area, active_users FROM area_counters")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            active_users.insert(
+                parse::<Area>(&get_str(&r, "area")?)?,
+                count(get_i64(&r, "active_users")?),
+            );
         }
         tx.commit().await?;
         Ok(LicenseRequest {
@@ -67,7 +88,13 @@ impl Ledger {
             generated_at: self.now(),
             usage: usage
                 .into_iter()
-                .map(|((product, area, kind), (capacity, used))| UsageLine { product, area, kind, capacity, used })
+                .map(|((product, area, kind), (capacity, used))| UsageLine {
+                    product,
+                    area,
+                    kind,
+                    capacity,
+                    used,
+                })
                 .collect(),
             active_users,
         })
@@ -75,13 +102,21 @@ impl Ledger {
 
     /// L2/L3: verifies and imports a license file in one transaction. Re-importing the same
     /// file is a no-op; any refusal changes nothing.
-    pub async fn import_license(&self, actor: &Actor, text: &str, trusted: &[VerifyingKey]) -> Result<ImportReport> {
+    pub async fn import_license(
+        &self,
+        actor: &Actor,
+        text: &str,
+        trusted: &[VerifyingKey],
+    ) -> Result<ImportReport> {
         let verified = license::verify(text, trusted).map_err(DomainError::from)?;
         let payload = &verified.payload;
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let info = instance_info(&mut tx).await?;
-        let mut report = ImportReport { license_id: payload.license_id.clone(), ..Default::default() };
+        let mut report = ImportReport {
+            license_id: payload.license_id.clone(),
+            ..Default::default()
+        };
 
         let same = sqlx::query("SELECT license_id FROM license_files WHERE digest = $1")
             .bind(verified.digest.clone())
@@ -91,7 +126,8 @@ impl Ledger {
             report.already_imported = true;
             return Ok(report);
         }
-        license::check_binding(payload, info.company_id.as_deref(), &info.instance_id, now).map_err(DomainError::from)?;
+        license::check_binding(payload, info.company_id.as_deref(), &info.instance_id, now)
+            .map_err(DomainError::from)?;
         let invalid = |m: String| DomainError::License(LicenseError::Invalid(m));
         if sqlx::query("SELECT id FROM license_files WHERE license_id = $1")
             .bind(payload.license_id.clone())
@@ -110,11 +146,18 @@ impl Ledger {
             existing.iter().map(|p| (p.serial.as_str(), p)).collect();
         for p in &payload.packages {
             if by_serial.contains_key(p.serial.as_str()) {
-                return Err(invalid(format!("package serial {} is already imported from another file", p.serial)).into());
+                return Err(invalid(format!(
+                    "package serial {} is already imported from another file",
+                    p.serial
+                ))
+                .into());
             }
             for r in &p.replaces {
                 match by_serial.get(r.as_str()) {
-                    Some(old) if (old.product.as_str(), old.area, old.kind) != (p.product.as_str(), p.area, p.kind) => {
+                    Some(old)
+                        if (old.product.as_str(), old.area, old.kind)
+                            != (p.product.as_str(), p.area, p.kind) =>
+                    {
                         return Err(invalid(format!(
                             "package {} cannot replace {}: it is for {} {} {} seats, not {} {} {}",
                             p.serial, r, p.product, p.area, p.kind, old.product, old.area, old.kind
@@ -195,19 +238,38 @@ impl Ledger {
                 ]
             })
             .collect();
-        insert_rows(&mut tx, "INSERT INTO area_limits (license_file_id, area, max_users, valid_from, expires)", 5, limits)
-            .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO area_limits (license_file_id, area, max_users, valid_from, expires)",
+            5,
+            limits,
+        )
+        .await?;
 
         // A renewal keeps the seats in the folders where the renewed package had them.
         let placements = load_placements(&mut tx).await?;
         let mut inherited = Vec::new();
         for p in payload.packages.iter().filter(|p| !p.replaces.is_empty()) {
-            let old: Vec<_> = p.replaces.iter().filter_map(|r| placements.get(r)).collect();
+            let old: Vec<_> = p
+                .replaces
+                .iter()
+                .filter_map(|r| placements.get(r))
+                .collect();
             for (folder, seats) in seatkeeper_core::capacity::inherited_placements(p.seats, &old) {
-                inherited.push(vec![Val::Text(p.serial.clone()), Val::Int(folder.0), Val::Int(i64::from(seats))]);
+                inherited.push(vec![
+                    Val::Text(p.serial.clone()),
+                    Val::Int(folder.0),
+                    Val::Int(i64::from(seats)),
+                ]);
             }
         }
-        insert_rows(&mut tx, "INSERT INTO package_placements (serial, folder_id, seats)", 3, inherited).await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO package_placements (serial, folder_id, seats)",
+            3,
+            inherited,
+        )
+        .await?;
 
         report.packages = payload.packages.iter().map(|p| p.serial.clone()).collect();
         report.changes = reconcile(&mut tx, now, true).await?;
@@ -231,18 +293,51 @@ impl Ledger {
     pub async fn delete_all_licenses(&self, actor: &Actor) -> Result<DeleteLicensesReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        let files = count(get_i64(&sqlx::query("SELECT COUNT(*) AS n FROM license_files").fetch_one(&mut *tx).await?, "n")?);
-        let packages = count(get_i64(&sqlx::query("SELECT COUNT(*) AS n FROM packages").fetch_one(&mut *tx).await?, "n")?);
-        sqlx::query("DELETE FROM package_placements").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM area_limits").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM packages").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM license_files").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM products").execute(&mut *tx).await?;
-        let changes = reconcile(&mut tx, now, true).await?;
-        audit(&mut tx, now, actor, vec![Audit::new("license.delete_all", "*", json!({"license_files": files, "packages": packages}))])
+        let files = count(get_i64(
+            &sqlx::query("SELECT COUNT(*) AS n FROM license_files")
+                .fetch_one(&mut *tx)
+                .await?,
+            "n",
+        )?);
+        let packages = count(get_i64(
+            &sqlx::query("SELECT COUNT(*) AS n FROM packages")
+                .fetch_one(&mut *tx)
+                .await?,
+            "n",
+        )?);
+        sqlx::query("DELETE FROM package_placements")
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM area_limits")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM packages")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM license_files")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM products")
+            .execute(&mut *tx)
+            .await?;
+        let changes = reconcile(&mut tx, now, true).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "license.delete_all",
+                "*",
+                json!({"license_files": files, "packages": packages}),
+            )],
+        )
+        .await?;
         tx.commit().await?;
-        Ok(DeleteLicensesReport { license_files: files, packages, changes })
+        Ok(DeleteLicensesReport {
+            license_files: files,
+            packages,
+            changes,
+        })
     }
 
     pub async fn license_files(&self) -> Result<Vec<LicenseFileView>> {
@@ -308,7 +403,10 @@ impl Ledger {
                         .get(&p.serial)
                         .into_iter()
                         .flatten()
-                        .map(|(f, s)| Placement { folder: tree.path(*f), seats: u64::from(*s) })
+                        .map(|(f, s)| Placement {
+                            folder: tree.path(*f),
+                            seats: u64::from(*s),
+                        })
                         .collect(),
                 }
             })
@@ -316,9 +414,10 @@ impl Ledger {
     }
 
     pub async fn products(&self) -> Result<Vec<ProductView>> {
-        let rows = sqlx::query("SELECT code, name, features, all_modules FROM products ORDER BY code")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT code, name, features, all_modules FROM products ORDER BY code")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(ProductView {
@@ -334,7 +433,13 @@ impl Ledger {
 
     /// X1: places `seats` of a package in a folder (0 returns them to the root). Refused if a
     /// folder would be left with fewer seats than its users hold.
-    pub async fn place_seats(&self, actor: &Actor, serial: &str, folder: &str, seats: u32) -> Result<()> {
+    pub async fn place_seats(
+        &self,
+        actor: &Actor,
+        serial: &str,
+        folder: &str,
+        seats: u32,
+    ) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         reconcile(&mut tx, now, false).await?;
@@ -346,7 +451,11 @@ impl Ledger {
             .await?
             .ok_or_else(|| DomainError::UnknownPackage(serial.to_string()))?;
         let total = count(get_i64(&row, "seats")?);
-        let refuse = |reason: String| DomainError::Placement { serial: serial.to_string(), requested: u64::from(seats), reason };
+        let refuse = |reason: String| DomainError::Placement {
+            serial: serial.to_string(),
+            requested: u64::from(seats),
+            reason,
+        };
         if folder_id == ROOT_FOLDER {
             return Err(refuse("seats not placed in a folder are in the root already; place 0 in a folder to return them".into()).into());
         }
@@ -359,7 +468,10 @@ impl Ledger {
             .map(|(_, s)| u64::from(*s))
             .sum();
         if others + u64::from(seats) > total {
-            return Err(refuse(format!("the package has {total} seats and {others} are placed in other folders")).into());
+            return Err(refuse(format!(
+                "the package has {total} seats and {others} are placed in other folders"
+            ))
+            .into());
         }
         sqlx::query("DELETE FROM package_placements WHERE serial = $1 AND folder_id = $2")
             .bind(serial.to_string())
@@ -367,15 +479,21 @@ impl Ledger {
             .execute(&mut *tx)
             .await?;
         if seats > 0 {
-            sqlx::query("INSERT INTO package_placements (serial, folder_id, seats) VALUES ($1, $2, $3)")
-                .bind(serial.to_string())
-                .bind(folder_id.0)
-                .bind(i64::from(seats))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO package_placements (serial, folder_id, seats) VALUES ($1, $2, $3)",
+            )
+            .bind(serial.to_string())
+            .bind(folder_id.0)
+            .bind(i64::from(seats))
+            .execute(&mut *tx)
+            .await?;
         }
         // Moving seats must never take them from users who hold them.
-        let view = seatkeeper_core::capacity::pools_at(&load_packages(&mut tx).await?, &load_placements(&mut tx).await?, now);
+        let view = seatkeeper_core::capacity::pools_at(
+            &load_packages(&mut tx).await?,
+            &load_placements(&mut tx).await?,
+            now,
+        );
         for (key, pool) in load_pools(&mut tx).await? {
             let after = view.pools.get(&key).copied().unwrap_or(0);
             if pool.used > after {
@@ -390,8 +508,17 @@ impl Ledger {
             }
         }
         reconcile(&mut tx, now, true).await?;
-        audit(&mut tx, now, actor, vec![Audit::new("package.place", serial, json!({"folder": tree.path(folder_id), "seats": seats}))])
-            .await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "package.place",
+                serial,
+                json!({"folder": tree.path(folder_id), "seats": seats}),
+            )],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -399,6 +526,8 @@ impl Ledger {
 
 /// Known products by code, for validating requests.
 pub(crate) async fn known_products(tx: &mut Tx) -> Result<BTreeSet<String>> {
-    let rows = sqlx::query("SELECT code FROM products").fetch_all(&mut **tx).await?;
+    let rows = sqlx::query("SELECT code FROM products")
+        .fetch_all(&mut **tx)
+        .await?;
     rows.iter().map(|r| get_str(r, "code")).collect()
 }

@@ -9,7 +9,10 @@ use seatkeeper_core::seats::{Held, reconcile_pool};
 use seatkeeper_core::{Area, AreaLimit, FolderId, Package, PoolKey, SeatKind};
 use time::OffsetDateTime;
 
-use crate::db::{Audit, Tx, Val, audit, dt, execute_in, get_i64, get_opt_i64, get_str, meta_get, meta_set, parse, ts};
+use crate::db::{
+    Audit, Tx, Val, audit, dt, execute_in, get_i64, get_opt_i64, get_str, meta_get, meta_set,
+    parse, ts,
+};
 use crate::{Actor, HeldSeat, Ledger, Result, SeatChanges, StoreError};
 
 const VALID_UNTIL: &str = "capacity_valid_until";
@@ -28,7 +31,8 @@ pub(crate) async fn load_packages(tx: &mut Tx) -> Result<Vec<Package>> {
                 product: get_str(r, "product_code")?,
                 kind: parse(&get_str(r, "kind")?)?,
                 area: parse(&get_str(r, "area")?)?,
-                seats: u32::try_from(get_i64(r, "seats")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                seats: u32::try_from(get_i64(r, "seats")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 valid_from: dt(get_i64(r, "valid_from")?)?,
                 expires: get_opt_i64(r, "expires")?.map(dt).transpose()?,
                 replaces: serde_json::from_str(&get_str(r, "replaces")?)
@@ -60,7 +64,8 @@ pub(crate) async fn load_area_limits(tx: &mut Tx) -> Result<Vec<AreaLimit>> {
         .map(|r| {
             Ok(AreaLimit {
                 area: parse(&get_str(r, "area")?)?,
-                max_users: u32::try_from(get_i64(r, "max_users")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                max_users: u32::try_from(get_i64(r, "max_users")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 valid_from: dt(get_i64(r, "valid_from")?)?,
                 expires: get_opt_i64(r, "expires")?.map(dt).transpose()?,
             })
@@ -78,9 +83,10 @@ pub(crate) struct PoolRow {
 
 pub(crate) async fn load_pools(tx: &mut Tx) -> Result<BTreeMap<PoolKey, PoolRow>> {
     let mut pools = BTreeMap::new();
-    for r in sqlx::query("SELECT product_code, area, kind, folder_id, capacity, used FROM seat_pools")
-        .fetch_all(&mut **tx)
-        .await?
+    for r in
+        sqlx::query("SELECT product_code, area, kind, folder_id, capacity, used FROM seat_pools")
+            .fetch_all(&mut **tx)
+            .await?
     {
         pools.insert(
             pool_key(&r)?,
@@ -98,8 +104,10 @@ pub(crate) async fn load_pools(tx: &mut Tx) -> Result<BTreeMap<PoolKey, PoolRow>
     .fetch_all(&mut **tx)
     .await?
     {
-        pools.entry(pool_key(&r)?).or_insert_with(PoolRow::default).suspended =
-            crate::db::count(get_i64(&r, "n")?);
+        pools
+            .entry(pool_key(&r)?)
+            .or_insert_with(PoolRow::default)
+            .suspended = crate::db::count(get_i64(&r, "n")?);
     }
     Ok(pools)
 }
@@ -132,7 +140,12 @@ async fn held_in_pool(tx: &mut Tx, k: &PoolKey, status: &str) -> Result<Vec<Held
     }
     let rows = q.bind(status.to_string()).fetch_all(&mut **tx).await?;
     rows.iter()
-        .map(|r| Ok(Held { granted_at: get_i64(r, "granted_at")?, id: get_i64(r, "id")? }))
+        .map(|r| {
+            Ok(Held {
+                granted_at: get_i64(r, "granted_at")?,
+                id: get_i64(r, "id")?,
+            })
+        })
         .collect()
 }
 
@@ -153,7 +166,12 @@ async fn set_status(tx: &mut Tx, ids: &[i64], status: &'static str) -> Result<Ve
     let sql = format!("UPDATE assignments SET status = '{status}' WHERE id IN ({{ids}})");
     execute_in(tx, &sql, &vals).await?;
     rows.iter()
-        .map(|r| Ok(HeldSeat { login: get_str(r, "login")?, product: get_str(r, "product_code")? }))
+        .map(|r| {
+            Ok(HeldSeat {
+                login: get_str(r, "login")?,
+                product: get_str(r, "product_code")?,
+            })
+        })
         .collect()
 }
 
@@ -166,14 +184,20 @@ async fn set_capacity(tx: &mut Tx, k: &PoolKey, capacity: u64) -> Result<()> {
     for v in pool_binds(k) {
         q = crate::db::bind(q, v);
     }
-    q.bind(i64::try_from(capacity).unwrap_or(i64::MAX)).execute(&mut **tx).await?;
+    q.bind(i64::try_from(capacity).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
 /// Brings the stored pools and limits in line with `now`. Unless `force`d, does nothing
 /// until the next instant at which a package or limit starts or ends, so the check costs one
 /// lookup on the hot path.
-pub(crate) async fn reconcile(tx: &mut Tx, now: OffsetDateTime, force: bool) -> Result<SeatChanges> {
+pub(crate) async fn reconcile(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    force: bool,
+) -> Result<SeatChanges> {
     if !force {
         match meta_get(tx, VALID_UNTIL).await?.as_deref() {
             Some("never") => return Ok(SeatChanges::default()),
@@ -198,14 +222,18 @@ pub(crate) async fn reconcile(tx: &mut Tx, now: OffsetDateTime, force: bool) -> 
         if row.used > target {
             let active = held_in_pool(tx, key, "active").await?;
             let change = reconcile_pool(target, &active, &[]);
-            changes.suspended.extend(set_status(tx, &change.suspend, "suspended").await?);
+            changes
+                .suspended
+                .extend(set_status(tx, &change.suspend, "suspended").await?);
         }
         set_capacity(tx, key, target).await?;
         if row.suspended > 0 && target > row.used {
             let active = held_in_pool(tx, key, "active").await?;
             let suspended = held_in_pool(tx, key, "suspended").await?;
             let change = reconcile_pool(target, &active, &suspended);
-            changes.restored.extend(set_status(tx, &change.restore, "active").await?);
+            changes
+                .restored
+                .extend(set_status(tx, &change.restore, "active").await?);
         }
     }
 
@@ -220,14 +248,27 @@ pub(crate) async fn reconcile(tx: &mut Tx, now: OffsetDateTime, force: bool) -> 
         .into_iter()
         .flatten()
         .min();
-    meta_set(tx, VALID_UNTIL, &next.map_or_else(|| "never".to_string(), |t| ts(t).to_string())).await?;
+    meta_set(
+        tx,
+        VALID_UNTIL,
+        &next.map_or_else(|| "never".to_string(), |t| ts(t).to_string()),
+    )
+    .await?;
 
     let mut entries = Vec::new();
     for s in &changes.suspended {
-        entries.push(Audit::new("assignment.suspend", &s.login, serde_json::json!({"product": s.product, "reason": "capacity"})));
+        entries.push(Audit::new(
+            "assignment.suspend",
+            &s.login,
+            serde_json::json!({"product": s.product, "reason": "capacity"}),
+        ));
     }
     for s in &changes.restored {
-        entries.push(Audit::new("assignment.restore", &s.login, serde_json::json!({"product": s.product})));
+        entries.push(Audit::new(
+            "assignment.restore",
+            &s.login,
+            serde_json::json!({"product": s.product}),
+        ));
     }
     audit(tx, now, &Actor::system(), entries).await?;
     Ok(changes)

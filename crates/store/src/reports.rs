@@ -8,7 +8,9 @@ use time::Duration;
 
 use crate::db::{Val, count, dt, get_i64, get_opt_i64, get_str, parse};
 use crate::reconcile::{load_packages, load_pools};
-use crate::{AreaSummary, AuditEntry, AuditFilter, Ledger, ProductSummary, Result, StoreError, Summary};
+use crate::{
+    AreaSummary, AuditEntry, AuditFilter, Ledger, ProductSummary, Result, StoreError, Summary,
+};
 
 impl Ledger {
     /// U4: active users per area against the limit, and per product, area and kind the
@@ -20,15 +22,18 @@ impl Ledger {
         let mut tx = self.pool.begin().await?;
         let mut areas = Vec::new();
         let mut blocked: BTreeMap<Area, u64> = BTreeMap::new();
-        for r in sqlx::query("SELECT area, COUNT(*) AS n FROM users WHERE state = 'blocked' GROUP BY area")
-            .fetch_all(&mut *tx)
-            .await?
+        for r in sqlx::query(
+            "SELECT area, COUNT(*) AS n FROM users WHERE state = 'blocked' GROUP BY area",
+        )
+        .fetch_all(&mut *tx)
+        .await?
         {
             blocked.insert(parse(&get_str(&r, "area")?)?, count(get_i64(&r, "n")?));
         }
-        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters ORDER BY area")
-            .fetch_all(&mut *tx)
-            .await?
+        for r in
+            sqlx::query("SELECT area, active_users, user_limit FROM area_counters ORDER BY area")
+                .fetch_all(&mut *tx)
+                .await?
         {
             let area: Area = parse(&get_str(&r, "area")?)?;
             areas.push(AreaSummary {
@@ -40,23 +45,28 @@ impl Ledger {
         }
 
         let mut names = BTreeMap::new();
-        for r in sqlx::query("SELECT code, name FROM products").fetch_all(&mut *tx).await? {
+        for r in sqlx::query("SELECT code, name FROM products")
+            .fetch_all(&mut *tx)
+            .await?
+        {
             names.insert(get_str(&r, "code")?, get_str(&r, "name")?);
         }
         let mut products: BTreeMap<(String, Area, SeatKind), ProductSummary> = BTreeMap::new();
         for (k, p) in load_pools(&mut tx).await? {
-            let e = products.entry((k.product.clone(), k.area, k.kind)).or_insert_with(|| ProductSummary {
-                name: names.get(&k.product).cloned().unwrap_or_default(),
-                product: k.product.clone(),
-                area: k.area,
-                kind: k.kind,
-                total: 0,
-                used: 0,
-                free: 0,
-                suspended: 0,
-                expiring_soon: 0,
-                next_expiry: None,
-            });
+            let e = products
+                .entry((k.product.clone(), k.area, k.kind))
+                .or_insert_with(|| ProductSummary {
+                    name: names.get(&k.product).cloned().unwrap_or_default(),
+                    product: k.product.clone(),
+                    area: k.area,
+                    kind: k.kind,
+                    total: 0,
+                    used: 0,
+                    free: 0,
+                    suspended: 0,
+                    expiring_soon: 0,
+                    next_expiry: None,
+                });
             e.total += p.capacity;
             e.used += p.used;
             e.free += p.capacity.saturating_sub(p.used);
@@ -64,7 +74,10 @@ impl Ledger {
         }
         let packages = load_packages(&mut tx).await?;
         for pkg in packages.iter().filter(|p| counts(p, &packages, now)) {
-            if let (Some(exp), Some(e)) = (pkg.expires, products.get_mut(&(pkg.product.clone(), pkg.area, pkg.kind))) {
+            if let (Some(exp), Some(e)) = (
+                pkg.expires,
+                products.get_mut(&(pkg.product.clone(), pkg.area, pkg.kind)),
+            ) {
                 if exp <= now + horizon {
                     e.expiring_soon += u64::from(pkg.seats);
                 }
@@ -81,7 +94,9 @@ impl Ledger {
 
     /// N3: the newest audit records first.
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let mut sql = String::from("SELECT id, at, actor, origin, action, target, details FROM audit_log WHERE 1 = 1");
+        let mut sql = String::from(
+            "SELECT id, at, actor, origin, action, target, details FROM audit_log WHERE 1 = 1",
+        );
         let mut binds = Vec::new();
         if let Some(a) = &filter.action {
             binds.push(Val::Text(a.clone()));
@@ -91,7 +106,9 @@ impl Ledger {
             binds.push(Val::Text(t.clone()));
             sql += &format!(" AND target = ${}", binds.len());
         }
-        binds.push(Val::Int(i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX)));
+        binds.push(Val::Int(
+            i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX),
+        ));
         sql += &format!(" ORDER BY id DESC LIMIT ${}", binds.len());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for v in binds {

@@ -4,13 +4,19 @@ use std::collections::BTreeMap;
 
 use seatkeeper_core::error::RowError;
 use seatkeeper_core::users_csv::{self, ExportRow};
-use seatkeeper_core::{Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate_code};
+use seatkeeper_core::{
+    Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate_code,
+};
 use serde_json::json;
 
-use crate::db::{Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, parse, ts};
+use crate::db::{
+    Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, parse, ts,
+};
 use crate::folders::FolderTree;
 use crate::reconcile::reconcile;
-use crate::{Actor, BlockReport, CsvImportReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
+use crate::{
+    Actor, BlockReport, CsvImportReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView,
+};
 
 /// A user row as the write paths need it.
 #[derive(Debug, Clone)]
@@ -25,7 +31,8 @@ pub(crate) struct UserRecord {
     pub builtin: bool,
 }
 
-const USER_COLUMNS: &str = "id, login, name, email, area, folder_id, state, block_reason, builtin, created_at";
+const USER_COLUMNS: &str =
+    "id, login, name, email, area, folder_id, state, block_reason, builtin, created_at";
 
 fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
     Ok(UserRecord {
@@ -41,11 +48,19 @@ fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
 }
 
 /// Users by lower-cased login, for the logins given (unknown ones are simply absent).
-pub(crate) async fn users_by_login(tx: &mut Tx, logins: &[String]) -> Result<BTreeMap<String, UserRecord>> {
-    let vals: Vec<Val> = logins.iter().map(|l| Val::Text(l.to_ascii_lowercase())).collect();
+pub(crate) async fn users_by_login(
+    tx: &mut Tx,
+    logins: &[String],
+) -> Result<BTreeMap<String, UserRecord>> {
+    let vals: Vec<Val> = logins
+        .iter()
+        .map(|l| Val::Text(l.to_ascii_lowercase()))
+        .collect();
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(login) IN ({{ids}})");
     let rows = fetch_in(tx, &sql, &vals, 1, &[]).await?;
-    rows.iter().map(|r| record(r).map(|u| (u.login.to_ascii_lowercase(), u))).collect()
+    rows.iter()
+        .map(|r| record(r).map(|u| (u.login.to_ascii_lowercase(), u)))
+        .collect()
 }
 
 pub(crate) async fn user_by_login(tx: &mut Tx, login: &str) -> Result<UserRecord> {
@@ -66,7 +81,12 @@ async fn check_room(tx: &mut Tx, area: Area, extra: u64) -> Result<()> {
     if let Some(limit) = crate::db::get_opt_i64(&row, "user_limit")?.map(count)
         && active + extra > limit
     {
-        return Err(DomainError::AreaLimit { area, limit, active }.into());
+        return Err(DomainError::AreaLimit {
+            area,
+            limit,
+            active,
+        }
+        .into());
     }
     Ok(())
 }
@@ -77,7 +97,10 @@ async fn free_seats(tx: &mut Tx, user_id: i64) -> Result<Vec<String>> {
         .bind(user_id)
         .fetch_all(&mut **tx)
         .await?;
-    let mut products: Vec<String> = rows.iter().map(|r| get_str(r, "product_code")).collect::<Result<_>>()?;
+    let mut products: Vec<String> = rows
+        .iter()
+        .map(|r| get_str(r, "product_code"))
+        .collect::<Result<_>>()?;
     products.sort();
     Ok(products)
 }
@@ -92,7 +115,10 @@ impl Ledger {
         reconcile(&mut tx, now, false).await?;
         let tree = FolderTree::load(&mut tx).await?;
         let folder = tree.resolve(&new.folder)?;
-        if !users_by_login(&mut tx, std::slice::from_ref(&new.login)).await?.is_empty() {
+        if !users_by_login(&mut tx, std::slice::from_ref(&new.login))
+            .await?
+            .is_empty()
+        {
             return Err(DomainError::DuplicateLogin(new.login).into());
         }
         if new.state == UserState::Active {
@@ -103,7 +129,11 @@ impl Ledger {
             &mut tx,
             now,
             actor,
-            vec![Audit::new("user.create", &new.login, json!({"area": new.area, "folder": tree.path(folder), "state": new.state.as_str()}))],
+            vec![Audit::new(
+                "user.create",
+                &new.login,
+                json!({"area": new.area, "folder": tree.path(folder), "state": new.state.as_str()}),
+            )],
         )
         .await?;
         tx.commit().await?;
@@ -123,7 +153,9 @@ impl Ledger {
         .await?
         .ok_or_else(|| DomainError::UnknownUser(login.to_string()))?;
         let mut views = user_views(&mut tx, &tree, vec![row]).await?;
-        views.pop().ok_or_else(|| DomainError::UnknownUser(login.to_string()).into())
+        views
+            .pop()
+            .ok_or_else(|| DomainError::UnknownUser(login.to_string()).into())
     }
 
     /// Users matching `filter`, by login, with their licenses.
@@ -140,13 +172,22 @@ impl Ledger {
             format!("${}", binds.len())
         };
         if let Some(a) = filter.area {
-            sql += &format!(" AND area = {}", next(Val::Text(a.as_str().into()), &mut binds));
+            sql += &format!(
+                " AND area = {}",
+                next(Val::Text(a.as_str().into()), &mut binds)
+            );
         }
         if let Some(s) = filter.state {
-            sql += &format!(" AND state = {}", next(Val::Text(s.as_str().into()), &mut binds));
+            sql += &format!(
+                " AND state = {}",
+                next(Val::Text(s.as_str().into()), &mut binds)
+            );
         }
         if let Some(f) = &filter.folder {
-            sql += &format!(" AND folder_id = {}", next(Val::Int(tree.resolve(f)?.0), &mut binds));
+            sql += &format!(
+                " AND folder_id = {}",
+                next(Val::Int(tree.resolve(f)?.0), &mut binds)
+            );
         }
         if let Some(p) = &filter.product {
             sql += &format!(
@@ -156,12 +197,23 @@ impl Ledger {
         }
         if let Some(q) = &filter.search {
             let p = next(Val::Text(format!("%{}%", q.to_lowercase())), &mut binds);
-            sql += &format!(" AND (lower(login) LIKE {p} OR lower(name) LIKE {p} OR lower(email) LIKE {p})");
+            sql += &format!(
+                " AND (lower(login) LIKE {p} OR lower(name) LIKE {p} OR lower(email) LIKE {p})"
+            );
         }
         sql += " ORDER BY lower(login)";
         if let Some(l) = filter.limit {
-            sql += &format!(" LIMIT {}", next(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)), &mut binds));
-            sql += &format!(" OFFSET {}", next(Val::Int(i64::try_from(filter.offset).unwrap_or(0)), &mut binds));
+            sql += &format!(
+                " LIMIT {}",
+                next(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)), &mut binds)
+            );
+            sql += &format!(
+                " OFFSET {}",
+                next(
+                    Val::Int(i64::try_from(filter.offset).unwrap_or(0)),
+                    &mut binds
+                )
+            );
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for v in binds {
@@ -172,7 +224,12 @@ impl Ledger {
     }
 
     /// U3: blocks a user, freeing every seat they hold.
-    pub async fn block_user(&self, actor: &Actor, login: &str, reason: &str) -> Result<BlockReport> {
+    pub async fn block_user(
+        &self,
+        actor: &Actor,
+        login: &str,
+        reason: &str,
+    ) -> Result<BlockReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let user = user_by_login(&mut tx, login).await?;
@@ -186,7 +243,17 @@ impl Ledger {
             .execute(&mut *tx)
             .await?;
         let changes = reconcile(&mut tx, now, true).await?;
-        audit(&mut tx, now, actor, vec![Audit::new("user.block", &user.login, json!({"reason": reason, "freed": freed}))]).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "user.block",
+                &user.login,
+                json!({"reason": reason, "freed": freed}),
+            )],
+        )
+        .await?;
         tx.commit().await?;
         Ok(BlockReport { freed, changes })
     }
@@ -205,7 +272,13 @@ impl Ledger {
             .bind(user.id)
             .execute(&mut *tx)
             .await?;
-        audit(&mut tx, now, actor, vec![Audit::new("user.activate", &user.login, json!({}))]).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new("user.activate", &user.login, json!({}))],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -219,9 +292,22 @@ impl Ledger {
             return Err(DomainError::BuiltinAdmin("deleted").into());
         }
         let freed = free_seats(&mut tx, user.id).await?;
-        sqlx::query("DELETE FROM users WHERE id = $1").bind(user.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
         let changes = reconcile(&mut tx, now, true).await?;
-        audit(&mut tx, now, actor, vec![Audit::new("user.delete", &user.login, json!({"freed": freed}))]).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "user.delete",
+                &user.login,
+                json!({"freed": freed}),
+            )],
+        )
+        .await?;
         tx.commit().await?;
         Ok(BlockReport { freed, changes })
     }
@@ -233,8 +319,22 @@ impl Ledger {
         let user = user_by_login(&mut tx, login).await?;
         let tree = FolderTree::load(&mut tx).await?;
         let folder_id = tree.resolve(folder)?;
-        sqlx::query("UPDATE users SET folder_id = $1 WHERE id = $2").bind(folder_id.0).bind(user.id).execute(&mut *tx).await?;
-        audit(&mut tx, now, actor, vec![Audit::new("user.move", &user.login, json!({"folder": tree.path(folder_id)}))]).await?;
+        sqlx::query("UPDATE users SET folder_id = $1 WHERE id = $2")
+            .bind(folder_id.0)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "user.move",
+                &user.login,
+                json!({"folder": tree.path(folder_id)}),
+            )],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -256,8 +356,17 @@ impl Ledger {
             held.insert(get_i64(&r, "user_id")?, count(get_i64(&r, "n")?));
         }
         let mut room: BTreeMap<Area, (u64, Option<u64>)> = BTreeMap::new();
-        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters").fetch_all(&mut *tx).await? {
-            room.insert(parse(&get_str(&r, "area")?)?, (count(get_i64(&r, "active_users")?), crate::db::get_opt_i64(&r, "user_limit")?.map(count)));
+        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            room.insert(
+                parse(&get_str(&r, "area")?)?,
+                (
+                    count(get_i64(&r, "active_users")?),
+                    crate::db::get_opt_i64(&r, "user_limit")?.map(count),
+                ),
+            );
         }
 
         let mut errors = Vec::new();
@@ -277,14 +386,22 @@ impl Ledger {
             let folder = match tree.resolve(&row.folder) {
                 Ok(f) => f,
                 Err(_) => {
-                    errors.push(RowError { line: row.line, message: format!("unknown folder {:?}", row.folder) });
+                    errors.push(RowError {
+                        line: row.line,
+                        message: format!("unknown folder {:?}", row.folder),
+                    });
                     continue;
                 }
             };
             let current = existing.get(&row.login.to_ascii_lowercase());
             if let Some(u) = current {
                 if u.builtin && (row.state == UserState::Blocked || row.area != u.area) {
-                    errors.push(RowError { line: row.line, message: "the built-in administrator cannot be blocked or moved to another area".into() });
+                    errors.push(RowError {
+                        line: row.line,
+                        message:
+                            "the built-in administrator cannot be blocked or moved to another area"
+                                .into(),
+                    });
                     continue;
                 }
                 if row.area != u.area && held.get(&u.id).copied().unwrap_or(0) > 0 {
@@ -296,15 +413,18 @@ impl Ledger {
                 }
             }
             let takes_place = row.state == UserState::Active
-                && !current.is_some_and(|u| u.builtin || (u.state == UserState::Active && u.area == row.area));
-            if takes_place && let Some((active, Some(limit))) = room.get(&row.area).copied() {
-                if active >= limit {
-                    errors.push(RowError {
-                        line: row.line,
-                        message: format!("area {} would exceed its user limit of {limit}", row.area),
-                    });
-                    continue;
-                }
+                && !current.is_some_and(|u| {
+                    u.builtin || (u.state == UserState::Active && u.area == row.area)
+                });
+            if takes_place
+                && let Some((active, Some(limit))) = room.get(&row.area).copied()
+                && active >= limit
+            {
+                errors.push(RowError {
+                    line: row.line,
+                    message: format!("area {} would exceed its user limit of {limit}", row.area),
+                });
+                continue;
             }
             if takes_place && let Some(slot) = room.get_mut(&row.area) {
                 slot.0 += 1;
@@ -318,7 +438,10 @@ impl Ledger {
         let mut report = CsvImportReport::default();
         let mut entries = Vec::new();
         // Blocks and area moves first, so the counter trigger sees places freed before taken.
-        plan.sort_by_key(|(row, _, cur)| !cur.as_ref().is_some_and(|u| row.state == UserState::Blocked || row.area != u.area));
+        plan.sort_by_key(|(row, _, cur)| {
+            !cur.as_ref()
+                .is_some_and(|u| row.state == UserState::Blocked || row.area != u.area)
+        });
         for (row, folder, current) in plan {
             match current {
                 None => {
@@ -332,16 +455,26 @@ impl Ledger {
                     };
                     insert_user(&mut tx, &new, folder, now).await?;
                     if row.state == UserState::Blocked {
-                        sqlx::query("UPDATE users SET block_reason = 'import' WHERE lower(login) = $1")
-                            .bind(row.login.to_ascii_lowercase())
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE users SET block_reason = 'import' WHERE lower(login) = $1",
+                        )
+                        .bind(row.login.to_ascii_lowercase())
+                        .execute(&mut *tx)
+                        .await?;
                     }
                     entries.push(Audit::new("user.create", &row.login, json!({"area": row.area, "folder": tree.path(folder), "state": row.state.as_str(), "via": "csv"})));
                     report.created += 1;
                 }
                 Some(u) => {
-                    if (u.name.as_str(), u.email.as_str(), u.area, u.folder, u.state) == (row.name.as_str(), row.email.as_str(), row.area, folder, row.state) {
+                    if (u.name.as_str(), u.email.as_str(), u.area, u.folder, u.state)
+                        == (
+                            row.name.as_str(),
+                            row.email.as_str(),
+                            row.area,
+                            folder,
+                            row.state,
+                        )
+                    {
                         report.unchanged += 1;
                         continue;
                     }
@@ -383,7 +516,11 @@ impl Ledger {
                 name: u.name,
                 email: u.email,
                 area: u.area,
-                folder: if u.folder == "/" { String::new() } else { u.folder },
+                folder: if u.folder == "/" {
+                    String::new()
+                } else {
+                    u.folder
+                },
                 state: u.state,
                 block_reason: u.block_reason,
                 licenses: u
@@ -407,13 +544,22 @@ fn validate_email(email: &str) -> Result<()> {
     Ok(())
 }
 
-async fn insert_user(tx: &mut Tx, new: &NewUser, folder: FolderId, now: time::OffsetDateTime) -> Result<()> {
+async fn insert_user(
+    tx: &mut Tx,
+    new: &NewUser,
+    folder: FolderId,
+    now: time::OffsetDateTime,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO users (login, name, email, area, folder_id, state, builtin, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
     )
     .bind(new.login.clone())
-    .bind(if new.name.is_empty() { new.login.clone() } else { new.name.clone() })
+    .bind(if new.name.is_empty() {
+        new.login.clone()
+    } else {
+        new.name.clone()
+    })
     .bind(new.email.clone())
     .bind(new.area.as_str().to_string())
     .bind(folder.0)
@@ -422,16 +568,27 @@ async fn insert_user(tx: &mut Tx, new: &NewUser, folder: FolderId, now: time::Of
     .execute(&mut **tx)
     .await
     .map_err(|e| match crate::StoreError::from(e) {
-        crate::StoreError::Domain(DomainError::DuplicateLogin(_)) => DomainError::DuplicateLogin(new.login.clone()).into(),
+        crate::StoreError::Domain(DomainError::DuplicateLogin(_)) => {
+            DomainError::DuplicateLogin(new.login.clone()).into()
+        }
         crate::StoreError::Database(db) if db.to_string().contains("area_user_limit") => {
-            DomainError::AreaLimit { area: new.area, limit: 0, active: 0 }.into()
+            DomainError::AreaLimit {
+                area: new.area,
+                limit: 0,
+                active: 0,
+            }
+            .into()
         }
         other => other,
     })?;
     Ok(())
 }
 
-async fn user_views(tx: &mut Tx, tree: &FolderTree, rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<UserView>> {
+async fn user_views(
+    tx: &mut Tx,
+    tree: &FolderTree,
+    rows: Vec<sqlx::any::AnyRow>,
+) -> Result<Vec<UserView>> {
     let mut views = Vec::with_capacity(rows.len());
     for r in &rows {
         let u = record(r)?;
@@ -476,4 +633,3 @@ async fn user_views(tx: &mut Tx, tree: &FolderTree, rows: Vec<sqlx::any::AnyRow>
     }
     Ok(views)
 }
-

@@ -10,17 +10,30 @@ use sqlx::Connection as _;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_seatkeeper"));
-    c.env_remove("SEATKEEPER_DATABASE").env_remove("SEATKEEPER_VENDOR_KEYS").env("SEATKEEPER_ACTOR", "tester");
+    c.env_remove("SEATKEEPER_DATABASE")
+        .env_remove("SEATKEEPER_VENDOR_KEYS")
+        .env("SEATKEEPER_ACTOR", "tester");
     c
 }
 
 fn run(db: &str, dir: &Path, args: &[&str]) -> Output {
-    bin().current_dir(dir).arg("--database").arg(db).args(args).output().unwrap()
+    bin()
+        .current_dir(dir)
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn ok(db: &str, dir: &Path, args: &[&str]) -> String {
     let o = run(db, dir, args);
-    assert!(o.status.success(), "seatkeeper {args:?} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "seatkeeper {args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -33,29 +46,66 @@ fn json(db: &str, dir: &Path, args: &[&str]) -> Value {
 /// Vendor keys, a request, an order with `seats` named crm seats, issued and imported.
 fn licensed(db: &str, dir: &Path, seats: u32) {
     ok(db, dir, &["vendor", "keygen", "--out", "v"]);
-    ok(db, dir, &["license", "request", "--company-id", "ACME", "-o", "req.json"]);
+    ok(
+        db,
+        dir,
+        &[
+            "license",
+            "request",
+            "--company-id",
+            "ACME",
+            "-o",
+            "req.json",
+        ],
+    );
     let order = serde_json::json!({
         "products": [{"code": "crm", "name": "CRM", "features": ["sales"], "all_modules": true}],
         "packages": [{"serial": "S-1", "product": "crm", "kind": "named", "area": "employee", "seats": seats}],
         "area_limits": [{"area": "employee", "max_users": 100}]
     });
     std::fs::write(dir.join("order.json"), order.to_string()).unwrap();
-    ok(db, dir, &["vendor", "issue", "--key", "v.key.pem", "--request", "req.json", "--order", "order.json", "-o", "lic.json"]);
-    ok(db, dir, &["--vendor-key", "v.pub.pem", "license", "import", "lic.json"]);
+    ok(
+        db,
+        dir,
+        &[
+            "vendor",
+            "issue",
+            "--key",
+            "v.key.pem",
+            "--request",
+            "req.json",
+            "--order",
+            "order.json",
+            "-o",
+            "lic.json",
+        ],
+    );
+    ok(
+        db,
+        dir,
+        &["--vendor-key", "v.pub.pem", "license", "import", "lic.json"],
+    );
 }
 
 async fn pg_database() -> Option<(String, PgGuard)> {
-    let admin = std::env::var("SEATKEEPER_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = std::env::var("SEATKEEPER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let mut conn = match sqlx::PgConnection::connect(&admin).await {
         Ok(c) => c,
         Err(e) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "PostgreSQL at {admin} is required in CI: {e}");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL at {admin} is required in CI: {e}"
+            );
             eprintln!("NOTICE: PostgreSQL unreachable ({e}); skipping the PostgreSQL run");
             return None;
         }
     };
     let name = format!("sk_cli_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
     Some((format!("{base}/{name}"), PgGuard { admin, name }))
 }
@@ -69,10 +119,17 @@ impl Drop for PgGuard {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
                 }
             })
         })
@@ -87,14 +144,26 @@ fn race(db: &str, dir: &Path) {
     const SEATS: u32 = 4;
     const PROCESSES: usize = 16;
     licensed(db, dir, SEATS);
-    let csv: String = std::iter::once("login".to_string()).chain((0..PROCESSES).map(|i| format!("racer{i}"))).collect::<Vec<_>>().join("\n");
+    let csv: String = std::iter::once("login".to_string())
+        .chain((0..PROCESSES).map(|i| format!("racer{i}")))
+        .collect::<Vec<_>>()
+        .join("\n");
     std::fs::write(dir.join("users.csv"), csv).unwrap();
     ok(db, dir, &["user", "import", "users.csv"]);
     let children: Vec<_> = (0..PROCESSES)
         .map(|i| {
             bin()
                 .current_dir(dir)
-                .args(["--database", db, "--json", "grant", "--user", &format!("racer{i}"), "--product", "crm"])
+                .args([
+                    "--database",
+                    db,
+                    "--json",
+                    "grant",
+                    "--user",
+                    &format!("racer{i}"),
+                    "--product",
+                    "crm",
+                ])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -108,13 +177,21 @@ fn race(db: &str, dir: &Path) {
         if o.status.success() {
             granted += v["granted"].as_array().map_or(0, Vec::len);
         } else {
-            assert_eq!(v["error"]["code"], "no_seat_free", "unexpected failure: {v} {}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(
+                v["error"]["code"],
+                "no_seat_free",
+                "unexpected failure: {v} {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
     }
     assert_eq!(granted, SEATS as usize);
     let summary = json(db, dir, &["summary"]);
     let crm = &summary["products"][0];
-    assert_eq!((crm["used"].as_u64(), crm["total"].as_u64()), (Some(u64::from(SEATS)), Some(u64::from(SEATS))));
+    assert_eq!(
+        (crm["used"].as_u64(), crm["total"].as_u64()),
+        (Some(u64::from(SEATS)), Some(u64::from(SEATS)))
+    );
     let holders = json(db, dir, &["user", "list", "--product", "crm"]);
     assert_eq!(holders.as_array().unwrap().len(), SEATS as usize);
 }
@@ -127,10 +204,14 @@ fn d1_race_of_processes_for_the_last_seats_on_sqlite() {
 
 #[tokio::test]
 async fn d1_race_of_processes_for_the_last_seats_on_postgres() {
-    let Some((url, _guard)) = pg_database().await else { return };
+    let Some((url, _guard)) = pg_database().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    tokio::task::spawn_blocking(move || race(&url, &path)).await.unwrap();
+    tokio::task::spawn_blocking(move || race(&url, &path))
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -140,13 +221,28 @@ fn tour_runs_end_to_end_and_leaves_a_usable_ledger() {
     assert!(out.contains("a tampered copy is refused"), "{out}");
     assert!(out.contains("3 needed, 1 free"), "{out}");
     let ann = json("tour.db", dir.path(), &["user", "show", "ann"]);
-    let products: Vec<&str> = ann["licenses"].as_array().unwrap().iter().map(|l| l["product"].as_str().unwrap()).collect();
+    let products: Vec<&str> = ann["licenses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["product"].as_str().unwrap())
+        .collect();
     assert_eq!(products, vec!["analytics", "crm"]);
     // Running it again needs --reset, and with it starts over cleanly.
     let again = run("tour.db", dir.path(), &["tour"]);
     assert_eq!(again.status.code(), Some(2));
     ok("tour.db", dir.path(), &["tour", "--reset"]);
-    let inspect = ok("tour.db", dir.path(), &["vendor", "inspect", "tour.db.tour/license.json", "--vendor-key", "tour.db.tour/vendor.pub.pem"]);
+    let inspect = ok(
+        "tour.db",
+        dir.path(),
+        &[
+            "vendor",
+            "inspect",
+            "tour.db.tour/license.json",
+            "--vendor-key",
+            "tour.db.tour/vendor.pub.pem",
+        ],
+    );
     assert!(inspect.contains("signature: valid"), "{inspect}");
 }
 
@@ -156,17 +252,38 @@ fn refusals_exit_2_with_a_machine_readable_code() {
     let d = dir.path();
     licensed("x.db", d, 1);
     ok("x.db", d, &["user", "create", "ann"]);
-    let o = run("x.db", d, &["--json", "grant", "--user", "ann", "--product", "nope"]);
+    let o = run(
+        "x.db",
+        d,
+        &["--json", "grant", "--user", "ann", "--product", "nope"],
+    );
     assert_eq!(o.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["error"]["code"], "unknown_product");
-    let o = run("x.db", d, &["--vendor-key", "v.pub.pem", "license", "import", "order.json"]);
+    let o = run(
+        "x.db",
+        d,
+        &[
+            "--vendor-key",
+            "v.pub.pem",
+            "license",
+            "import",
+            "order.json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a Seatkeeper license file"));
     let o = run("x.db", d, &["user", "import", "order.json"]);
     assert_eq!(o.status.code(), Some(2));
     // Re-import is a no-op; the CSV export lists account state and licenses.
-    assert!(ok("x.db", d, &["--vendor-key", "v.pub.pem", "license", "import", "lic.json"]).contains("already imported"));
+    assert!(
+        ok(
+            "x.db",
+            d,
+            &["--vendor-key", "v.pub.pem", "license", "import", "lic.json"]
+        )
+        .contains("already imported")
+    );
     ok("x.db", d, &["grant", "--user", "ann", "--product", "crm"]);
     let csv = ok("x.db", d, &["user", "export"]);
     assert!(csv.contains("ann,ann,,employee,,active,Yes,,crm"), "{csv}");

@@ -15,23 +15,52 @@ fn domain(e: StoreError) -> Error {
 
 async fn used(db: &TestDb, product: &str) -> (u64, u64, u64) {
     let s = db.ledger.summary(Duration::days(30)).await.unwrap();
-    let p = s.products.iter().filter(|p| p.product == product && p.kind == SeatKind::Named);
-    p.fold((0, 0, 0), |acc, p| (acc.0 + p.total, acc.1 + p.used, acc.2 + p.suspended))
+    let p = s
+        .products
+        .iter()
+        .filter(|p| p.product == product && p.kind == SeatKind::Named);
+    p.fold((0, 0, 0), |acc, p| {
+        (acc.0 + p.total, acc.1 + p.used, acc.2 + p.suspended)
+    })
 }
 
 async fn audit_count(db: &TestDb) -> usize {
-    db.ledger.audit_log(&AuditFilter { limit: Some(100_000), ..Default::default() }).await.unwrap().len()
+    db.ledger
+        .audit_log(&AuditFilter {
+            limit: Some(100_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .len()
 }
 
 pub async fn l1_license_request_names_company_instance_and_usage(db: &TestDb) {
-    let err = db.ledger.license_request(&admin(), None, "1.0").await.unwrap_err();
-    assert!(matches!(domain(err), Error::License(LicenseError::NoCompany)));
+    let err = db
+        .ledger
+        .license_request(&admin(), None, "1.0")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        domain(err),
+        Error::License(LicenseError::NoCompany)
+    ));
     crm_seats(db, "S-1", 3).await;
     users(db, &["ann"]).await;
-    db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
-    let req = db.ledger.license_request(&admin(), None, "2.0").await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let req = db
+        .ledger
+        .license_request(&admin(), None, "2.0")
+        .await
+        .unwrap();
     assert_eq!(req.company_id, "ACME");
-    assert_eq!(req.instance_id, db.ledger.instance().await.unwrap().instance_id);
+    assert_eq!(
+        req.instance_id,
+        db.ledger.instance().await.unwrap().instance_id
+    );
     assert_eq!(req.application_version, "2.0");
     let line = req.usage.iter().find(|u| u.product == "crm").unwrap();
     assert_eq!((line.capacity, line.used), (3, 1));
@@ -39,13 +68,24 @@ pub async fn l1_license_request_names_company_instance_and_usage(db: &TestDb) {
 }
 
 pub async fn l2_import_verifies_the_signature_and_reimport_is_a_no_op(db: &TestDb) {
-    let o = order(vec![product("crm", true)], vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)]);
+    let o = order(
+        vec![product("crm", true)],
+        vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)],
+    );
     let text = issue(db, &o).await;
-    let first = db.ledger.import_license(&admin(), &text, &trusted()).await.unwrap();
+    let first = db
+        .ledger
+        .import_license(&admin(), &text, &trusted())
+        .await
+        .unwrap();
     assert!(!first.already_imported);
     assert_eq!(first.packages, vec!["S-1"]);
     let audits = audit_count(db).await;
-    let again = db.ledger.import_license(&admin(), &text, &trusted()).await.unwrap();
+    let again = db
+        .ledger
+        .import_license(&admin(), &text, &trusted())
+        .await
+        .unwrap();
     assert!(again.already_imported);
     assert_eq!(used(db, "crm").await.0, 5, "re-import must not add seats");
     assert_eq!(audit_count(db).await, audits);
@@ -53,7 +93,10 @@ pub async fn l2_import_verifies_the_signature_and_reimport_is_a_no_op(db: &TestD
 }
 
 pub async fn l2_bad_license_files_are_refused_and_change_nothing(db: &TestDb) {
-    let o = order(vec![product("crm", true)], vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)]);
+    let o = order(
+        vec![product("crm", true)],
+        vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)],
+    );
     let good = issue(db, &o).await;
     let audits = audit_count(db).await;
 
@@ -61,10 +104,15 @@ pub async fn l2_bad_license_files_are_refused_and_change_nothing(db: &TestDb) {
     let (mut env, mut payload) = license::decode_unverified(&good).unwrap();
     payload.packages[0].seats = 500;
     use base64::Engine as _;
-    env.payload = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&payload).unwrap());
+    env.payload =
+        base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&payload).unwrap());
     let tampered = serde_json::to_string(&env).unwrap();
     // Signed by someone else's key.
-    let request = db.ledger.license_request(&admin(), None, "1.0").await.unwrap();
+    let request = db
+        .ledger
+        .license_request(&admin(), None, "1.0")
+        .await
+        .unwrap();
     let foreign_key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let foreign = license::issue(&foreign_key, &request, &o, "x".into(), T0).unwrap();
     // For another company / instance, and not yet valid: correctly signed, wrongly bound.
@@ -81,33 +129,71 @@ pub async fn l2_bad_license_files_are_refused_and_change_nothing(db: &TestDb) {
     let mut bad_format = env.clone();
     bad_format.format = "other/9".into();
 
-    let cases: Vec<(&str, String, fn(&Error) -> bool)> = vec![
-        ("tampered", tampered, |e| matches!(e, Error::License(LicenseError::Tampered))),
-        ("truncated", good[..good.len() - 40].to_string(), |e| matches!(e, Error::License(LicenseError::Malformed(m)) if m.contains("truncated"))),
-        ("foreign key", foreign, |e| matches!(e, Error::License(LicenseError::UntrustedKey { .. }))),
-        ("wrong company", wrong_company, |e| matches!(e, Error::License(LicenseError::WrongCompany { .. }))),
-        ("wrong instance", wrong_instance, |e| matches!(e, Error::License(LicenseError::WrongInstance { .. }))),
-        ("not yet valid", not_yet, |e| matches!(e, Error::License(LicenseError::NotYetValid { .. }))),
-        ("other format", serde_json::to_string(&bad_format).unwrap(), |e| matches!(e, Error::License(LicenseError::UnsupportedFormat(_)))),
-        ("garbage", "hello".into(), |e| matches!(e, Error::License(LicenseError::Malformed(_)))),
+    type Case = (&'static str, String, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
+        ("tampered", tampered, |e| {
+            matches!(e, Error::License(LicenseError::Tampered))
+        }),
+        (
+            "truncated",
+            good[..good.len() - 40].to_string(),
+            |e| matches!(e, Error::License(LicenseError::Malformed(m)) if m.contains("truncated")),
+        ),
+        ("foreign key", foreign, |e| {
+            matches!(e, Error::License(LicenseError::UntrustedKey { .. }))
+        }),
+        ("wrong company", wrong_company, |e| {
+            matches!(e, Error::License(LicenseError::WrongCompany { .. }))
+        }),
+        ("wrong instance", wrong_instance, |e| {
+            matches!(e, Error::License(LicenseError::WrongInstance { .. }))
+        }),
+        ("not yet valid", not_yet, |e| {
+            matches!(e, Error::License(LicenseError::NotYetValid { .. }))
+        }),
+        (
+            "other format",
+            serde_json::to_string(&bad_format).unwrap(),
+            |e| matches!(e, Error::License(LicenseError::UnsupportedFormat(_))),
+        ),
+        ("garbage", "hello".into(), |e| {
+            matches!(e, Error::License(LicenseError::Malformed(_)))
+        }),
     ];
     for (what, text, expected) in cases {
-        let err = domain(db.ledger.import_license(&admin(), &text, &trusted()).await.unwrap_err());
+        let err = domain(
+            db.ledger
+                .import_license(&admin(), &text, &trusted())
+                .await
+                .unwrap_err(),
+        );
         assert!(expected(&err), "{what}: unexpected refusal {err:?}");
         assert!(!err.to_string().is_empty());
     }
     assert!(db.ledger.packages().await.unwrap().is_empty());
     assert!(db.ledger.products().await.unwrap().is_empty());
-    assert_eq!(audit_count(db).await, audits, "refusals must not write anything");
+    assert_eq!(
+        audit_count(db).await,
+        audits,
+        "refusals must not write anything"
+    );
 }
 
 pub async fn l3_import_adds_capacity(db: &TestDb) {
     crm_seats(db, "S-1", 5).await;
     crm_seats(db, "S-2", 3).await;
     assert_eq!(used(db, "crm").await.0, 8);
-    let o = order(vec![product("crm", true)], vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 9)]);
+    let o = order(
+        vec![product("crm", true)],
+        vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 9)],
+    );
     let dup = issue(db, &o).await;
-    let err = domain(db.ledger.import_license(&admin(), &dup, &trusted()).await.unwrap_err());
+    let err = domain(
+        db.ledger
+            .import_license(&admin(), &dup, &trusted())
+            .await
+            .unwrap_err(),
+    );
     assert!(err.to_string().contains("S-1"), "{err}");
     assert_eq!(used(db, "crm").await.0, 8);
 }
@@ -116,14 +202,23 @@ pub async fn l3_renewal_carries_assignments_over_without_a_gap(db: &TestDb) {
     let mut old = package("OLD", "crm", SeatKind::Named, Area::Employee, 3);
     old.expires = Some(T0 + Duration::days(30));
     let o = order(vec![product("crm", true)], vec![old]);
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
     db.ledger.create_folder(&admin(), "Sales").await.unwrap();
-    db.ledger.place_seats(&admin(), "OLD", "Sales", 2).await.unwrap();
+    db.ledger
+        .place_seats(&admin(), "OLD", "Sales", 2)
+        .await
+        .unwrap();
     let mut ann = NewUser::active("ann", Area::Employee);
     ann.folder = "Sales".into();
     db.ledger.create_user(&admin(), ann).await.unwrap();
     users(db, &["bob"]).await;
-    db.ledger.grant(&admin(), &s(&["ann", "bob"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann", "bob"]), &s(&["crm"]))
+        .await
+        .unwrap();
 
     // The renewal starts before the old package ends and declares that it replaces it.
     db.clock.advance(Duration::days(20));
@@ -132,15 +227,30 @@ pub async fn l3_renewal_carries_assignments_over_without_a_gap(db: &TestDb) {
     new.expires = Some(T0 + Duration::days(400));
     let report = db
         .ledger
-        .import_license(&admin(), &issue(db, &order(vec![product("crm", true)], vec![new])).await, &trusted())
+        .import_license(
+            &admin(),
+            &issue(db, &order(vec![product("crm", true)], vec![new])).await,
+            &trusted(),
+        )
         .await
         .unwrap();
     assert_eq!(report.replaced, vec!["OLD"]);
-    assert!(report.changes.suspended.is_empty(), "nobody loses access during a renewal");
-    assert_eq!(used(db, "crm").await, (3, 2, 0), "the old serial no longer counts on top");
+    assert!(
+        report.changes.suspended.is_empty(),
+        "nobody loses access during a renewal"
+    );
+    assert_eq!(
+        used(db, "crm").await,
+        (3, 2, 0),
+        "the old serial no longer counts on top"
+    );
     let pkgs = db.ledger.packages().await.unwrap();
     let new = pkgs.iter().find(|p| p.serial == "NEW").unwrap();
-    assert_eq!(new.placements.len(), 1, "the renewal keeps the folder placement");
+    assert_eq!(
+        new.placements.len(),
+        1,
+        "the renewal keeps the folder placement"
+    );
     assert_eq!(new.placements[0].folder, "Sales");
 
     // After the old package's expiry nothing changes for the users.
@@ -157,78 +267,171 @@ pub async fn l4_expiry_suspends_the_newest_and_returning_capacity_restores_them(
     short.expires = Some(T0 + Duration::days(10));
     let long = package("LONG", "crm", SeatKind::Named, Area::Employee, 1);
     let o = order(vec![product("crm", true)], vec![short, long]);
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
     users(db, &["u1", "u2", "u3"]).await;
     for u in ["u1", "u2", "u3"] {
-        db.ledger.grant(&admin(), &s(&[u]), &s(&["crm"])).await.unwrap();
+        db.ledger
+            .grant(&admin(), &s(&[u]), &s(&["crm"]))
+            .await
+            .unwrap();
         db.clock.advance(Duration::minutes(1));
     }
     assert_eq!(used(db, "crm").await, (3, 3, 0));
 
     db.clock.set(T0 + Duration::days(10));
-    assert_eq!(used(db, "crm").await, (1, 1, 2), "expired seats stop counting; surplus suspended");
+    assert_eq!(
+        used(db, "crm").await,
+        (1, 1, 2),
+        "expired seats stop counting; surplus suspended"
+    );
     let status = |v: seatkeeper_store::UserView| v.licenses[0].status;
-    assert_eq!(status(db.ledger.user("u1").await.unwrap()), AssignmentStatus::Active, "the oldest keeps its seat");
-    assert_eq!(status(db.ledger.user("u3").await.unwrap()), AssignmentStatus::Suspended);
-    let err = domain(db.ledger.grant(&admin(), &s(&["admin"]), &s(&["crm"])).await.unwrap_err());
+    assert_eq!(
+        status(db.ledger.user("u1").await.unwrap()),
+        AssignmentStatus::Active,
+        "the oldest keeps its seat"
+    );
+    assert_eq!(
+        status(db.ledger.user("u3").await.unwrap()),
+        AssignmentStatus::Suspended
+    );
+    let err = domain(
+        db.ledger
+            .grant(&admin(), &s(&["admin"]), &s(&["crm"]))
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, Error::NoSeatFree { free: 0, .. }), "{err:?}");
-    let suspended = db.ledger.audit_log(&AuditFilter { action: Some("assignment.suspend".into()), ..Default::default() }).await.unwrap();
+    let suspended = db
+        .ledger
+        .audit_log(&AuditFilter {
+            action: Some("assignment.suspend".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(suspended.len(), 2);
     assert_eq!(suspended[0].actor, "system");
 
     // Capacity returns: one more seat brings back the older of the two suspended.
     crm_seats(db, "MORE", 1).await;
     assert_eq!(used(db, "crm").await, (2, 2, 1));
-    assert_eq!(status(db.ledger.user("u2").await.unwrap()), AssignmentStatus::Active);
-    assert_eq!(status(db.ledger.user("u3").await.unwrap()), AssignmentStatus::Suspended);
+    assert_eq!(
+        status(db.ledger.user("u2").await.unwrap()),
+        AssignmentStatus::Active
+    );
+    assert_eq!(
+        status(db.ledger.user("u3").await.unwrap()),
+        AssignmentStatus::Suspended
+    );
     // A recall frees a seat: the suspended one takes it before anyone new could.
-    db.ledger.recall(&admin(), &s(&["u1"]), &s(&["crm"])).await.unwrap();
-    assert_eq!(status(db.ledger.user("u3").await.unwrap()), AssignmentStatus::Active);
+    db.ledger
+        .recall(&admin(), &s(&["u1"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(db.ledger.user("u3").await.unwrap()),
+        AssignmentStatus::Active
+    );
     assert_eq!(used(db, "crm").await, (2, 2, 0));
 }
 
 pub async fn l5_delete_all_licenses_keeps_assignments_suspended(db: &TestDb) {
     crm_seats(db, "S-1", 2).await;
     users(db, &["ann"]).await;
-    db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
     let report = db.ledger.delete_all_licenses(&admin()).await.unwrap();
     assert_eq!((report.license_files, report.packages), (1, 1));
     assert!(db.ledger.packages().await.unwrap().is_empty());
     assert!(db.ledger.products().await.unwrap().is_empty());
     let s0 = db.ledger.summary(Duration::days(30)).await.unwrap();
     assert!(!s0.licenses_loaded);
-    assert_eq!(db.ledger.user("ann").await.unwrap().licenses[0].status, AssignmentStatus::Suspended);
+    assert_eq!(
+        db.ledger.user("ann").await.unwrap().licenses[0].status,
+        AssignmentStatus::Suspended
+    );
     // The same seats imported again bring the assignment back.
     crm_seats(db, "S-2", 2).await;
-    assert_eq!(db.ledger.user("ann").await.unwrap().licenses[0].status, AssignmentStatus::Active);
+    assert_eq!(
+        db.ledger.user("ann").await.unwrap().licenses[0].status,
+        AssignmentStatus::Active
+    );
 }
 
 pub async fn u1_user_limit_refuses_creation_and_activation_admin_excluded(db: &TestDb) {
-    let mut o = order(vec![product("crm", true)], vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)]);
+    let mut o = order(
+        vec![product("crm", true)],
+        vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)],
+    );
     o.area_limits = vec![limit(Area::Employee, 2), limit(Area::Portal, 1)];
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
     users(db, &["ann", "bob"]).await;
-    let err = domain(db.ledger.create_user(&admin(), NewUser::active("cat", Area::Employee)).await.unwrap_err());
-    assert_eq!(err, Error::AreaLimit { area: Area::Employee, limit: 2, active: 2 });
+    let err = domain(
+        db.ledger
+            .create_user(&admin(), NewUser::active("cat", Area::Employee))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err,
+        Error::AreaLimit {
+            area: Area::Employee,
+            limit: 2,
+            active: 2
+        }
+    );
     // Portal has its own limit; blocked users can always be created.
-    db.ledger.create_user(&admin(), NewUser::active("pam", Area::Portal)).await.unwrap();
+    db.ledger
+        .create_user(&admin(), NewUser::active("pam", Area::Portal))
+        .await
+        .unwrap();
     let mut blocked = NewUser::active("cat", Area::Employee);
     blocked.state = UserState::Blocked;
     db.ledger.create_user(&admin(), blocked).await.unwrap();
     let err = domain(db.ledger.activate_user(&admin(), "cat").await.unwrap_err());
     assert!(matches!(err, Error::AreaLimit { .. }), "{err:?}");
     let summary = db.ledger.summary(Duration::days(30)).await.unwrap();
-    let emp = summary.areas.iter().find(|a| a.area == Area::Employee).unwrap();
-    assert_eq!((emp.active_users, emp.blocked_users, emp.limit), (2, 1, Some(2)), "the administrator is not counted");
-    let err = domain(db.ledger.create_user(&admin(), NewUser::active("ANN", Area::Portal)).await.unwrap_err());
+    let emp = summary
+        .areas
+        .iter()
+        .find(|a| a.area == Area::Employee)
+        .unwrap();
+    assert_eq!(
+        (emp.active_users, emp.blocked_users, emp.limit),
+        (2, 1, Some(2)),
+        "the administrator is not counted"
+    );
+    let err = domain(
+        db.ledger
+            .create_user(&admin(), NewUser::active("ANN", Area::Portal))
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, Error::DuplicateLogin(_)), "{err:?}");
 }
 
 pub async fn u1_csv_import_is_all_or_nothing_with_line_numbers(db: &TestDb) {
-    let mut o = order(vec![product("crm", true)], vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)]);
+    let mut o = order(
+        vec![product("crm", true)],
+        vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 5)],
+    );
     o.area_limits = vec![limit(Area::Employee, 3)];
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
-    db.ledger.create_folder(&admin(), "Sales/North").await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+    db.ledger
+        .create_folder(&admin(), "Sales/North")
+        .await
+        .unwrap();
     users(db, &["ann"]).await;
     let before = db.ledger.users(&UserFilter::default()).await.unwrap().len();
 
@@ -238,12 +441,22 @@ pub async fn u1_csv_import_is_all_or_nothing_with_line_numbers(db: &TestDb) {
                dan,Dan,dan@x.org,employee,,active\n\
                eve,Eve,eve@x.org,employee,,active\n";
     let err = domain(db.ledger.import_users_csv(&admin(), bad).await.unwrap_err());
-    let Error::Csv(rows) = err else { panic!("expected row errors") };
+    let Error::Csv(rows) = err else {
+        panic!("expected row errors")
+    };
     let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
-    assert_eq!(lines, vec![3, 5], "unknown folder on line 3; line 5 is one user past the limit of 3");
+    assert_eq!(
+        lines,
+        vec![3, 5],
+        "unknown folder on line 3; line 5 is one user past the limit of 3"
+    );
     assert!(rows[0].message.contains("Nowhere"));
     assert!(rows[1].message.contains("limit"));
-    assert_eq!(db.ledger.users(&UserFilter::default()).await.unwrap().len(), before, "nothing imported");
+    assert_eq!(
+        db.ledger.users(&UserFilter::default()).await.unwrap().len(),
+        before,
+        "nothing imported"
+    );
 
     // Blocking ann in the same file makes room for one more.
     let good = "login,name,email,area,folder,state\n\
@@ -254,33 +467,74 @@ pub async fn u1_csv_import_is_all_or_nothing_with_line_numbers(db: &TestDb) {
     let report = db.ledger.import_users_csv(&admin(), good).await.unwrap();
     assert_eq!((report.created, report.updated), (3, 1));
     assert_eq!(db.ledger.user("bob").await.unwrap().folder, "Sales/North");
-    assert_eq!(db.ledger.user("ann").await.unwrap().state, UserState::Blocked);
+    assert_eq!(
+        db.ledger.user("ann").await.unwrap().state,
+        UserState::Blocked
+    );
     let again = db.ledger.import_users_csv(&admin(), good).await.unwrap();
     assert_eq!(again.unchanged, 4);
 }
 
 pub async fn u3_block_frees_seats_and_unblock_needs_room(db: &TestDb) {
-    let mut o = order(vec![product("crm", true)], vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 1)]);
+    let mut o = order(
+        vec![product("crm", true)],
+        vec![package("S-1", "crm", SeatKind::Named, Area::Employee, 1)],
+    );
     o.area_limits = vec![limit(Area::Employee, 1)];
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
     users(db, &["ann"]).await;
-    db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
-    let report = db.ledger.block_user(&admin(), "ann", "left the company").await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let report = db
+        .ledger
+        .block_user(&admin(), "ann", "left the company")
+        .await
+        .unwrap();
     assert_eq!(report.freed, vec!["crm"]);
     let ann = db.ledger.user("ann").await.unwrap();
     assert!(ann.licenses.is_empty());
     assert_eq!(ann.block_reason.as_deref(), Some("left the company"));
-    let err = domain(db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap_err());
+    let err = domain(
+        db.ledger
+            .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, Error::UserBlocked { .. }));
     // The freed place goes to someone else; ann cannot come back while the area is full.
     users(db, &["bob"]).await;
-    db.ledger.grant(&admin(), &s(&["bob"]), &s(&["crm"])).await.unwrap();
-    assert!(matches!(domain(db.ledger.activate_user(&admin(), "ann").await.unwrap_err()), Error::AreaLimit { .. }));
+    db.ledger
+        .grant(&admin(), &s(&["bob"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        domain(db.ledger.activate_user(&admin(), "ann").await.unwrap_err()),
+        Error::AreaLimit { .. }
+    ));
     db.ledger.delete_user(&admin(), "bob").await.unwrap();
     db.ledger.activate_user(&admin(), "ann").await.unwrap();
-    assert!(matches!(domain(db.ledger.block_user(&admin(), "admin", "x").await.unwrap_err()), Error::BuiltinAdmin(_)));
-    assert!(matches!(domain(db.ledger.delete_user(&admin(), "admin").await.unwrap_err()), Error::BuiltinAdmin(_)));
-    assert!(matches!(domain(db.ledger.user("bob").await.unwrap_err()), Error::UnknownUser(_)));
+    assert!(matches!(
+        domain(
+            db.ledger
+                .block_user(&admin(), "admin", "x")
+                .await
+                .unwrap_err()
+        ),
+        Error::BuiltinAdmin(_)
+    ));
+    assert!(matches!(
+        domain(db.ledger.delete_user(&admin(), "admin").await.unwrap_err()),
+        Error::BuiltinAdmin(_)
+    ));
+    assert!(matches!(
+        domain(db.ledger.user("bob").await.unwrap_err()),
+        Error::UnknownUser(_)
+    ));
 }
 
 pub async fn u4_summary_and_csv_export(db: &TestDb) {
@@ -288,32 +542,73 @@ pub async fn u4_summary_and_csv_export(db: &TestDb) {
     soon.expires = Some(T0 + Duration::days(20));
     let o = order(
         vec![product("crm", true), product("mkt", false)],
-        vec![soon, package("LATER", "crm", SeatKind::Named, Area::Employee, 3), package("FL", "mkt", SeatKind::Concurrent, Area::Portal, 4)],
+        vec![
+            soon,
+            package("LATER", "crm", SeatKind::Named, Area::Employee, 3),
+            package("FL", "mkt", SeatKind::Concurrent, Area::Portal, 4),
+        ],
     );
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
     users(db, &["ann", "bob"]).await;
-    db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
-    db.ledger.block_user(&admin(), "bob", "license_limit").await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    db.ledger
+        .block_user(&admin(), "bob", "license_limit")
+        .await
+        .unwrap();
     let sum = db.ledger.summary(Duration::days(30)).await.unwrap();
     let crm = sum.products.iter().find(|p| p.product == "crm").unwrap();
-    assert_eq!((crm.total, crm.used, crm.free, crm.expiring_soon), (5, 1, 4, 2));
+    assert_eq!(
+        (crm.total, crm.used, crm.free, crm.expiring_soon),
+        (5, 1, 4, 2)
+    );
     assert_eq!(crm.next_expiry, Some(T0 + Duration::days(20)));
     let mkt = sum.products.iter().find(|p| p.product == "mkt").unwrap();
-    assert_eq!((mkt.area, mkt.kind, mkt.total), (Area::Portal, SeatKind::Concurrent, 4));
+    assert_eq!(
+        (mkt.area, mkt.kind, mkt.total),
+        (Area::Portal, SeatKind::Concurrent, 4)
+    );
     let csv = db.ledger.export_users_csv().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "login,name,email,area,folder,state,active,block_reason,licenses");
-    assert!(lines.contains(&"ann,ann,,employee,,active,Yes,,crm"), "{csv}");
-    assert!(lines.contains(&"bob,bob,,employee,,blocked,No,license_limit,"), "{csv}");
-    assert!(!csv.contains("admin,"), "the built-in administrator is not exported");
+    assert_eq!(
+        lines[0],
+        "login,name,email,area,folder,state,active,block_reason,licenses"
+    );
+    assert!(
+        lines.contains(&"ann,ann,,employee,,active,Yes,,crm"),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&"bob,bob,,employee,,blocked,No,license_limit,"),
+        "{csv}"
+    );
+    assert!(
+        !csv.contains("admin,"),
+        "the built-in administrator is not exported"
+    );
     // The export re-imports unchanged.
-    assert_eq!(db.ledger.import_users_csv(&admin(), &csv).await.unwrap().unchanged, 2);
+    assert_eq!(
+        db.ledger
+            .import_users_csv(&admin(), &csv)
+            .await
+            .unwrap()
+            .unchanged,
+        2
+    );
 }
 
 pub async fn x1_folder_seats_serve_their_users_first(db: &TestDb) {
     crm_seats(db, "S-1", 3).await;
     db.ledger.create_folder(&admin(), "Support").await.unwrap();
-    db.ledger.place_seats(&admin(), "S-1", "Support", 1).await.unwrap();
+    db.ledger
+        .place_seats(&admin(), "S-1", "Support", 1)
+        .await
+        .unwrap();
     let mut sue = NewUser::active("sue", Area::Employee);
     sue.folder = "Support".into();
     db.ledger.create_user(&admin(), sue.clone()).await.unwrap();
@@ -321,15 +616,50 @@ pub async fn x1_folder_seats_serve_their_users_first(db: &TestDb) {
     db.ledger.create_user(&admin(), sue).await.unwrap();
     users(db, &["ann", "bob"]).await;
     // Support users take the Support seat first, then the root; root users only the root.
-    db.ledger.grant(&admin(), &s(&["sue"]), &s(&["crm"])).await.unwrap();
-    assert_eq!(db.ledger.user("sue").await.unwrap().licenses[0].seat_folder, "Support");
-    db.ledger.grant(&admin(), &s(&["sam", "ann"]), &s(&["crm"])).await.unwrap();
-    assert_eq!(db.ledger.user("sam").await.unwrap().licenses[0].seat_folder, "/");
-    let err = domain(db.ledger.grant(&admin(), &s(&["bob"]), &s(&["crm"])).await.unwrap_err());
-    assert!(matches!(err, Error::NoSeatFree { needed: 1, free: 0, .. }), "{err:?}");
+    db.ledger
+        .grant(&admin(), &s(&["sue"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.ledger.user("sue").await.unwrap().licenses[0].seat_folder,
+        "Support"
+    );
+    db.ledger
+        .grant(&admin(), &s(&["sam", "ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.ledger.user("sam").await.unwrap().licenses[0].seat_folder,
+        "/"
+    );
+    let err = domain(
+        db.ledger
+            .grant(&admin(), &s(&["bob"]), &s(&["crm"]))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(
+            err,
+            Error::NoSeatFree {
+                needed: 1,
+                free: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let folders = db.ledger.folders().await.unwrap();
-    assert_eq!(folders.iter().find(|f| f.path == "Support").unwrap().users, 2);
-    let err = domain(db.ledger.delete_folder(&admin(), "Support").await.unwrap_err());
+    assert_eq!(
+        folders.iter().find(|f| f.path == "Support").unwrap().users,
+        2
+    );
+    let err = domain(
+        db.ledger
+            .delete_folder(&admin(), "Support")
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, Error::FolderInUse { .. }));
 }
 
@@ -337,73 +667,192 @@ pub async fn x1_placement_never_takes_seats_from_holders(db: &TestDb) {
     crm_seats(db, "S-1", 4).await;
     db.ledger.create_folder(&admin(), "Ops").await.unwrap();
     users(db, &["a", "b", "c"]).await;
-    db.ledger.grant(&admin(), &s(&["a", "b", "c"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["a", "b", "c"]), &s(&["crm"]))
+        .await
+        .unwrap();
     // Only one root seat is free, so at most one can move to Ops.
-    let err = domain(db.ledger.place_seats(&admin(), "S-1", "Ops", 2).await.unwrap_err());
+    let err = domain(
+        db.ledger
+            .place_seats(&admin(), "S-1", "Ops", 2)
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, Error::Placement { .. }), "{err:?}");
-    db.ledger.place_seats(&admin(), "S-1", "Ops", 1).await.unwrap();
-    let err = domain(db.ledger.place_seats(&admin(), "S-1", "Ops", 5).await.unwrap_err());
+    db.ledger
+        .place_seats(&admin(), "S-1", "Ops", 1)
+        .await
+        .unwrap();
+    let err = domain(
+        db.ledger
+            .place_seats(&admin(), "S-1", "Ops", 5)
+            .await
+            .unwrap_err(),
+    );
     assert!(err.to_string().contains("4 seats"), "{err}");
-    let err = domain(db.ledger.place_seats(&admin(), "NOPE", "Ops", 1).await.unwrap_err());
+    let err = domain(
+        db.ledger
+            .place_seats(&admin(), "NOPE", "Ops", 1)
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, Error::UnknownPackage(_)));
-    db.ledger.place_seats(&admin(), "S-1", "Ops", 0).await.unwrap();
+    db.ledger
+        .place_seats(&admin(), "S-1", "Ops", 0)
+        .await
+        .unwrap();
     assert!(db.ledger.packages().await.unwrap()[0].placements.is_empty());
     db.ledger.delete_folder(&admin(), "Ops").await.unwrap();
 }
 
 pub async fn d1_bulk_grant_is_all_or_nothing_and_names_the_shortfall(db: &TestDb) {
     let o = order(
-        vec![product("crm", true), product("mkt", false), product("portal", false)],
+        vec![
+            product("crm", true),
+            product("mkt", false),
+            product("portal", false),
+        ],
         vec![
             package("S-1", "crm", SeatKind::Named, Area::Employee, 5),
             package("S-2", "mkt", SeatKind::Named, Area::Employee, 2),
             package("S-3", "portal", SeatKind::Named, Area::Portal, 2),
         ],
     );
-    db.ledger.import_license(&admin(), &issue(db, &o).await, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
     users(db, &["a", "b", "c"]).await;
-    let err = domain(db.ledger.grant(&admin(), &s(&["a", "b", "c"]), &s(&["crm", "mkt"])).await.unwrap_err());
-    assert_eq!(err.to_string(), "not enough free named seats of product \"mkt\" (employee): 3 needed, 2 free");
+    let err = domain(
+        db.ledger
+            .grant(&admin(), &s(&["a", "b", "c"]), &s(&["crm", "mkt"]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err.to_string(),
+        "not enough free named seats of product \"mkt\" (employee): 3 needed, 2 free"
+    );
     assert_eq!(used(db, "crm").await.1, 0, "nothing partly applied");
-    let report = db.ledger.grant(&admin(), &s(&["a", "b"]), &s(&["crm", "mkt"])).await.unwrap();
+    let report = db
+        .ledger
+        .grant(&admin(), &s(&["a", "b"]), &s(&["crm", "mkt"]))
+        .await
+        .unwrap();
     assert_eq!(report.granted.len(), 4);
-    let again = db.ledger.grant(&admin(), &s(&["a"]), &s(&["crm"])).await.unwrap();
-    assert_eq!((again.granted.len(), again.already_held), (0, 1), "granting twice takes one seat");
-    assert!(matches!(domain(db.ledger.grant(&admin(), &s(&["a"]), &s(&["nope"])).await.unwrap_err()), Error::UnknownProduct(_)));
-    assert!(matches!(domain(db.ledger.grant(&admin(), &s(&["zed"]), &s(&["crm"])).await.unwrap_err()), Error::UnknownUser(_)));
-    assert!(matches!(domain(db.ledger.grant(&admin(), &s(&["c"]), &s(&["portal"])).await.unwrap_err()), Error::WrongArea { .. }));
+    let again = db
+        .ledger
+        .grant(&admin(), &s(&["a"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.granted.len(), again.already_held),
+        (0, 1),
+        "granting twice takes one seat"
+    );
+    assert!(matches!(
+        domain(
+            db.ledger
+                .grant(&admin(), &s(&["a"]), &s(&["nope"]))
+                .await
+                .unwrap_err()
+        ),
+        Error::UnknownProduct(_)
+    ));
+    assert!(matches!(
+        domain(
+            db.ledger
+                .grant(&admin(), &s(&["zed"]), &s(&["crm"]))
+                .await
+                .unwrap_err()
+        ),
+        Error::UnknownUser(_)
+    ));
+    assert!(matches!(
+        domain(
+            db.ledger
+                .grant(&admin(), &s(&["c"]), &s(&["portal"]))
+                .await
+                .unwrap_err()
+        ),
+        Error::WrongArea { .. }
+    ));
     assert_eq!(used(db, "crm").await.1, 2);
 }
 
 pub async fn d1_recall_frees_seats_and_is_audited(db: &TestDb) {
     crm_seats(db, "S-1", 2).await;
     users(db, &["a", "b", "c"]).await;
-    db.ledger.grant(&admin(), &s(&["a", "b"]), &s(&["crm"])).await.unwrap();
-    let r = db.ledger.recall(&admin(), &s(&["a", "c"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["a", "b"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let r = db
+        .ledger
+        .recall(&admin(), &s(&["a", "c"]), &s(&["crm"]))
+        .await
+        .unwrap();
     assert_eq!((r.recalled.len(), r.not_held), (1, 1));
-    db.ledger.grant(&admin(), &s(&["c"]), &s(&["crm"])).await.unwrap();
-    let audit = db.ledger.audit_log(&AuditFilter { action: Some("license.recall".into()), ..Default::default() }).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["c"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let audit = db
+        .ledger
+        .audit_log(&AuditFilter {
+            action: Some("license.recall".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
-    assert_eq!((audit[0].target.as_str(), audit[0].details["product"].as_str()), ("a", Some("crm")));
+    assert_eq!(
+        (
+            audit[0].target.as_str(),
+            audit[0].details["product"].as_str()
+        ),
+        ("a", Some("crm"))
+    );
 }
 
 pub async fn n3_every_change_is_audited_with_who_what_when(db: &TestDb) {
     crm_seats(db, "S-1", 2).await;
     db.clock.advance(Duration::hours(1));
     users(db, &["ann"]).await;
-    db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
     let log = db.ledger.audit_log(&AuditFilter::default()).await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, vec!["license.grant", "user.create", "license.import", "instance.company"]);
+    assert_eq!(
+        actions,
+        vec![
+            "license.grant",
+            "user.create",
+            "license.import",
+            "instance.company"
+        ]
+    );
     let grant = &log[0];
-    assert_eq!((grant.actor.as_str(), grant.origin.as_str(), grant.target.as_str()), ("alice", "test", "ann"));
+    assert_eq!(
+        (
+            grant.actor.as_str(),
+            grant.origin.as_str(),
+            grant.target.as_str()
+        ),
+        ("alice", "test", "ann")
+    );
     assert_eq!(grant.at, T0 + Duration::hours(1));
 }
 
 pub async fn db_constraints_refuse_oversubscription_even_from_raw_sql(db: &TestDb) {
     crm_seats(db, "S-1", 1).await;
     users(db, &["ann", "bob"]).await;
-    db.ledger.grant(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
     let mut raw = db.raw().await;
     let insert = "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, manual, granted_at, granted_by) \
                   SELECT id, 'crm', 'employee', 'named', 1, 'active', 1, 0, 'raw' FROM users WHERE login = 'bob'";
@@ -416,10 +865,16 @@ pub async fn db_constraints_refuse_oversubscription_even_from_raw_sql(db: &TestD
         .await;
     assert!(err.is_err());
     // A blocked user cannot be given a seat even by hand.
-    db.ledger.recall(&admin(), &s(&["ann"]), &s(&["crm"])).await.unwrap();
+    db.ledger
+        .recall(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
     db.ledger.block_user(&admin(), "bob", "x").await.unwrap();
     let err = raw.execute(insert).await.unwrap_err();
-    assert!(err.to_string().contains("assignment_for_blocked_user"), "{err}");
+    assert!(
+        err.to_string().contains("assignment_for_blocked_user"),
+        "{err}"
+    );
     assert_eq!(used(db, "crm").await.1, 0);
 }
 

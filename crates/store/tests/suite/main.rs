@@ -1,5 +1,6 @@
 //! The shared storage suite: every case runs against SQLite and against PostgreSQL.
 //! One test binary, as linking one per file costs minutes on small machines.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cases;
 mod support;

@@ -23,7 +23,8 @@ pub struct TestDb {
 }
 
 pub fn admin_url() -> String {
-    std::env::var("SEATKEEPER_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SEATKEEPER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn with_database(url: &str, db: &str) -> String {
@@ -38,7 +39,13 @@ pub async fn sqlite() -> TestDb {
     let spec = dir.path().join("ledger.db").to_string_lossy().into_owned();
     let clock = Arc::new(ManualClock::new(T0));
     let ledger = Ledger::open_with_clock(&spec, clock.clone()).await.unwrap();
-    TestDb { ledger, clock, spec, _dir: Some(dir), pg_name: None }
+    TestDb {
+        ledger,
+        clock,
+        spec,
+        _dir: Some(dir),
+        pg_name: None,
+    }
 }
 
 /// A new PostgreSQL database, or `None` (with a notice) when the server is unreachable
@@ -51,23 +58,36 @@ pub async fn postgres() -> Option<TestDb> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("PostgreSQL at {admin} is required in CI and unreachable: {e}");
             }
-            eprintln!("NOTICE: PostgreSQL at {admin} unreachable ({e}); skipping the PostgreSQL run of this test");
+            eprintln!(
+                "NOTICE: PostgreSQL at {admin} unreachable ({e}); skipping the PostgreSQL run of this test"
+            );
             return None;
         }
     };
     let name = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.ok();
     let spec = with_database(&admin, &name);
     let clock = Arc::new(ManualClock::new(T0));
     let ledger = Ledger::open_with_clock(&spec, clock.clone()).await.unwrap();
-    Some(TestDb { ledger, clock, spec, _dir: None, pg_name: Some(name) })
+    Some(TestDb {
+        ledger,
+        clock,
+        spec,
+        _dir: None,
+        pg_name: Some(name),
+    })
 }
 
 impl TestDb {
     /// Another ledger on the same database: a second node or process, its own connections.
     pub async fn reopen(&self) -> Ledger {
-        Ledger::open_with_clock(&self.spec, self.clock.clone()).await.unwrap()
+        Ledger::open_with_clock(&self.spec, self.clock.clone())
+            .await
+            .unwrap()
     }
 
     /// A raw connection, for checking what the database itself enforces.
@@ -85,13 +105,18 @@ impl Drop for TestDb {
             let pool = self.ledger.clone();
             // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async move {
                     pool.close().await;
                     if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .execute(&mut c)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await;
                     }
                 });
             })
@@ -114,25 +139,66 @@ pub fn trusted() -> Vec<ed25519_dalek::VerifyingKey> {
 }
 
 pub fn product(code: &str, all_modules: bool) -> Product {
-    Product { code: code.into(), name: code.to_uppercase(), features: vec![format!("{code}.use")], all_modules }
+    Product {
+        code: code.into(),
+        name: code.to_uppercase(),
+        features: vec![format!("{code}.use")],
+        all_modules,
+    }
 }
 
-pub fn package(serial: &str, product: &str, kind: SeatKind, area: Area, seats: u32) -> OrderPackage {
-    OrderPackage { serial: serial.into(), product: product.into(), kind, area, seats, valid_from: None, expires: None, replaces: vec![] }
+pub fn package(
+    serial: &str,
+    product: &str,
+    kind: SeatKind,
+    area: Area,
+    seats: u32,
+) -> OrderPackage {
+    OrderPackage {
+        serial: serial.into(),
+        product: product.into(),
+        kind,
+        area,
+        seats,
+        valid_from: None,
+        expires: None,
+        replaces: vec![],
+    }
 }
 
 pub fn order(products: Vec<Product>, packages: Vec<OrderPackage>) -> Order {
-    Order { valid_from: None, products, packages, area_limits: vec![] }
+    Order {
+        valid_from: None,
+        products,
+        packages,
+        area_limits: vec![],
+    }
 }
 
 pub fn limit(area: Area, max_users: u32) -> OrderAreaLimit {
-    OrderAreaLimit { area, max_users, valid_from: None, expires: None }
+    OrderAreaLimit {
+        area,
+        max_users,
+        valid_from: None,
+        expires: None,
+    }
 }
 
 /// The vendor's answer to this ledger's own license request.
 pub async fn issue(db: &TestDb, order: &Order) -> String {
-    let request = db.ledger.license_request(&admin(), Some("ACME"), "1.0").await.unwrap();
-    license::issue(&vendor(), &request, order, uuid::Uuid::new_v4().to_string(), db.clock.now_utc()).unwrap()
+    let request = db
+        .ledger
+        .license_request(&admin(), Some("ACME"), "1.0")
+        .await
+        .unwrap();
+    license::issue(
+        &vendor(),
+        &request,
+        order,
+        uuid::Uuid::new_v4().to_string(),
+        db.clock.now_utc(),
+    )
+    .unwrap()
 }
 
 pub trait ClockExt {
@@ -146,14 +212,32 @@ impl ClockExt for ManualClock {
 
 /// Imports one license with a named package of `seats` seats of product `crm` (all modules).
 pub async fn crm_seats(db: &TestDb, serial: &str, seats: u32) {
-    let o = order(vec![product("crm", true)], vec![package(serial, "crm", SeatKind::Named, Area::Employee, seats)]);
+    let o = order(
+        vec![product("crm", true)],
+        vec![package(
+            serial,
+            "crm",
+            SeatKind::Named,
+            Area::Employee,
+            seats,
+        )],
+    );
     let text = issue(db, &o).await;
-    db.ledger.import_license(&admin(), &text, &trusted()).await.unwrap();
+    db.ledger
+        .import_license(&admin(), &text, &trusted())
+        .await
+        .unwrap();
 }
 
 pub async fn users(db: &TestDb, logins: &[&str]) {
     for l in logins {
-        db.ledger.create_user(&admin(), seatkeeper_store::NewUser::active(l, Area::Employee)).await.unwrap();
+        db.ledger
+            .create_user(
+                &admin(),
+                seatkeeper_store::NewUser::active(l, Area::Employee),
+            )
+            .await
+            .unwrap();
     }
 }
 
