@@ -83,17 +83,13 @@ pub fn place_named_seats(
             .filter(|o| same(o))
             .map(|o| o.folder)
             .collect();
-        let usable = |k: &PoolKey| {
-            k.product == d.product
-                && k.area == d.area
-                && k.kind == SeatKind::Named
-                && (k.folder == ROOT_FOLDER || folders.contains(&k.folder))
-        };
-        let initially: u64 = free
+        // Own folder first, then the root, is optimal: what was placed is exactly how many
+        // of these seats these users could use.
+        let initially = demands
             .iter()
-            .filter(|(k, _)| usable(k))
-            .map(|(_, n)| *n)
-            .sum();
+            .zip(&placed)
+            .filter(|(o, p)| same(o) && p.is_some())
+            .count() as u64;
         let where_ = if folders.iter().all(|f| *f == ROOT_FOLDER) {
             String::new()
         } else {
@@ -128,6 +124,43 @@ mod tests {
         assert_eq!(
             reconcile_pool(1, &[h(1, 1)], &suspended),
             PoolChange::default()
+        );
+    }
+
+    #[test]
+    fn d1_shortfall_counts_only_seats_these_users_can_use() {
+        let root = PoolKey {
+            product: "crm".into(),
+            area: Area::Employee,
+            kind: SeatKind::Named,
+            folder: ROOT_FOLDER,
+        };
+        let f2 = PoolKey {
+            folder: FolderId(2),
+            ..root.clone()
+        };
+        let free = BTreeMap::from([(root, 1), (f2, 5)]);
+        let d = |u, folder| SeatDemand {
+            user: UserId(u),
+            product: "crm".into(),
+            area: Area::Employee,
+            folder,
+        };
+        let err = place_named_seats(
+            &[d(1, ROOT_FOLDER), d(2, ROOT_FOLDER), d(3, FolderId(2))],
+            &free,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NoSeatFree {
+                    needed: 3,
+                    free: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
         );
     }
 
