@@ -259,8 +259,7 @@ pub fn sign(key: &SigningKey, payload: &LicensePayload) -> Result<String, Error>
         .map_err(|e| Error::Invalid(format!("cannot serialise license: {e}")))
 }
 
-/// Reads an envelope without checking the signature: for `inspect`, which must show any file.
-pub fn decode_unverified(text: &str) -> Result<(LicenseEnvelope, LicensePayload), LicenseError> {
+fn parse_envelope(text: &str) -> Result<LicenseEnvelope, LicenseError> {
     let envelope: LicenseEnvelope = serde_json::from_str(text).map_err(|e| {
         LicenseError::Malformed(if e.is_eof() {
             "the file is truncated".to_string()
@@ -271,6 +270,12 @@ pub fn decode_unverified(text: &str) -> Result<(LicenseEnvelope, LicensePayload)
     if envelope.format != LICENSE_FORMAT {
         return Err(LicenseError::UnsupportedFormat(envelope.format));
     }
+    Ok(envelope)
+}
+
+/// Reads an envelope without checking the signature: for `inspect`, which must show any file.
+pub fn decode_unverified(text: &str) -> Result<(LicenseEnvelope, LicensePayload), LicenseError> {
+    let envelope = parse_envelope(text)?;
     let bytes = B64
         .decode(envelope.payload.trim())
         .map_err(|e| LicenseError::Malformed(format!("payload is not base64: {e}")))?;
@@ -281,16 +286,7 @@ pub fn decode_unverified(text: &str) -> Result<(LicenseEnvelope, LicensePayload)
 
 /// Customer side (L2): check the signature with the trusted vendor keys.
 pub fn verify(text: &str, trusted: &[VerifyingKey]) -> Result<VerifiedLicense, LicenseError> {
-    let envelope: LicenseEnvelope = serde_json::from_str(text).map_err(|e| {
-        LicenseError::Malformed(if e.is_eof() {
-            "the file is truncated".to_string()
-        } else {
-            format!("not a license envelope: {e}")
-        })
-    })?;
-    if envelope.format != LICENSE_FORMAT {
-        return Err(LicenseError::UnsupportedFormat(envelope.format));
-    }
+    let envelope = parse_envelope(text)?;
     let key = trusted
         .iter()
         .find(|k| key_id(k) == envelope.key_id)

@@ -230,32 +230,7 @@ impl Ledger {
         login: &str,
         reason: &str,
     ) -> Result<BlockReport> {
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        let user = user_by_login(&mut tx, login).await?;
-        if user.builtin {
-            return Err(DomainError::BuiltinAdmin("blocked").into());
-        }
-        let freed = free_seats(&mut tx, user.id).await?;
-        sqlx::query("UPDATE users SET state = 'blocked', block_reason = $1 WHERE id = $2")
-            .bind(reason.to_string())
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
-        let changes = reconcile(&mut tx, now, true).await?;
-        audit(
-            &mut tx,
-            now,
-            actor,
-            vec![Audit::new(
-                "user.block",
-                &user.login,
-                json!({"reason": reason, "freed": freed}),
-            )],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(BlockReport { freed, changes })
+        self.take_out(actor, login, Some(reason)).await
     }
 
     /// U3: unblocks a user, if the area has room.
@@ -285,29 +260,52 @@ impl Ledger {
 
     /// Deletes a user and their data for good.
     pub async fn delete_user(&self, actor: &Actor, login: &str) -> Result<BlockReport> {
+        self.take_out(actor, login, None).await
+    }
+
+    /// Blocks (`Some(reason)`) or deletes (`None`) a user: either way every seat they hold is
+    /// freed, and a suspended holder gets it first (U3).
+    async fn take_out(
+        &self,
+        actor: &Actor,
+        login: &str,
+        block: Option<&str>,
+    ) -> Result<BlockReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let user = user_by_login(&mut tx, login).await?;
         if user.builtin {
-            return Err(DomainError::BuiltinAdmin("deleted").into());
+            return Err(DomainError::BuiltinAdmin(if block.is_some() {
+                "blocked"
+            } else {
+                "deleted"
+            })
+            .into());
         }
         let freed = free_seats(&mut tx, user.id).await?;
-        sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
+        let entry = match block {
+            Some(reason) => {
+                sqlx::query("UPDATE users SET state = 'blocked', block_reason = $1 WHERE id = $2")
+                    .bind(reason.to_string())
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                Audit::new(
+                    "user.block",
+                    &user.login,
+                    json!({"reason": reason, "freed": freed}),
+                )
+            }
+            None => {
+                sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                Audit::new("user.delete", &user.login, json!({"freed": freed}))
+            }
+        };
         let changes = reconcile(&mut tx, now, true).await?;
-        audit(
-            &mut tx,
-            now,
-            actor,
-            vec![Audit::new(
-                "user.delete",
-                &user.login,
-                json!({"freed": freed}),
-            )],
-        )
-        .await?;
+        audit(&mut tx, now, actor, vec![entry]).await?;
         tx.commit().await?;
         Ok(BlockReport { freed, changes })
     }
