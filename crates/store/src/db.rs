@@ -199,6 +199,7 @@ pub(crate) enum Val {
     Int(i64),
     OptInt(Option<i64>),
     Text(String),
+    OptText(Option<String>),
 }
 
 pub(crate) fn bind<'q>(q: Q<'q>, v: Val) -> Q<'q> {
@@ -206,6 +207,7 @@ pub(crate) fn bind<'q>(q: Q<'q>, v: Val) -> Q<'q> {
         Val::Int(i) => q.bind(i),
         Val::OptInt(i) => q.bind(i),
         Val::Text(s) => q.bind(s),
+        Val::OptText(s) => q.bind(s),
     }
 }
 

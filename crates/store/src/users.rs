@@ -10,7 +10,8 @@ use seatkeeper_core::{
 use serde_json::json;
 
 use crate::db::{
-    Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, parse, ts,
+    Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, insert_rows, parse,
+    ts,
 };
 use crate::folders::FolderTree;
 use crate::reconcile::reconcile;
@@ -435,6 +436,7 @@ impl Ledger {
 
         let mut report = CsvImportReport::default();
         let mut entries = Vec::new();
+        let mut created = Vec::new();
         // Blocks and area moves first, so the counter trigger sees places freed before taken.
         plan.sort_by_key(|(row, _, cur)| {
             !cur.as_ref()
@@ -443,23 +445,19 @@ impl Ledger {
         for (row, folder, current) in plan {
             match current {
                 None => {
-                    let new = NewUser {
-                        login: row.login.clone(),
-                        name: row.name.clone(),
-                        email: row.email.clone(),
-                        area: row.area,
-                        folder: String::new(),
-                        state: row.state,
-                    };
-                    insert_user(&mut tx, &new, folder, now).await?;
-                    if row.state == UserState::Blocked {
-                        sqlx::query(
-                            "UPDATE users SET block_reason = 'import' WHERE lower(login) = $1",
-                        )
-                        .bind(row.login.to_ascii_lowercase())
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    // Created in one statement after the loop, once updates have freed places.
+                    created.push(vec![
+                        Val::Text(row.login.clone()),
+                        Val::Text(row.name.clone()),
+                        Val::Text(row.email.clone()),
+                        Val::Text(row.area.as_str().into()),
+                        Val::Int(folder.0),
+                        Val::Text(row.state.as_str().into()),
+                        Val::OptText(
+                            (row.state == UserState::Blocked).then(|| "import".to_string()),
+                        ),
+                        Val::Int(ts(now)),
+                    ]);
                     entries.push(Audit::new("user.create", &row.login, json!({"area": row.area, "folder": tree.path(folder), "state": row.state.as_str(), "via": "csv"})));
                     report.created += 1;
                 }
@@ -497,6 +495,13 @@ impl Ledger {
                 }
             }
         }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO users (login, name, email, area, folder_id, state, block_reason, created_at)",
+            8,
+            created,
+        )
+        .await?;
         reconcile(&mut tx, now, true).await?;
         audit(&mut tx, now, actor, entries).await?;
         tx.commit().await?;
