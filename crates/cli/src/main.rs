@@ -27,13 +27,9 @@ use output::{Out, date, limit, opt_date, table};
 )]
 struct Cli {
     /// The ledger: a SQLite file path (created if missing) or a postgres:// URL.
-    #[arg(
-        long,
-        global = true,
-        env = "SEATKEEPER_DATABASE",
-        default_value = "seatkeeper.db"
-    )]
-    database: String,
+    /// [default: seatkeeper.db; seatkeeper-demo.db for `serve --demo`]
+    #[arg(long, global = true, env = "SEATKEEPER_DATABASE")]
+    database: Option<String>,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -54,6 +50,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP server: integration API for the application, admin API (see docs/API.md).
+    Serve(ServeArgs),
+    /// Administrator accounts: set a password (the first start tells you to).
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// API tokens for the application (scope integration) or automation (scope admin).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Print the server's OpenAPI document (docs/openapi.json is this output).
+    Openapi,
     /// Guided demo: issues a demo license, imports it, creates users and grants seats.
     Tour {
         /// Delete the SQLite database file first, so the tour starts from nothing.
@@ -98,6 +104,67 @@ enum Command {
     /// Vendor commands: keys, issuing and inspecting license files (L6).
     #[command(subcommand)]
     Vendor(VendorCmd),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SEATKEEPER_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// A session without heartbeat for this long ends, freeing its floating seat [default: 1800].
+    #[arg(long, env = "SEATKEEPER_IDLE_TIMEOUT_SECS")]
+    idle_timeout_secs: Option<u64>,
+    /// How often idle sessions are looked for [default: 15].
+    #[arg(long, env = "SEATKEEPER_REAP_INTERVAL_SECS")]
+    reap_interval_secs: Option<u64>,
+    /// Most logins/logouts/heartbeats applied in one transaction [default: 256].
+    #[arg(long, env = "SEATKEEPER_BATCH_MAX")]
+    batch_max: Option<usize>,
+    /// Seconds a verified token is cached; revocations reach other nodes within it [default: 5].
+    #[arg(long, env = "SEATKEEPER_AUTH_CACHE_TTL_SECS")]
+    auth_cache_ttl_secs: Option<u64>,
+    /// A TOML file with any of the settings above (flags and environment win over it).
+    #[arg(long, env = "SEATKEEPER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Load a demo organisation (license, folders, roles, 340 users, sessions) on first start.
+    #[arg(long)]
+    demo: bool,
+    /// Testing only: read the current time (unix seconds) from this file.
+    #[arg(long, hide = true, env = "SEATKEEPER_CLOCK_FILE")]
+    clock_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Set a user's administrator password (argon2-hashed; the built-in one is `admin`).
+    Password {
+        login: String,
+        /// Generate a strong password and print it once.
+        #[arg(long, conflicts_with = "password_stdin")]
+        generate: bool,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token; its secret is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// integration (the licensed application) or admin (automation).
+        #[arg(long, default_value = "integration")]
+        scope: String,
+        /// The user the token acts as.
+        #[arg(long, default_value = "admin")]
+        owner: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -326,19 +393,31 @@ fn write_or_print(output: Option<&Path>, text: &str) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_log = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let json = cli.json;
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // The server uses every core; a one-shot command needs one thread.
+    let runtime = if matches!(cli.command, Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
@@ -378,17 +457,177 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         return vendor(cmd, &cli, &out);
     }
     if let Command::Tour { reset } = &cli.command {
-        return tour::run(&cli.database, *reset, &out).await;
+        return tour::run(&cli.database(), *reset, &out).await;
     }
-    let ledger = Ledger::open(&cli.database).await?;
+    if let Command::Serve(args) = &cli.command {
+        return serve(&cli, args).await;
+    }
+    if let Command::Openapi = &cli.command {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&seatkeeper_server::routes::openapi())
+                .map_err(|e| CliError::Usage(e.to_string()))?
+        );
+        return Ok(());
+    }
+    let ledger = Ledger::open(&cli.database()).await?;
     let result = command(&cli, &ledger, &who, &out).await;
     ledger.close().await;
     result
 }
 
+impl Cli {
+    fn database(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| seatkeeper_server::config::DEFAULT_DATABASE.to_string())
+    }
+}
+
+async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
+    let config = seatkeeper_server::ServeConfig::resolve(
+        seatkeeper_server::config::Overrides {
+            database: cli.database.clone(),
+            listen: args.listen,
+            vendor_keys: Some(cli.vendor_keys.clone()),
+            idle_timeout_secs: args.idle_timeout_secs,
+            reap_interval_secs: args.reap_interval_secs,
+            batch_max: args.batch_max,
+            auth_cache_ttl_secs: args.auth_cache_ttl_secs,
+        },
+        args.config.as_deref(),
+        args.demo,
+        args.clock_file.clone(),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    seatkeeper_server::serve(config).await.map_err(|e| match e {
+        seatkeeper_server::ServeError::Store(s) => CliError::Store(s),
+        other => CliError::Usage(other.to_string()),
+    })
+}
+
+async fn admin_cmd(
+    cmd: &AdminCmd,
+    ledger: &Ledger,
+    who: &Actor,
+    out: &Out,
+) -> Result<(), CliError> {
+    match cmd {
+        AdminCmd::Password {
+            login,
+            generate,
+            password_stdin,
+        } => {
+            let password = if *generate {
+                seatkeeper_server::auth::generate_password()
+                    .map_err(|e| CliError::Usage(e.to_string()))?
+            } else if *password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| CliError::Io("standard input".into(), e))?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                return Err(CliError::Usage(
+                    "give --generate (prints a new password once) or --password-stdin".into(),
+                ));
+            };
+            let hash = seatkeeper_server::auth::hash_password(&password)
+                .map_err(|e| CliError::Usage(e.message))?;
+            ledger.set_password_hash(who, login, &hash).await?;
+            if out.json {
+                let mut v = serde_json::json!({"login": login, "password_set": true});
+                if *generate {
+                    v["password"] = serde_json::json!(password);
+                }
+                println!("{v}");
+            } else if *generate {
+                println!(
+                    "password for {login}: {password}\n(shown once; only its argon2 hash is stored)"
+                );
+            } else {
+                println!("password for {login} set");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn token_cmd(
+    cmd: &TokenCmd,
+    ledger: &Ledger,
+    who: &Actor,
+    out: &Out,
+) -> Result<(), CliError> {
+    use seatkeeper_store::TokenScope;
+    match cmd {
+        TokenCmd::Create { name, scope, owner } => {
+            let scope: TokenScope = scope.parse()?;
+            if scope == TokenScope::Signin {
+                return Err(CliError::Usage("scope must be integration or admin".into()));
+            }
+            let secret = seatkeeper_server::auth::new_secret(scope)
+                .map_err(|e| CliError::Usage(e.message))?;
+            let view = ledger
+                .create_token(
+                    who,
+                    owner,
+                    name,
+                    scope,
+                    &seatkeeper_server::auth::secret_hash(&secret),
+                    None,
+                )
+                .await?;
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"id": view.id, "name": view.name, "scope": scope, "owner": view.owner, "token": secret})
+                );
+            } else {
+                println!(
+                    "token {} ({}, acts as {}): {secret}\n(shown once; only its hash is stored)",
+                    view.id,
+                    scope.as_str(),
+                    view.owner
+                );
+            }
+            Ok(())
+        }
+        TokenCmd::List => {
+            let tokens = ledger.tokens().await?;
+            out.show(&tokens, |tokens| {
+                println!(
+                    "{}",
+                    table(
+                        &["id", "name", "scope", "owner", "created", "expires"],
+                        tokens.iter().map(|t| {
+                            vec![
+                                t.id.to_string(),
+                                t.name.clone(),
+                                t.scope.as_str().to_string(),
+                                t.owner.clone(),
+                                date(t.created_at),
+                                t.expires_at.map_or_else(|| "never".to_string(), date),
+                            ]
+                        }),
+                    )
+                );
+            })
+        }
+        TokenCmd::Revoke { id } => {
+            ledger.delete_token(who, *id).await?;
+            out.show(&serde_json::json!({"revoked": id}), |_| {
+                println!("token {id} revoked");
+            })
+        }
+    }
+}
+
 async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
     match &cli.command {
-        Command::Vendor(_) | Command::Tour { .. } => Ok(()),
+        Command::Vendor(_) | Command::Tour { .. } | Command::Serve(_) | Command::Openapi => Ok(()),
+        Command::Admin(cmd) => admin_cmd(cmd, ledger, who, out).await,
+        Command::Token(cmd) => token_cmd(cmd, ledger, who, out).await,
         Command::Instance => {
             let info = ledger.instance().await?;
             out.show(&info, |i| {
@@ -491,6 +730,7 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
                     action: action.clone(),
                     target: target.clone(),
                     limit: Some(*limit),
+                    ..Default::default()
                 })
                 .await?;
             out.show(&log, |log| {
@@ -924,6 +1164,7 @@ fn licenses(u: &seatkeeper_store::UserView) -> String {
         .map(|l| match l.status {
             seatkeeper_core::AssignmentStatus::Active => l.product.clone(),
             seatkeeper_core::AssignmentStatus::Suspended => format!("{} (suspended)", l.product),
+            seatkeeper_core::AssignmentStatus::Releasing => format!("{} (releasing)", l.product),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -50,6 +50,12 @@ pub enum Error {
     UnknownProduct(String),
     #[error("unknown user {0:?}")]
     UnknownUser(String),
+    #[error("unknown session {0:?}: it ended (logout or idle timeout) or never existed")]
+    UnknownSession(String),
+    #[error("unknown role {0:?}")]
+    UnknownRole(String),
+    #[error("unknown API token {0}")]
+    UnknownToken(i64),
     #[error("unknown folder {0:?}")]
     UnknownFolder(String),
     #[error("unknown license package {0:?}")]
@@ -133,6 +139,9 @@ impl Error {
             Error::UnknownProduct(_) => "unknown_product",
             Error::UnknownUser(_) => "unknown_user",
             Error::UnknownFolder(_) => "unknown_folder",
+            Error::UnknownSession(_) => "unknown_session",
+            Error::UnknownRole(_) => "unknown_role",
+            Error::UnknownToken(_) => "unknown_token",
             Error::UnknownPackage(_) => "unknown_package",
             Error::DuplicateLogin(_) => "duplicate_login",
             Error::DuplicateFolder(_) => "duplicate_folder",

@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod error;
 pub mod license;
+pub mod login;
 pub mod model;
 pub mod seats;
 pub mod users_csv;

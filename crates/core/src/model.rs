@@ -198,6 +198,9 @@ impl FromStr for UserState {
 pub enum AssignmentStatus {
     Active,
     Suspended,
+    /// Recalled while its holder is logged in (S4): still counted, freed when the holder's
+    /// last session ends.
+    Releasing,
 }
 
 impl AssignmentStatus {
@@ -205,6 +208,7 @@ impl AssignmentStatus {
         match self {
             AssignmentStatus::Active => "active",
             AssignmentStatus::Suspended => "suspended",
+            AssignmentStatus::Releasing => "releasing",
         }
     }
 }
@@ -248,4 +252,53 @@ pub fn split_folder_path(path: &str) -> Result<Vec<&str>, Error> {
         validate_folder_name(p)?;
     }
     Ok(parts)
+}
+
+/// What a role lets its members do in the admin API (X2). `manage_licenses` is Creatio's
+/// `CanManageLicUsers`; the built-in "System administrators" role holds all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Read licenses, users, sessions, summary and audit log.
+    ViewLicenses,
+    /// Every license-changing action: import, delete, grant, recall, users, folders, sessions.
+    ManageLicenses,
+    /// Administrator accounts, passwords, API tokens, roles' permissions and members.
+    ManageAccess,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 3] = [
+        Permission::ViewLicenses,
+        Permission::ManageLicenses,
+        Permission::ManageAccess,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ViewLicenses => "view_licenses",
+            Permission::ManageLicenses => "manage_licenses",
+            Permission::ManageAccess => "manage_access",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown permission {s:?}: expected view_licenses, manage_licenses or manage_access"
+                ))
+            })
+    }
 }

@@ -182,6 +182,22 @@ impl Ledger {
             .execute(&mut *tx)
             .await?;
         }
+        // Granting a seat that is releasing (S4) keeps it: the release is cancelled.
+        let user_ids: Vec<Val> = users.iter().map(|u| Val::Int(u.id)).collect();
+        let mut before = vec![Val::Text(String::new())];
+        for p in &products {
+            before[0] = Val::Text(p.clone());
+            for chunk in user_ids.chunks(crate::db::CHUNK) {
+                let sql = "UPDATE assignments SET release_pending = 0 \
+                           WHERE release_pending = 1 AND product_code = $1 AND user_id IN ({ids})";
+                let sql = sql.replace("{ids}", &crate::db::placeholders(2, chunk.len()));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for v in before.iter().chain(chunk) {
+                    q = crate::db::bind(q, v.clone());
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
         audit(&mut tx, now, actor, entries).await?;
         tx.commit().await?;
         Ok(report)
@@ -202,7 +218,19 @@ impl Ledger {
         let ids: Vec<Val> = users.iter().map(|u| Val::Int(u.id)).collect();
         let wanted: BTreeSet<&str> = products.iter().map(String::as_str).collect();
         let by_id: BTreeMap<i64, &UserRecord> = users.iter().map(|u| (u.id, u)).collect();
+        let logged_in: BTreeSet<i64> = fetch_in(
+            &mut tx,
+            "SELECT DISTINCT user_id FROM sessions WHERE user_id IN ({ids})",
+            &ids,
+            1,
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| get_i64(r, "user_id"))
+        .collect::<Result<_>>()?;
         let mut doomed = Vec::new();
+        let mut releasing = Vec::new();
         let mut report = RecallReport::default();
         let mut entries = Vec::new();
         for r in fetch_in(
@@ -216,15 +244,27 @@ impl Ledger {
         {
             let product = get_str(&r, "product_code")?;
             if wanted.contains(product.as_str()) {
-                doomed.push(Val::Int(get_i64(&r, "id")?));
+                let user_id = get_i64(&r, "user_id")?;
                 let login = by_id
-                    .get(&get_i64(&r, "user_id")?)
+                    .get(&user_id)
                     .map(|u| u.login.clone())
                     .unwrap_or_default();
+                // S4: a seat in use is not pulled from under a session; it is released when
+                // the user's last session ends.
+                let in_use = logged_in.contains(&user_id);
+                if in_use {
+                    releasing.push(Val::Int(get_i64(&r, "id")?));
+                    report.releasing.push(HeldSeat {
+                        login: login.clone(),
+                        product: product.clone(),
+                    });
+                } else {
+                    doomed.push(Val::Int(get_i64(&r, "id")?));
+                }
                 entries.push(Audit::new(
                     "license.recall",
                     &login,
-                    json!({"product": product}),
+                    json!({"product": product, "releasing": in_use}),
                 ));
                 report.recalled.push(HeldSeat { login, product });
             }
@@ -236,10 +276,17 @@ impl Ledger {
             &doomed,
         )
         .await?;
+        crate::db::execute_in(
+            &mut tx,
+            "UPDATE assignments SET release_pending = 1 WHERE id IN ({ids})",
+            &releasing,
+        )
+        .await?;
         report.changes = reconcile(&mut tx, now, true).await?;
         audit(&mut tx, now, actor, entries).await?;
         tx.commit().await?;
         report.recalled.sort();
+        report.releasing.sort();
         Ok(report)
     }
 }

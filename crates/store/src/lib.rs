@@ -7,6 +7,7 @@
 //! constraints and triggers. The rules themselves come from `seatkeeper-core`; this crate
 //! loads state, asks the core, and applies the answer inside one transaction.
 
+mod access;
 mod clock;
 mod db;
 mod error;
@@ -15,12 +16,15 @@ mod grants;
 mod licenses;
 mod reconcile;
 mod reports;
+mod sessions;
 mod users;
 mod views;
 
+pub use access::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Ledger, database_url, redact};
 pub use error::StoreError;
+pub use sessions::*;
 pub use views::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

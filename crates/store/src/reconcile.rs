@@ -16,6 +16,9 @@ use crate::db::{
 use crate::{Actor, HeldSeat, Ledger, Result, SeatChanges, StoreError};
 
 const VALID_UNTIL: &str = "capacity_valid_until";
+/// Products whose every package has expired (a JSON list): the login answer of a license
+/// manager reports them (L4).
+pub(crate) const EXPIRED_PRODUCTS: &str = "expired_products";
 
 pub(crate) async fn load_packages(tx: &mut Tx) -> Result<Vec<Package>> {
     let rows = sqlx::query(
@@ -175,6 +178,35 @@ async fn set_status(tx: &mut Tx, ids: &[i64], status: &'static str) -> Result<Ve
         .collect()
 }
 
+async fn drop_newest_holds(tx: &mut Tx, k: &PoolKey, surplus: u64) -> Result<Vec<HeldSeat>> {
+    let mut q = sqlx::query(
+        "SELECT h.session_id, u.login FROM floating_holds h JOIN sessions s ON s.id = h.session_id \
+         JOIN users u ON u.id = s.user_id WHERE h.product_code = $1 AND h.area = $2 \
+         AND h.kind = $3 AND h.folder_id = $4 \
+         ORDER BY h.acquired_at DESC, h.session_id DESC LIMIT $5",
+    );
+    for v in pool_binds(k) {
+        q = crate::db::bind(q, v);
+    }
+    let rows = q
+        .bind(i64::try_from(surplus).unwrap_or(i64::MAX))
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        sqlx::query("DELETE FROM floating_holds WHERE session_id = $1 AND product_code = $2")
+            .bind(get_str(&r, "session_id")?)
+            .bind(k.product.clone())
+            .execute(&mut **tx)
+            .await?;
+        out.push(HeldSeat {
+            login: get_str(&r, "login")?,
+            product: k.product.clone(),
+        });
+    }
+    Ok(out)
+}
+
 async fn set_capacity(tx: &mut Tx, k: &PoolKey, capacity: u64) -> Result<()> {
     let mut q = sqlx::query(
         "INSERT INTO seat_pools (product_code, area, kind, folder_id, capacity, used) \
@@ -219,7 +251,13 @@ pub(crate) async fn reconcile(
         if target == row.capacity && row.suspended == 0 {
             continue;
         }
-        if row.used > target {
+        if key.kind == SeatKind::Concurrent && row.used > target {
+            // Floating seats beyond the new capacity are taken from the newest sessions;
+            // the sessions go on but lose the product (their next entitlement check says so).
+            changes
+                .suspended
+                .extend(drop_newest_holds(tx, key, row.used - target).await?);
+        } else if row.used > target {
             let active = held_in_pool(tx, key, "active").await?;
             let change = reconcile_pool(target, &active, &[]);
             changes
@@ -236,6 +274,24 @@ pub(crate) async fn reconcile(
                 .extend(set_status(tx, &change.restore, "active").await?);
         }
     }
+
+    let in_force: BTreeSet<&str> = view
+        .pools
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, _)| k.product.as_str())
+        .collect();
+    let expired: BTreeSet<&str> = packages
+        .iter()
+        .filter(|p| p.expires.is_some_and(|e| e <= now) && !in_force.contains(p.product.as_str()))
+        .map(|p| p.product.as_str())
+        .collect();
+    meta_set(
+        tx,
+        EXPIRED_PRODUCTS,
+        &serde_json::to_string(&expired).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    )
+    .await?;
 
     for (area, limit) in capacity::area_limits_at(&limits, now) {
         sqlx::query("UPDATE area_counters SET user_limit = $1 WHERE area = $2")

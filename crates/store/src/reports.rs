@@ -106,6 +106,14 @@ impl Ledger {
             binds.push(Val::Text(t.clone()));
             sql += &format!(" AND target = ${}", binds.len());
         }
+        if let Some(a) = &filter.actor {
+            binds.push(Val::Text(a.clone()));
+            sql += &format!(" AND actor = ${}", binds.len());
+        }
+        if let Some(b) = filter.before_id {
+            binds.push(Val::Int(b));
+            sql += &format!(" AND id < ${}", binds.len());
+        }
         binds.push(Val::Int(
             i64::try_from(filter.limit.unwrap_or(100)).unwrap_or(i64::MAX),
         ));

@@ -94,6 +94,17 @@ async fn check_room(tx: &mut Tx, area: Area, extra: u64) -> Result<()> {
 
 /// Deletes a user's assignments (block and delete free every seat, U3).
 async fn free_seats(tx: &mut Tx, user_id: i64) -> Result<Vec<String>> {
+    // A blocked user is logged out at once: their sessions and floating seats end with them.
+    sqlx::query(
+        "DELETE FROM floating_holds WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
     let rows = sqlx::query("DELETE FROM assignments WHERE user_id = $1 RETURNING product_code")
         .bind(user_id)
         .fetch_all(&mut **tx)
@@ -532,6 +543,7 @@ impl Ledger {
                     .map(|l| match l.status {
                         AssignmentStatus::Active => l.product.clone(),
                         AssignmentStatus::Suspended => format!("{} (suspended)", l.product),
+                        AssignmentStatus::Releasing => format!("{} (releasing)", l.product),
                     })
                     .collect(),
             })
@@ -613,7 +625,8 @@ async fn user_views(
     let index: BTreeMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
     let held = fetch_in(
         tx,
-        "SELECT user_id, product_code, status, manual, folder_id, granted_at FROM assignments \
+        "SELECT user_id, product_code, status, release_pending, manual, folder_id, granted_at \
+         FROM assignments \
          WHERE user_id IN ({ids}) ORDER BY product_code",
         &ids,
         1,
@@ -626,6 +639,7 @@ async fn user_views(
                 product: get_str(&r, "product_code")?,
                 status: match get_str(&r, "status")?.as_str() {
                     "suspended" => AssignmentStatus::Suspended,
+                    _ if get_i64(&r, "release_pending")? == 1 => AssignmentStatus::Releasing,
                     _ => AssignmentStatus::Active,
                 },
                 manual: get_i64(&r, "manual")? == 1,

@@ -186,6 +186,8 @@ pub struct GrantReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RecallReport {
     pub recalled: Vec<HeldSeat>,
+    /// Recalled seats still in use by a session (S4): freed when that user's last session ends.
+    pub releasing: Vec<HeldSeat>,
     pub not_held: u64,
     pub changes: SeatChanges,
 }
@@ -253,5 +255,8 @@ pub struct AuditEntry {
 pub struct AuditFilter {
     pub action: Option<String>,
     pub target: Option<String>,
+    pub actor: Option<String>,
+    /// Keyset pagination: only records older than this id.
+    pub before_id: Option<i64>,
     pub limit: Option<u64>,
 }

@@ -1,0 +1,780 @@
+//! The admin API (`/api/v1`): every ledger operation, JSON in and out. Each handler only
+//! translates HTTP to a ledger call; the route table decides who may call it.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use seatkeeper_core::license::LicenseRequest;
+use seatkeeper_core::{Area, Permission, UserState};
+use seatkeeper_store::{
+    Actor, AuditEntry, AuditFilter, BlockReport, CsvImportReport, DeleteLicensesReport,
+    EndedSessions, FolderView, GrantReport, ImportReport, InstanceInfo, LicenseFileView, NewUser,
+    PackageView, Principal, ProductView, RecallReport, RoleView, SeatChanges, SessionView, Summary,
+    TokenScope, TokenView, UserFilter, UserView,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::AppState;
+use crate::auth::{self, verify_password};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+fn actor(p: &Principal) -> Actor {
+    Actor::new(p.login.clone(), format!("api:{}", p.scope.as_str()))
+}
+
+/// A page of a list: `next_offset` is set when more items follow.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub limit: u64,
+    pub offset: u64,
+    pub next_offset: Option<u64>,
+}
+
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1_000;
+
+fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        0 => Err(ApiError::invalid("`limit` must be at least 1")),
+        l if l > MAX_LIMIT => Err(ApiError::invalid(format!(
+            "`limit` must be at most {MAX_LIMIT}"
+        ))),
+        l => Ok(l),
+    }
+}
+
+/// Builds a page from `limit + 1` fetched items.
+fn page<T>(mut items: Vec<T>, limit: u64, offset: u64) -> Page<T> {
+    let more = items.len() as u64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Page {
+        next_offset: more.then(|| offset + limit),
+        items,
+        limit,
+        offset,
+    }
+}
+
+// ── sign-in ─────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninBody {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SigninAnswer {
+    /// Bearer token for the admin API; shown once.
+    pub token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub login: String,
+    pub permissions: Vec<Permission>,
+}
+
+pub async fn signin(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SigninBody>,
+) -> ApiResult<Json<SigninAnswer>> {
+    let refused = || ApiError::unauthenticated("wrong login or password");
+    let creds = state.ledger.credentials(&body.login).await?;
+    // The hash is verified even for unknown users so that timing does not reveal logins.
+    let stored = creds
+        .as_ref()
+        .and_then(|c| c.password_hash.clone())
+        .unwrap_or_else(|| state.settings.dummy_hash.clone());
+    let password = body.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|_| ApiError::unavailable("password check interrupted"))?;
+    let Some(creds) = creds.filter(|c| ok && c.active && c.password_hash.is_some()) else {
+        return Err(refused());
+    };
+    let secret = auth::new_secret(TokenScope::Signin)?;
+    let expires_at = state.ledger.now() + state.settings.signin_ttl;
+    let view = state
+        .ledger
+        .create_token(
+            &Actor::new(creds.login.clone(), "api:signin"),
+            &creds.login,
+            "sign-in",
+            TokenScope::Signin,
+            &auth::secret_hash(&secret),
+            Some(expires_at),
+        )
+        .await?;
+    let principal = auth::principal_for(&state, &secret)
+        .await?
+        .ok_or_else(refused)?;
+    Ok(Json(SigninAnswer {
+        token: secret,
+        expires_at: view.expires_at.unwrap_or(expires_at),
+        login: creds.login,
+        permissions: if principal.builtin {
+            Permission::ALL.to_vec()
+        } else {
+            principal.permissions.into_iter().collect()
+        },
+    }))
+}
+
+pub async fn signout(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<serde_json::Value>> {
+    if p.scope == TokenScope::Signin {
+        state.ledger.delete_signin(p.token_id).await?;
+        state.principals.clear();
+    }
+    Ok(Json(
+        serde_json::json!({"signed_out": p.scope == TokenScope::Signin}),
+    ))
+}
+
+pub async fn me(Extension(p): Extension<Principal>) -> Json<Principal> {
+    Json(p)
+}
+
+// ── licenses ────────────────────────────────────────────────────────────────────────────
+
+pub async fn instance(State(state): State<AppState>) -> ApiResult<Json<InstanceInfo>> {
+    Ok(Json(state.ledger.instance().await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRequestBody {
+    pub company_id: Option<String>,
+    pub app_version: Option<String>,
+}
+
+pub async fn license_request(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<LicenseRequestBody>,
+) -> ApiResult<Json<LicenseRequest>> {
+    let version = body
+        .app_version
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+    Ok(Json(
+        state
+            .ledger
+            .license_request(&actor(&p), body.company_id.as_deref(), &version)
+            .await?,
+    ))
+}
+
+pub async fn license_files(State(state): State<AppState>) -> ApiResult<Json<Vec<LicenseFileView>>> {
+    Ok(Json(state.ledger.license_files().await?))
+}
+
+/// The body is the license file itself, as the vendor sent it.
+pub async fn import_license(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: String,
+) -> ApiResult<Json<ImportReport>> {
+    if state.settings.vendor_keys.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "no_vendor_key",
+            "no vendor key is trusted: start the server with --vendor-key <public key PEM>",
+        ));
+    }
+    Ok(Json(
+        state
+            .ledger
+            .import_license(&actor(&p), &body, &state.settings.vendor_keys)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConfirmQuery {
+    pub confirm: Option<bool>,
+}
+
+pub async fn delete_all_licenses(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiQuery(q): ApiQuery<ConfirmQuery>,
+) -> ApiResult<Json<DeleteLicensesReport>> {
+    if q.confirm != Some(true) {
+        return Err(ApiError::invalid(
+            "deleting every license switches the installation to demo mode: repeat with ?confirm=true",
+        ));
+    }
+    Ok(Json(state.ledger.delete_all_licenses(&actor(&p)).await?))
+}
+
+pub async fn packages(State(state): State<AppState>) -> ApiResult<Json<Vec<PackageView>>> {
+    Ok(Json(state.ledger.packages().await?))
+}
+
+pub async fn products(State(state): State<AppState>) -> ApiResult<Json<Vec<ProductView>>> {
+    Ok(Json(state.ledger.products().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementBody {
+    pub serial: String,
+    /// Folder path ("Sales/North"); "" or "/" is the root.
+    pub folder: String,
+    pub seats: u32,
+}
+
+pub async fn place_seats(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<PlacementBody>,
+) -> ApiResult<Json<Vec<PackageView>>> {
+    state
+        .ledger
+        .place_seats(&actor(&p), &body.serial, &body.folder, body.seats)
+        .await?;
+    Ok(Json(state.ledger.packages().await?))
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    Extension(_p): Extension<Principal>,
+) -> ApiResult<Json<SeatChanges>> {
+    Ok(Json(state.ledger.refresh().await?))
+}
+
+// ── folders ─────────────────────────────────────────────────────────────────────────────
+
+pub async fn folders(State(state): State<AppState>) -> ApiResult<Json<Vec<FolderView>>> {
+    Ok(Json(state.ledger.folders().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderBody {
+    pub path: String,
+}
+
+pub async fn create_folder(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<FolderBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<FolderView>)> {
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(state.ledger.create_folder(&actor(&p), &body.path).await?),
+    ))
+}
+
+pub async fn delete_folder(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let folders = state.ledger.folders().await?;
+    let folder = folders
+        .iter()
+        .find(|f| f.id == id)
+        .ok_or_else(|| seatkeeper_core::Error::UnknownFolder(id.to_string()))?;
+    state.ledger.delete_folder(&actor(&p), &folder.path).await?;
+    Ok(Json(serde_json::json!({"deleted": folder.path})))
+}
+
+// ── users ───────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersQuery {
+    pub area: Option<Area>,
+    pub state: Option<UserState>,
+    pub folder: Option<String>,
+    pub product: Option<String>,
+    /// Matches login, name or e-mail.
+    pub q: Option<String>,
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<UsersQuery>,
+) -> ApiResult<Json<Page<UserView>>> {
+    let limit = page_limit(q.limit)?;
+    let items = state
+        .ledger
+        .users(&UserFilter {
+            area: q.area,
+            state: q.state,
+            folder: q.folder,
+            product: q.product,
+            search: q.q,
+            limit: Some(limit + 1),
+            offset: q.offset,
+        })
+        .await?;
+    Ok(Json(page(items, limit, q.offset)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    pub login: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: String,
+    pub area: Area,
+    #[serde(default)]
+    pub folder: String,
+    pub state: Option<UserState>,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<UserView>)> {
+    let user = state
+        .ledger
+        .create_user(
+            &actor(&p),
+            NewUser {
+                name: body.name.unwrap_or_else(|| body.login.clone()),
+                login: body.login,
+                email: body.email,
+                area: body.area,
+                folder: body.folder,
+                state: body.state.unwrap_or(UserState::Active),
+            },
+        )
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(user)))
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    ApiPath(login): ApiPath<String>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(state.ledger.user(&login).await?))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(login): ApiPath<String>,
+) -> ApiResult<Json<BlockReport>> {
+    let report = state.ledger.delete_user(&actor(&p), &login).await?;
+    state.principals.clear();
+    Ok(Json(report))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockBody {
+    pub reason: Option<String>,
+}
+
+pub async fn block_user(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(login): ApiPath<String>,
+    ApiJson(body): ApiJson<BlockBody>,
+) -> ApiResult<Json<BlockReport>> {
+    let reason = body.reason.unwrap_or_else(|| "manual".to_string());
+    let report = state.ledger.block_user(&actor(&p), &login, &reason).await?;
+    state.principals.clear();
+    Ok(Json(report))
+}
+
+pub async fn activate_user(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(login): ApiPath<String>,
+) -> ApiResult<Json<UserView>> {
+    state.ledger.activate_user(&actor(&p), &login).await?;
+    state.principals.clear();
+    Ok(Json(state.ledger.user(&login).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    pub folder: String,
+}
+
+pub async fn move_user(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(login): ApiPath<String>,
+    ApiJson(body): ApiJson<MoveBody>,
+) -> ApiResult<Json<UserView>> {
+    state
+        .ledger
+        .move_user(&actor(&p), &login, &body.folder)
+        .await?;
+    Ok(Json(state.ledger.user(&login).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    pub password: String,
+}
+
+pub async fn set_password(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(login): ApiPath<String>,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&body.password))
+        .await
+        .map_err(|_| ApiError::unavailable("password hashing interrupted"))??;
+    state
+        .ledger
+        .set_password_hash(&actor(&p), &login, &hash)
+        .await?;
+    state.principals.clear();
+    Ok(Json(
+        serde_json::json!({"login": login, "password_set": true}),
+    ))
+}
+
+/// The body is the CSV file (the same columns `GET /users/export` writes).
+pub async fn import_users(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: String,
+) -> ApiResult<Json<CsvImportReport>> {
+    Ok(Json(
+        state.ledger.import_users_csv(&actor(&p), &body).await?,
+    ))
+}
+
+pub async fn export_users(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let csv = state.ledger.export_users_csv().await?;
+    Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8")], csv))
+}
+
+// ── grants ──────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairsBody {
+    pub users: Vec<String>,
+    pub products: Vec<String>,
+}
+
+pub async fn grant(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<PairsBody>,
+) -> ApiResult<Json<GrantReport>> {
+    Ok(Json(
+        state
+            .ledger
+            .grant(&actor(&p), &body.users, &body.products)
+            .await?,
+    ))
+}
+
+pub async fn recall(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<PairsBody>,
+) -> ApiResult<Json<RecallReport>> {
+    Ok(Json(
+        state
+            .ledger
+            .recall(&actor(&p), &body.users, &body.products)
+            .await?,
+    ))
+}
+
+// ── reports ─────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    pub expiring_within_days: Option<i64>,
+}
+
+pub async fn summary(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> ApiResult<Json<Summary>> {
+    let days = q.expiring_within_days.unwrap_or(30);
+    if !(0..=3650).contains(&days) {
+        return Err(ApiError::invalid(
+            "`expiring_within_days` must be between 0 and 3650",
+        ));
+    }
+    Ok(Json(
+        state.ledger.summary(time::Duration::days(days)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub actor: Option<String>,
+    /// Keyset pagination: records older than this id (use the previous page's `next_before_id`).
+    pub before_id: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub limit: u64,
+    pub next_before_id: Option<i64>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    let limit = page_limit(q.limit)?;
+    let mut items = state
+        .ledger
+        .audit_log(&AuditFilter {
+            action: q.action,
+            target: q.target,
+            actor: q.actor,
+            before_id: q.before_id,
+            limit: Some(limit + 1),
+        })
+        .await?;
+    let more = items.len() as u64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(Json(AuditPage {
+        next_before_id: if more {
+            items.last().map(|e| e.id)
+        } else {
+            None
+        },
+        items,
+        limit,
+    }))
+}
+
+// ── sessions ────────────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsQuery {
+    pub login: Option<String>,
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SessionsQuery>,
+) -> ApiResult<Json<Page<SessionView>>> {
+    let limit = page_limit(q.limit)?;
+    let items = state
+        .ledger
+        .sessions(q.login.as_deref(), limit + 1, q.offset)
+        .await?;
+    Ok(Json(page(items, limit, q.offset)))
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<EndedSessions>> {
+    Ok(Json(state.ledger.end_session(&actor(&p), &id).await?))
+}
+
+pub async fn reap_sessions(
+    State(state): State<AppState>,
+    Extension(_p): Extension<Principal>,
+) -> ApiResult<Json<EndedSessions>> {
+    Ok(Json(
+        state.ledger.reap_idle(state.settings.idle_timeout).await?,
+    ))
+}
+
+// ── roles and tokens ────────────────────────────────────────────────────────────────────
+
+pub async fn roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleView>>> {
+    Ok(Json(state.ledger.roles().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    pub name: String,
+    /// "organizational" or "functional".
+    pub kind: String,
+    pub parent_id: Option<i64>,
+}
+
+pub async fn create_role(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<RoleView>)> {
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(
+            state
+                .ledger
+                .create_role(&actor(&p), &body.name, &body.kind, body.parent_id)
+                .await?,
+        ),
+    ))
+}
+
+async fn role_permission(
+    state: &AppState,
+    p: &Principal,
+    role: i64,
+    permission: &str,
+    on: bool,
+) -> ApiResult<Json<serde_json::Value>> {
+    let perm: Permission = permission.parse()?;
+    state
+        .ledger
+        .set_role_permission(&actor(p), role, perm, on)
+        .await?;
+    state.principals.clear();
+    Ok(Json(
+        serde_json::json!({"role_id": role, "permission": perm, "granted": on}),
+    ))
+}
+
+pub async fn grant_permission(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((role, permission)): ApiPath<(i64, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    role_permission(&state, &p, role, &permission, true).await
+}
+
+pub async fn revoke_permission(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((role, permission)): ApiPath<(i64, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    role_permission(&state, &p, role, &permission, false).await
+}
+
+async fn role_member(
+    state: &AppState,
+    p: &Principal,
+    role: i64,
+    login: &str,
+    on: bool,
+) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .ledger
+        .set_role_member(&actor(p), role, login, on)
+        .await?;
+    state.principals.clear();
+    Ok(Json(
+        serde_json::json!({"role_id": role, "login": login, "member": on}),
+    ))
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((role, login)): ApiPath<(i64, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    role_member(&state, &p, role, &login, true).await
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((role, login)): ApiPath<(i64, String)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    role_member(&state, &p, role, &login, false).await
+}
+
+pub async fn tokens(State(state): State<AppState>) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(state.ledger.tokens().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    pub name: String,
+    /// "integration" (the application) or "admin" (automation acting as `owner`).
+    pub scope: TokenScope,
+    /// The user the token acts as; the caller by default.
+    pub owner: Option<String>,
+    pub expires_in_days: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewToken {
+    /// The secret, shown this once; only its hash is stored.
+    pub token: String,
+    #[serde(flatten)]
+    pub view: TokenView,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> ApiResult<(axum::http::StatusCode, Json<NewToken>)> {
+    if body.scope == TokenScope::Signin {
+        return Err(ApiError::invalid(
+            "sign-in tokens come from POST /api/v1/auth/login",
+        ));
+    }
+    let expires_at = match body.expires_in_days {
+        Some(d) if !(1..=3650).contains(&d) => {
+            return Err(ApiError::invalid(
+                "`expires_in_days` must be between 1 and 3650",
+            ));
+        }
+        Some(d) => Some(state.ledger.now() + time::Duration::days(d)),
+        None => None,
+    };
+    let secret = auth::new_secret(body.scope)?;
+    let owner = body.owner.unwrap_or_else(|| p.login.clone());
+    let view = state
+        .ledger
+        .create_token(
+            &actor(&p),
+            &owner,
+            &body.name,
+            body.scope,
+            &auth::secret_hash(&secret),
+            expires_at,
+        )
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(NewToken {
+            token: secret,
+            view,
+        }),
+    ))
+}
+
+pub async fn delete_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    state.ledger.delete_token(&actor(&p), id).await?;
+    state.principals.clear();
+    Ok(Json(serde_json::json!({"deleted": id})))
+}

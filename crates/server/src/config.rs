@@ -1,0 +1,170 @@
+//! `seatkeeper serve` configuration: flags, then environment variables (both read by the
+//! CLI), then an optional TOML file, then defaults — the first that gives a value wins.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::ServeError;
+
+pub const DEFAULT_DATABASE: &str = "seatkeeper.db";
+pub const DEFAULT_DEMO_DATABASE: &str = "seatkeeper-demo.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Values given on the command line or in the environment (`None`: not given).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub database: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub vendor_keys: Option<Vec<PathBuf>>,
+    pub idle_timeout_secs: Option<u64>,
+    pub reap_interval_secs: Option<u64>,
+    pub batch_max: Option<usize>,
+    pub auth_cache_ttl_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub database: String,
+    pub listen: SocketAddr,
+    pub vendor_keys: Vec<PathBuf>,
+    /// S3: a session without heartbeat for this long ends.
+    pub idle_timeout: Duration,
+    /// How often the reaper looks for idle sessions.
+    pub reap_interval: Duration,
+    /// Most requests applied in one transaction by the login batcher.
+    pub batch_max: usize,
+    /// How long a resolved token stays cached (revocations reach other nodes within it).
+    pub auth_cache_ttl: Duration,
+    pub demo: bool,
+    /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
+    pub clock_file: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// Merges flags/environment over the file over the defaults, and checks the result.
+    pub fn resolve(
+        given: Overrides,
+        file: Option<&Path>,
+        demo: bool,
+        clock_file: Option<PathBuf>,
+    ) -> Result<ServeConfig, ServeError> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ServeError::Config(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<Overrides>(&text).map_err(|e| {
+                    ServeError::Config(format!("config file {}: {e}", path.display()))
+                })?
+            }
+            None => Overrides::default(),
+        };
+        let default_listen: SocketAddr = DEFAULT_LISTEN
+            .parse()
+            .map_err(|e| ServeError::Config(format!("default listen address: {e}")))?;
+        let config = ServeConfig {
+            database: given.database.or(from_file.database).unwrap_or_else(|| {
+                if demo {
+                    DEFAULT_DEMO_DATABASE
+                } else {
+                    DEFAULT_DATABASE
+                }
+                .to_string()
+            }),
+            listen: given.listen.or(from_file.listen).unwrap_or(default_listen),
+            vendor_keys: given
+                .vendor_keys
+                .filter(|v| !v.is_empty())
+                .or(from_file.vendor_keys)
+                .unwrap_or_default(),
+            idle_timeout: Duration::from_secs(
+                given
+                    .idle_timeout_secs
+                    .or(from_file.idle_timeout_secs)
+                    .unwrap_or(30 * 60),
+            ),
+            reap_interval: Duration::from_secs(
+                given
+                    .reap_interval_secs
+                    .or(from_file.reap_interval_secs)
+                    .unwrap_or(15),
+            ),
+            batch_max: given.batch_max.or(from_file.batch_max).unwrap_or(256),
+            auth_cache_ttl: Duration::from_secs(
+                given
+                    .auth_cache_ttl_secs
+                    .or(from_file.auth_cache_ttl_secs)
+                    .unwrap_or(5),
+            ),
+            demo,
+            clock_file,
+        };
+        if config.idle_timeout.is_zero() {
+            return Err(ServeError::Config(
+                "idle_timeout_secs must be at least 1".into(),
+            ));
+        }
+        if config.reap_interval.is_zero() {
+            return Err(ServeError::Config(
+                "reap_interval_secs must be at least 1".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&config.batch_max) {
+            return Err(ServeError::Config(
+                "batch_max must be between 1 and 10000".into(),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// Reads trusted vendor public keys (PEM; a private key file is accepted for its public half).
+pub fn read_vendor_keys(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>, ServeError> {
+    paths
+        .iter()
+        .map(|p| {
+            let pem = std::fs::read_to_string(p).map_err(|e| {
+                ServeError::Config(format!("cannot read vendor key {}: {e}", p.display()))
+            })?;
+            VerifyingKey::from_public_key_pem(&pem)
+                .or_else(|_| {
+                    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map(|k| k.verifying_key())
+                })
+                .map_err(|e| {
+                    ServeError::Config(format!(
+                        "{} is not an Ed25519 public key in PEM: {e}",
+                        p.display()
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// A clock that tests move by writing unix seconds into a file; the system clock while the
+/// file is missing or unreadable.
+pub struct FileClock {
+    path: PathBuf,
+}
+
+impl FileClock {
+    pub fn new(path: PathBuf) -> Self {
+        FileClock { path }
+    }
+}
+
+impl seatkeeper_store::Clock for FileClock {
+    fn now(&self) -> OffsetDateTime {
+        std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+            .unwrap_or_else(|| seatkeeper_store::SystemClock.now())
+    }
+}

@@ -1,0 +1,104 @@
+//! One error shape for every route: `{"error": {"code": "...", "message": "..."}}` with the
+//! HTTP status the code implies.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use seatkeeper_core::Error as DomainError;
+use seatkeeper_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+fn domain_status(e: &DomainError) -> StatusCode {
+    match e {
+        DomainError::UnknownProduct(_)
+        | DomainError::UnknownUser(_)
+        | DomainError::UnknownFolder(_)
+        | DomainError::UnknownPackage(_)
+        | DomainError::UnknownSession(_)
+        | DomainError::UnknownRole(_)
+        | DomainError::UnknownToken(_) => StatusCode::NOT_FOUND,
+        DomainError::DuplicateLogin(_)
+        | DomainError::DuplicateFolder(_)
+        | DomainError::NoSeatFree { .. }
+        | DomainError::AreaLimit { .. }
+        | DomainError::UserBlocked { .. }
+        | DomainError::WrongArea { .. }
+        | DomainError::BuiltinAdmin(_)
+        | DomainError::FolderInUse { .. }
+        | DomainError::Placement { .. } => StatusCode::CONFLICT,
+        DomainError::License(_) | DomainError::Invalid(_) | DomainError::Csv(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::Domain(d) => ApiError::new(domain_status(d), d.code(), d.to_string()),
+            other => {
+                // Database details go to the log, not to the caller.
+                tracing::error!(error = %other, "storage failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    other.code(),
+                    "the ledger could not complete the request; see the server log",
+                )
+            }
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        StoreError::Domain(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body.take())).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,765 @@
+//! Sessions (S1–S4): login with auto-allocation, heartbeat, logout, idle reaping and
+//! entitlement checks.
+//!
+//! Logins, logouts and reaping take the ledger's write lock, so a floating seat is decided on
+//! the state it is taken from, whichever node asks; the `seats_within_capacity` constraint
+//! guards it again. The calls take many requests at once: the server batches concurrent
+//! requests into one transaction (group commit), which is what makes logins cheap.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use seatkeeper_core::login::{Refusal, pick_seat, within_area_limit};
+use seatkeeper_core::{Area, Error as DomainError, FolderId, PoolKey, SeatKind, UserState};
+use serde::Serialize;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::db::{
+    Audit, Tx, Val, audit, count, dt, execute_in, fetch_in, get_i64, get_opt_i64, get_str,
+    insert_rows, meta_get, parse, ts,
+};
+use crate::folders::FolderTree;
+use crate::reconcile::{EXPIRED_PRODUCTS, reconcile};
+use crate::users::{UserRecord, users_by_login};
+use crate::{Actor, HeldSeat, Ledger, Result};
+
+/// One login asked for by the application.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    pub login: String,
+    /// What the application says about the client (host, app name); shown to administrators.
+    pub client: String,
+}
+
+/// How a product is held in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeatUse {
+    /// The user's own named seat.
+    Dedicated,
+    /// A concurrent seat held by this session only.
+    Floating,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionProduct {
+    pub product: String,
+    pub name: String,
+    pub features: Vec<String>,
+    pub all_modules: bool,
+    pub seat: SeatUse,
+    /// The folder whose seat it is.
+    pub folder: String,
+    /// S4: recalled while in use; lasts until the user's last session ends.
+    pub releasing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum LoginAnswer {
+    Allowed(AllowedLogin),
+    Refused(RefusedLogin),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowedLogin {
+    pub session_id: String,
+    pub login: String,
+    pub name: String,
+    pub area: Area,
+    pub products: Vec<SessionProduct>,
+    /// Every feature the session may use; `all_modules` covers features not listed.
+    pub features: Vec<String>,
+    pub all_modules: bool,
+    /// The seat auto-allocation took for this login (S2), if it took one.
+    pub auto_allocated: Option<SessionProduct>,
+    /// The user may manage licenses (holds `manage_licenses`, or is the built-in admin).
+    pub license_manager: bool,
+    /// For license managers only (L4): some products' licenses have all expired, so the
+    /// application should open the license manager.
+    pub licenses_expired: bool,
+    pub expired_products: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedLogin {
+    pub login: String,
+    pub reason: Refusal,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub login: String,
+    pub client: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+    /// Products held by floating seats of this session.
+    pub floating: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EndedSessions {
+    pub ended: u64,
+    /// Dedicated seats that were releasing and are now free (S4).
+    pub released: Vec<HeldSeat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntitlementAnswer {
+    pub login: String,
+    pub feature: String,
+    pub allowed: bool,
+    /// The products that grant the feature.
+    pub via: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct ProductInfo {
+    name: String,
+    features: Vec<String>,
+    all_modules: bool,
+}
+
+async fn load_products(tx: &mut Tx) -> Result<BTreeMap<String, ProductInfo>> {
+    let rows = sqlx::query("SELECT code, name, features, all_modules FROM products")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                get_str(r, "code")?,
+                ProductInfo {
+                    name: get_str(r, "name")?,
+                    features: serde_json::from_str(&get_str(r, "features")?)
+                        .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+                    all_modules: get_i64(r, "all_modules")? == 1,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// An assignment row of a user who is logging in.
+struct Held {
+    product: String,
+    folder: FolderId,
+    suspended: bool,
+    releasing: bool,
+}
+
+fn new_session_id() -> String {
+    // 122 random bits: the session id is the application's bearer for heartbeat and logout.
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn product_view(
+    products: &BTreeMap<String, ProductInfo>,
+    tree: &FolderTree,
+    code: &str,
+    seat: SeatUse,
+    folder: FolderId,
+    releasing: bool,
+) -> SessionProduct {
+    let info = products.get(code);
+    SessionProduct {
+        product: code.to_string(),
+        name: info.map(|i| i.name.clone()).unwrap_or_default(),
+        features: info.map(|i| i.features.clone()).unwrap_or_default(),
+        all_modules: info.is_some_and(|i| i.all_modules),
+        seat,
+        folder: tree.path(folder),
+        releasing,
+    }
+}
+
+/// Ends sessions (logout, reaper, administrator) and frees what they held: floating seats at
+/// once; releasing dedicated seats of users left with no session (S4).
+async fn end_sessions(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    actor: &Actor,
+    ids: &[String],
+    why: &str,
+) -> Result<(Vec<bool>, EndedSessions)> {
+    let vals: Vec<Val> = ids.iter().map(|i| Val::Text(i.clone())).collect();
+    let rows = fetch_in(
+        tx,
+        "SELECT id, user_id FROM sessions WHERE id IN ({ids})",
+        &vals,
+        1,
+        &[],
+    )
+    .await?;
+    let mut found = BTreeSet::new();
+    let mut users = BTreeSet::new();
+    for r in &rows {
+        found.insert(get_str(r, "id")?);
+        users.insert(get_i64(r, "user_id")?);
+    }
+    let existing: Vec<Val> = found.iter().map(|i| Val::Text(i.clone())).collect();
+    execute_in(
+        tx,
+        "DELETE FROM floating_holds WHERE session_id IN ({ids})",
+        &existing,
+    )
+    .await?;
+    execute_in(tx, "DELETE FROM sessions WHERE id IN ({ids})", &existing).await?;
+    let user_vals: Vec<Val> = users.iter().map(|u| Val::Int(*u)).collect();
+    let released_rows = fetch_in(
+        tx,
+        "DELETE FROM assignments WHERE release_pending = 1 AND user_id IN ({ids}) \
+         AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = assignments.user_id) \
+         RETURNING user_id, product_code",
+        &user_vals,
+        1,
+        &[],
+    )
+    .await?;
+    let mut report = EndedSessions {
+        ended: found.len() as u64,
+        released: Vec::new(),
+    };
+    if !released_rows.is_empty() {
+        let released_users: Vec<Val> = released_rows
+            .iter()
+            .map(|r| get_i64(r, "user_id").map(Val::Int))
+            .collect::<Result<_>>()?;
+        let logins: BTreeMap<i64, String> = fetch_in(
+            tx,
+            "SELECT id, login FROM users WHERE id IN ({ids})",
+            &released_users,
+            1,
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((get_i64(r, "id")?, get_str(r, "login")?)))
+        .collect::<Result<_>>()?;
+        let mut entries = Vec::new();
+        for r in &released_rows {
+            let login = logins
+                .get(&get_i64(r, "user_id")?)
+                .cloned()
+                .unwrap_or_default();
+            let product = get_str(r, "product_code")?;
+            entries.push(Audit::new(
+                "license.released",
+                &login,
+                json!({"product": product, "session_end": why}),
+            ));
+            report.released.push(HeldSeat { login, product });
+        }
+        report.released.sort();
+        audit(tx, now, actor, entries).await?;
+        // Freed dedicated seats go to suspended holders first, as with any recall.
+        reconcile(tx, now, true).await?;
+    }
+    Ok((ids.iter().map(|i| found.contains(i)).collect(), report))
+}
+
+impl Ledger {
+    /// S1, S2: logs users in, in order, in one transaction. Each answer is an allowed session
+    /// (with the products and features it may use) or a refusal with its reason.
+    pub async fn login_many(&self, requests: &[LoginRequest]) -> Result<Vec<LoginAnswer>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        reconcile(&mut tx, now, false).await?;
+        let logins: Vec<String> = requests.iter().map(|r| r.login.clone()).collect();
+        let users = users_by_login(&mut tx, &logins).await?;
+        let ids: Vec<Val> = users.values().map(|u| Val::Int(u.id)).collect();
+
+        let mut held: BTreeMap<i64, Vec<Held>> = BTreeMap::new();
+        for r in fetch_in(
+            &mut tx,
+            "SELECT user_id, product_code, folder_id, status, release_pending FROM assignments \
+             WHERE user_id IN ({ids}) ORDER BY product_code",
+            &ids,
+            1,
+            &[],
+        )
+        .await?
+        {
+            held.entry(get_i64(&r, "user_id")?).or_default().push(Held {
+                product: get_str(&r, "product_code")?,
+                folder: FolderId(get_i64(&r, "folder_id")?),
+                suspended: get_str(&r, "status")? == "suspended",
+                releasing: get_i64(&r, "release_pending")? == 1,
+            });
+        }
+        let managers: BTreeSet<i64> = fetch_in(
+            &mut tx,
+            "SELECT DISTINCT m.user_id FROM role_members m \
+             JOIN role_permissions p ON p.role_id = m.role_id \
+             WHERE p.permission = 'manage_licenses' AND m.user_id IN ({ids})",
+            &ids,
+            1,
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| get_i64(r, "user_id"))
+        .collect::<Result<_>>()?;
+        let mut over_limit: BTreeMap<Area, u64> = BTreeMap::new();
+        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            if let Some(limit) = get_opt_i64(&r, "user_limit")?.map(count)
+                && count(get_i64(&r, "active_users")?) > limit
+            {
+                over_limit.insert(parse(&get_str(&r, "area")?)?, limit);
+            }
+        }
+        let products = load_products(&mut tx).await?;
+        let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity - s.used AS free \
+             FROM seat_pools s JOIN products p ON p.code = s.product_code \
+             WHERE p.all_modules = 1 AND s.capacity > s.used",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            free.insert(crate::reconcile::pool_key(&r)?, count(get_i64(&r, "free")?));
+        }
+        let expired: Vec<String> = match meta_get(&mut tx, EXPIRED_PRODUCTS).await? {
+            Some(j) => serde_json::from_str(&j).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let tree = FolderTree::load(&mut tx).await?;
+
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut sessions = Vec::new();
+        let mut holds = Vec::new();
+        let mut new_named = Vec::new();
+        let mut entries = Vec::new();
+        for req in requests {
+            let Some(user) = users.get(&req.login.to_ascii_lowercase()) else {
+                answers.push(refuse(&req.login, Refusal::UnknownUser));
+                continue;
+            };
+            if user.state == UserState::Blocked {
+                answers.push(refuse(&user.login, Refusal::Blocked));
+                continue;
+            }
+            let manager = user.builtin || managers.contains(&user.id);
+            let mut allowed_seats = true;
+            if !user.builtin
+                && let Some(limit) = over_limit.get(&user.area)
+                && !within_area_limit(area_rank(&mut tx, user).await?, Some(*limit))
+            {
+                if !manager {
+                    answers.push(refuse(&user.login, Refusal::AreaLimit));
+                    continue;
+                }
+                // A license manager still gets in, to the license manager only.
+                allowed_seats = false;
+            }
+            let own = held.entry(user.id).or_default();
+            let mut session_products: Vec<SessionProduct> = Vec::new();
+            let mut auto = None;
+            let session_id = new_session_id();
+            if allowed_seats {
+                for h in own.iter().filter(|h| !h.suspended && !h.releasing) {
+                    session_products.push(product_view(
+                        &products,
+                        &tree,
+                        &h.product,
+                        SeatUse::Dedicated,
+                        h.folder,
+                        false,
+                    ));
+                }
+                let has_all_modules = session_products.iter().any(|p| p.all_modules);
+                if !has_all_modules {
+                    // Products the user has a row for (suspended, releasing) cannot get a
+                    // second named row; floating seats of them are fine.
+                    let taken: BTreeSet<&str> = own.iter().map(|h| h.product.as_str()).collect();
+                    let candidates: BTreeMap<PoolKey, u64> = free
+                        .iter()
+                        .filter(|(k, _)| {
+                            k.kind == SeatKind::Concurrent || !taken.contains(k.product.as_str())
+                        })
+                        .map(|(k, n)| (k.clone(), *n))
+                        .collect();
+                    if let Some(key) = pick_seat(user.area, user.folder, &candidates) {
+                        if let Some(n) = free.get_mut(&key) {
+                            *n -= 1;
+                        }
+                        let seat = match key.kind {
+                            SeatKind::Concurrent => {
+                                holds.push(vec![
+                                    Val::Text(session_id.clone()),
+                                    Val::Text(key.product.clone()),
+                                    Val::Text(key.area.as_str().into()),
+                                    Val::Text(key.kind.as_str().into()),
+                                    Val::Int(key.folder.0),
+                                    Val::Int(ts(now)),
+                                ]);
+                                SeatUse::Floating
+                            }
+                            SeatKind::Named => {
+                                new_named.push(vec![
+                                    Val::Int(user.id),
+                                    Val::Text(key.product.clone()),
+                                    Val::Text(key.area.as_str().into()),
+                                    Val::Text(key.kind.as_str().into()),
+                                    Val::Int(key.folder.0),
+                                    Val::Text("active".into()),
+                                    Val::Int(1),
+                                    Val::Int(ts(now)),
+                                    Val::Text("auto-allocation at login".into()),
+                                ]);
+                                entries.push(Audit::new(
+                                    "license.auto_allocate",
+                                    &user.login,
+                                    json!({"product": key.product, "folder": tree.path(key.folder)}),
+                                ));
+                                own.push(Held {
+                                    product: key.product.clone(),
+                                    folder: key.folder,
+                                    suspended: false,
+                                    releasing: false,
+                                });
+                                SeatUse::Dedicated
+                            }
+                        };
+                        let p =
+                            product_view(&products, &tree, &key.product, seat, key.folder, false);
+                        auto = Some(p.clone());
+                        session_products.push(p);
+                    }
+                }
+            }
+            if session_products.is_empty() && !manager {
+                let suspended = own.iter().any(|h| h.suspended);
+                answers.push(refuse(
+                    &user.login,
+                    if suspended {
+                        Refusal::LicensesExpired
+                    } else {
+                        Refusal::NoLicense
+                    },
+                ));
+                continue;
+            }
+            sessions.push(vec![
+                Val::Text(session_id.clone()),
+                Val::Int(user.id),
+                Val::Int(ts(now)),
+                Val::Int(ts(now)),
+                Val::Text(req.client.clone()),
+            ]);
+            let features: BTreeSet<String> = session_products
+                .iter()
+                .flat_map(|p| p.features.iter().cloned())
+                .collect();
+            answers.push(LoginAnswer::Allowed(AllowedLogin {
+                session_id,
+                login: user.login.clone(),
+                name: user.name.clone(),
+                area: user.area,
+                all_modules: session_products.iter().any(|p| p.all_modules),
+                features: features.into_iter().collect(),
+                products: session_products,
+                auto_allocated: auto,
+                license_manager: manager,
+                licenses_expired: manager && !expired.is_empty(),
+                expired_products: if manager { expired.clone() } else { Vec::new() },
+            }));
+        }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO sessions (id, user_id, started_at, last_seen, client)",
+            5,
+            sessions,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
+            6,
+            holds,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
+             manual, granted_at, granted_by)",
+            9,
+            new_named,
+        )
+        .await?;
+        audit(&mut tx, now, &Actor::new("login", "integration"), entries).await?;
+        tx.commit().await?;
+        Ok(answers)
+    }
+
+    /// Ends sessions at the application's request. `false` for ids that had already ended.
+    pub async fn logout_many(&self, ids: &[String]) -> Result<Vec<bool>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let (found, _) = end_sessions(
+            &mut tx,
+            now,
+            &Actor::new("logout", "integration"),
+            ids,
+            "logout",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// Keeps sessions alive. `false` for ids that have ended (the application must log in
+    /// again). One statement, no write lock: it touches no seat.
+    pub async fn heartbeat_many(&self, ids: &[String]) -> Result<Vec<bool>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = ts(self.now());
+        let mut alive = BTreeSet::new();
+        for chunk in ids.chunks(crate::db::CHUNK) {
+            let sql = format!(
+                "UPDATE sessions SET last_seen = $1 WHERE id IN ({}) RETURNING id",
+                crate::db::placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                alive.insert(get_str(&r, "id")?);
+            }
+        }
+        Ok(ids.iter().map(|i| alive.contains(i)).collect())
+    }
+
+    /// S3: ends every session idle for longer than `idle` (no heartbeat), freeing its seats.
+    /// Safe to run on every node at once: each session ends exactly once.
+    pub async fn reap_idle(&self, idle: Duration) -> Result<EndedSessions> {
+        let now = self.now();
+        let cutoff = ts(now) - i64::try_from(idle.as_secs()).unwrap_or(i64::MAX);
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<String> = sqlx::query("SELECT id FROM sessions WHERE last_seen < $1")
+            .bind(cutoff)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| get_str(r, "id"))
+            .collect::<Result<_>>()?;
+        let (_, report) = end_sessions(
+            &mut tx,
+            now,
+            &Actor::new("reaper", "seatkeeper"),
+            &ids,
+            "idle timeout",
+        )
+        .await?;
+        if report.ended > 0 {
+            audit(
+                &mut tx,
+                now,
+                &Actor::new("reaper", "seatkeeper"),
+                vec![Audit::new(
+                    "session.reap",
+                    "sessions",
+                    json!({"ended": report.ended, "idle_secs": idle.as_secs()}),
+                )],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// An administrator ends a session (the user is logged out at the next heartbeat).
+    pub async fn end_session(&self, actor: &Actor, id: &str) -> Result<EndedSessions> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let (found, report) = end_sessions(
+            &mut tx,
+            now,
+            actor,
+            &[id.to_string()],
+            "ended by administrator",
+        )
+        .await?;
+        if !found.first().copied().unwrap_or(false) {
+            return Err(DomainError::UnknownSession(id.to_string()).into());
+        }
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new("session.end", id, json!({}))],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Live sessions, newest first; `login` narrows to one user.
+    pub async fn sessions(
+        &self,
+        login: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<SessionView>> {
+        let limit = i64::try_from(limit.min(10_000)).unwrap_or(10_000);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT s.id, u.login, s.client, s.started_at, s.last_seen FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE ($1 = '' OR lower(u.login) = $1) \
+             ORDER BY s.started_at DESC, s.id LIMIT $2 OFFSET $3",
+        )
+        .bind(login.unwrap_or("").to_ascii_lowercase())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(SessionView {
+                id: get_str(r, "id")?,
+                login: get_str(r, "login")?,
+                client: get_str(r, "client")?,
+                started_at: dt(get_i64(r, "started_at")?)?,
+                last_seen: dt(get_i64(r, "last_seen")?)?,
+                floating: Vec::new(),
+            });
+        }
+        let ids: Vec<Val> = out.iter().map(|s| Val::Text(s.id.clone())).collect();
+        let index: BTreeMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        for r in fetch_in(
+            &mut tx,
+            "SELECT session_id, product_code FROM floating_holds WHERE session_id IN ({ids}) \
+             ORDER BY product_code",
+            &ids,
+            1,
+            &[],
+        )
+        .await?
+        {
+            if let Some(i) = index.get(&get_str(&r, "session_id")?) {
+                out[*i].floating.push(get_str(&r, "product_code")?);
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// "May this session (or user) use feature F?" A feature is granted by a product that
+    /// lists it, by an all-modules product, or by naming the product itself.
+    pub async fn entitlement(
+        &self,
+        session: Option<&str>,
+        login: Option<&str>,
+        feature: &str,
+    ) -> Result<EntitlementAnswer> {
+        self.ensure_current().await?;
+        let mut tx = self.pool.begin().await?;
+        let user: UserRecord = match (session, login) {
+            (Some(s), _) => {
+                let row = sqlx::query("SELECT u.login FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1")
+                    .bind(s.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| DomainError::UnknownSession(s.to_string()))?;
+                crate::users::user_by_login(&mut tx, &get_str(&row, "login")?).await?
+            }
+            (None, Some(l)) => crate::users::user_by_login(&mut tx, l).await?,
+            (None, None) => {
+                return Err(DomainError::Invalid("name a session or a user".into()).into());
+            }
+        };
+        let mut held: BTreeSet<String> = BTreeSet::new();
+        if user.state == UserState::Active {
+            for r in sqlx::query(
+                "SELECT product_code FROM assignments WHERE user_id = $1 AND status = 'active'",
+            )
+            .bind(user.id)
+            .fetch_all(&mut *tx)
+            .await?
+            {
+                held.insert(get_str(&r, "product_code")?);
+            }
+            let floating = match session {
+                Some(s) => {
+                    sqlx::query("SELECT product_code FROM floating_holds WHERE session_id = $1")
+                        .bind(s.to_string())
+                        .fetch_all(&mut *tx)
+                        .await?
+                }
+                None => {
+                    sqlx::query(
+                        "SELECT h.product_code FROM floating_holds h JOIN sessions s \
+                     ON s.id = h.session_id WHERE s.user_id = $1",
+                    )
+                    .bind(user.id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                }
+            };
+            for r in floating {
+                held.insert(get_str(&r, "product_code")?);
+            }
+        }
+        let products = load_products(&mut tx).await?;
+        tx.commit().await?;
+        let via: Vec<String> = held
+            .into_iter()
+            .filter(|code| {
+                products.get(code).is_some_and(|p| {
+                    p.all_modules
+                        || code.eq_ignore_ascii_case(feature)
+                        || p.features.iter().any(|f| f.eq_ignore_ascii_case(feature))
+                })
+            })
+            .collect();
+        Ok(EntitlementAnswer {
+            login: user.login,
+            feature: feature.to_string(),
+            allowed: !via.is_empty(),
+            via,
+        })
+    }
+}
+
+fn refuse(login: &str, reason: Refusal) -> LoginAnswer {
+    LoginAnswer::Refused(RefusedLogin {
+        login: login.to_string(),
+        reason,
+        message: reason.message().to_string(),
+    })
+}
+
+/// The user's place among the area's active users, oldest first (0 = oldest).
+async fn area_rank(tx: &mut Tx, user: &UserRecord) -> Result<u64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM users o, users me WHERE me.id = $1 AND o.area = me.area \
+         AND o.state = 'active' AND o.builtin = 0 \
+         AND (o.created_at < me.created_at OR (o.created_at = me.created_at AND o.id < me.id))",
+    )
+    .bind(user.id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(count(get_i64(&row, "n")?))
+}
