@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cases;
+mod sessions;
 mod support;
 
 macro_rules! on_both_backends {
@@ -12,7 +13,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let db = crate::support::sqlite().await;
-                    crate::cases::$case(&db).await;
+                    crate::$case(&db).await;
                 }
             )*
         }
@@ -21,7 +22,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     if let Some(db) = crate::support::postgres().await {
-                        crate::cases::$case(&db).await;
+                        crate::$case(&db).await;
                     }
                 }
             )*
@@ -48,4 +49,14 @@ on_both_backends!(
     n3_every_change_is_audited_with_who_what_when,
     db_constraints_refuse_oversubscription_even_from_raw_sql,
     concurrent_grants_for_the_last_seats_never_oversubscribe,
+    s1_login_names_products_or_the_refusal_reason,
+    s1_expired_licenses_and_area_limits_refuse_with_their_reason,
+    s2_auto_allocation_follows_the_four_steps_and_skips_module_seats,
+    s3_floating_seats_end_with_logout_or_idle_timeout,
+    s3_racing_logins_never_take_more_floating_seats_than_exist,
+    s4_recalling_a_seat_in_use_releases_it_at_session_end,
+    x2_roles_permissions_and_tokens,
 );
+
+use cases::*;
+use sessions::*;
