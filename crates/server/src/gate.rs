@@ -99,9 +99,8 @@ async fn apply<I: Clone + Send + Sync, T: Send>(
             }
         }
         Err(e) if jobs.len() == 1 => {
-            for (_, reply) in jobs {
+            if let Some((_, reply)) = jobs.into_iter().next() {
                 let _ = reply.send(Err(e.into()));
-                break;
             }
         }
         Err(e) => {

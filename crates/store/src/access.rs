@@ -261,7 +261,7 @@ impl Ledger {
             &mut tx,
             now,
             actor,
-            vec![Audit::new("token.delete", &id.to_string(), json!({}))],
+            vec![Audit::new("token.delete", id.to_string(), json!({}))],
         )
         .await?;
         tx.commit().await?;
@@ -476,7 +476,7 @@ impl Ledger {
                 } else {
                     "role.permission.revoke"
                 },
-                &role.to_string(),
+                role.to_string(),
                 json!({"permission": permission.as_str()}),
             )],
         )

@@ -184,7 +184,7 @@ impl Ledger {
         }
         // Granting a seat that is releasing (S4) keeps it: the release is cancelled.
         let user_ids: Vec<Val> = users.iter().map(|u| Val::Int(u.id)).collect();
-        let mut before = vec![Val::Text(String::new())];
+        let mut before = [Val::Text(String::new())];
         for p in &products {
             before[0] = Val::Text(p.clone());
             for chunk in user_ids.chunks(crate::db::CHUNK) {

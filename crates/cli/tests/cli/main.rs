@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use sqlx::Connection as _;
 
+mod server;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_seatkeeper"));
     c.env_remove("SEATKEEPER_DATABASE")

@@ -97,7 +97,10 @@ pub async fn s1_login_names_products_or_the_refusal_reason(db: &TestDb) {
     let a = allowed(login(db, "ANN").await);
     assert_eq!(a.login, "ann");
     assert_eq!(
-        a.products.iter().map(|p| p.product.as_str()).collect::<Vec<_>>(),
+        a.products
+            .iter()
+            .map(|p| p.product.as_str())
+            .collect::<Vec<_>>(),
         vec!["crm", "reports"]
     );
     assert!(a.all_modules);
@@ -106,7 +109,11 @@ pub async fn s1_login_names_products_or_the_refusal_reason(db: &TestDb) {
     assert!(!a.license_manager);
 
     assert_eq!(refusal(login(db, "nobody").await), Refusal::UnknownUser);
-    assert_eq!(refusal(login(db, "bob").await), Refusal::NoLicense, "no free seat");
+    assert_eq!(
+        refusal(login(db, "bob").await),
+        Refusal::NoLicense,
+        "no free seat"
+    );
     db.ledger.block_user(&admin(), "cat", "left").await.unwrap();
     assert_eq!(refusal(login(db, "cat").await), Refusal::Blocked);
 
@@ -170,8 +177,14 @@ pub async fn s1_expired_licenses_and_area_limits_refuse_with_their_reason(db: &T
 pub async fn s2_auto_allocation_follows_the_four_steps_and_skips_module_seats(db: &TestDb) {
     mixed_license(db, 2, 2, 5).await;
     db.ledger.create_folder(&admin(), "Sales").await.unwrap();
-    db.ledger.place_seats(&admin(), "F-1", "Sales", 1).await.unwrap();
-    db.ledger.place_seats(&admin(), "N-1", "Sales", 1).await.unwrap();
+    db.ledger
+        .place_seats(&admin(), "F-1", "Sales", 1)
+        .await
+        .unwrap();
+    db.ledger
+        .place_seats(&admin(), "N-1", "Sales", 1)
+        .await
+        .unwrap();
     for i in 1..=6 {
         let mut u = NewUser::active(&format!("s{i}"), Area::Employee);
         u.folder = "Sales".into();
@@ -202,7 +215,15 @@ pub async fn s2_auto_allocation_follows_the_four_steps_and_skips_module_seats(db
     let s3 = db.ledger.user("s3").await.unwrap();
     assert_eq!(s3.licenses[0].product, "crm");
     assert_eq!(s3.licenses[0].seat_folder, "Sales");
-    assert!(db.ledger.user("s1").await.unwrap().licenses.iter().all(|l| l.product != "crm"));
+    assert!(
+        db.ledger
+            .user("s1")
+            .await
+            .unwrap()
+            .licenses
+            .iter()
+            .all(|l| l.product != "crm")
+    );
     // Everything all-modules is taken: the next user is refused although module seats are free.
     assert_eq!(refusal(login(db, "s5").await), Refusal::NoLicense);
     // A user holding a dedicated all-modules seat takes nothing more at the next login.
@@ -218,11 +239,17 @@ pub async fn s3_floating_seats_end_with_logout_or_idle_timeout(db: &TestDb) {
     let b = allowed(login(db, "b").await);
     assert_eq!(refusal(login(db, "c").await), Refusal::NoLicense);
     assert_eq!(
-        db.ledger.logout_many(&[a.session_id.clone()]).await.unwrap(),
+        db.ledger
+            .logout_many(std::slice::from_ref(&a.session_id))
+            .await
+            .unwrap(),
         vec![true]
     );
     assert_eq!(
-        db.ledger.logout_many(&[a.session_id.clone()]).await.unwrap(),
+        db.ledger
+            .logout_many(std::slice::from_ref(&a.session_id))
+            .await
+            .unwrap(),
         vec![false],
         "a second logout finds nothing"
     );
@@ -232,14 +259,24 @@ pub async fn s3_floating_seats_end_with_logout_or_idle_timeout(db: &TestDb) {
     // c keeps heartbeating; b does not. After the idle timeout only b's seat is freed.
     db.clock.advance(Duration::minutes(20));
     assert_eq!(
-        db.ledger.heartbeat_many(&[c.session_id.clone()]).await.unwrap(),
+        db.ledger
+            .heartbeat_many(std::slice::from_ref(&c.session_id))
+            .await
+            .unwrap(),
         vec![true]
     );
     db.clock.advance(Duration::minutes(15));
-    let reaped = db.ledger.reap_idle(StdDuration::from_secs(30 * 60)).await.unwrap();
+    let reaped = db
+        .ledger
+        .reap_idle(StdDuration::from_secs(30 * 60))
+        .await
+        .unwrap();
     assert_eq!(reaped.ended, 1);
     assert_eq!(
-        db.ledger.heartbeat_many(&[b.session_id.clone(), c.session_id.clone()]).await.unwrap(),
+        db.ledger
+            .heartbeat_many(&[b.session_id.clone(), c.session_id.clone()])
+            .await
+            .unwrap(),
         vec![false, true]
     );
     assert_eq!(pool_used(db, "concurrent", 1).await, 1);
@@ -248,7 +285,11 @@ pub async fn s3_floating_seats_end_with_logout_or_idle_timeout(db: &TestDb) {
     let reopened = db.reopen().await;
     let sessions = reopened.sessions(None, 100, 0).await.unwrap();
     assert_eq!(sessions.len(), 2);
-    assert!(sessions.iter().all(|s| s.floating == vec!["crm".to_string()]));
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s.floating == vec!["crm".to_string()])
+    );
 }
 
 pub async fn s4_recalling_a_seat_in_use_releases_it_at_session_end(db: &TestDb) {
@@ -344,7 +385,10 @@ pub async fn x2_roles_permissions_and_tokens(db: &TestDb) {
         .set_role_permission(&admin(), role.id, Permission::ManageLicenses, true)
         .await
         .unwrap();
-    db.ledger.set_role_member(&admin(), role.id, "mgr", true).await.unwrap();
+    db.ledger
+        .set_role_member(&admin(), role.id, "mgr", true)
+        .await
+        .unwrap();
     let t = db
         .ledger
         .create_token(&admin(), "mgr", "ci", TokenScope::Admin, "hash-1", None)

@@ -1,0 +1,692 @@
+//! End-to-end tests of `seatkeeper serve`: real server processes, real HTTP, on a SQLite file
+//! and on PostgreSQL. Time is moved through the server's clock file, never by sleeping past
+//! a timeout.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use seatkeeper_core::Permission;
+use seatkeeper_server::auth::Access;
+use serde_json::{Value, json};
+
+use super::{bin, ok, pg_database};
+
+const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
+const IDLE_SECS: i64 = 600;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `seatkeeper serve` on a free port and waits until it listens.
+fn start(db: &str, dir: &Path) -> Server {
+    let mut child = bin()
+        .current_dir(dir)
+        .args([
+            "--database",
+            db,
+            "--vendor-key",
+            "v.pub.pem",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--clock-file",
+            "clock",
+            "--idle-timeout-secs",
+            &IDLE_SECS.to_string(),
+            "--reap-interval-secs",
+            "1",
+        ])
+        .env("SEATKEEPER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("Seatkeeper listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server did not start listening");
+    Server { child, base }
+}
+
+fn set_clock(dir: &Path, at: i64) {
+    std::fs::write(dir.join("clock"), at.to_string()).unwrap();
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(server: &Server) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: server.base.clone(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method.clone(), path, Some(token), body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
+        v
+    }
+
+    async fn login(&self, token: &str, user: &str) -> Value {
+        self.ok(
+            Method::POST,
+            "/integration/v1/login",
+            token,
+            Some(json!({"login": user, "client": "e2e"})),
+        )
+        .await
+    }
+}
+
+/// Vendor key, a license request and a license with named and floating all-modules seats
+/// and a module product, imported through the admin API after signing in.
+struct World {
+    admin: String,
+    app: String,
+}
+
+fn set_admin_password(db: &str, dir: &Path) {
+    let mut child = bin()
+        .current_dir(dir)
+        .args([
+            "--database",
+            db,
+            "admin",
+            "password",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> World {
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "admin", "password": "wrong password!!"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    let signin = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "admin", "password": "correct horse battery staple"})),
+        )
+        .await;
+    assert_eq!(signin.0, StatusCode::OK, "{}", signin.1);
+    let admin = signin.1["token"].as_str().unwrap().to_string();
+    let request = api
+        .ok(
+            Method::POST,
+            "/api/v1/license-request",
+            &admin,
+            Some(json!({"company_id": "ACME"})),
+        )
+        .await;
+    std::fs::write(dir.join("req.json"), request.to_string()).unwrap();
+    let order = json!({
+        "products": [
+            {"code": "crm", "name": "CRM", "features": ["sales"], "all_modules": true},
+            {"code": "reports", "name": "Reports", "features": ["dashboards"], "all_modules": false}
+        ],
+        "packages": [
+            {"serial": "N-1", "product": "crm", "kind": "named", "area": "employee", "seats": named},
+            {"serial": "F-1", "product": "crm", "kind": "concurrent", "area": "employee", "seats": floating},
+            {"serial": "M-1", "product": "reports", "kind": "named", "area": "employee", "seats": 5}
+        ],
+        "area_limits": [{"area": "employee", "max_users": 1000}]
+    });
+    std::fs::write(dir.join("order.json"), order.to_string()).unwrap();
+    ok(
+        db,
+        dir,
+        &[
+            "vendor",
+            "issue",
+            "--key",
+            "v.key.pem",
+            "--request",
+            "req.json",
+            "--order",
+            "order.json",
+            "-o",
+            "lic.json",
+        ],
+    );
+    let license = std::fs::read_to_string(dir.join("lic.json")).unwrap();
+    let imported = api
+        .http
+        .post(format!("{}/api/v1/licenses", api.base))
+        .bearer_auth(&admin)
+        .body(license)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+    let token = api
+        .ok(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "the application", "scope": "integration"})),
+        )
+        .await;
+    World {
+        admin,
+        app: token["token"].as_str().unwrap().to_string(),
+    }
+}
+
+fn prepare(db: &str, dir: &Path) {
+    set_clock(dir, T0);
+    ok(db, dir, &["vendor", "keygen", "--out", "v"]);
+    set_admin_password(db, dir);
+}
+
+async fn create_user(api: &Api, w: &World, login: &str, folder: &str) {
+    api.ok(
+        Method::POST,
+        "/api/v1/users",
+        &w.admin,
+        Some(json!({"login": login, "area": "employee", "folder": folder})),
+    )
+    .await;
+}
+
+/// S1–S4 over HTTP, the 401/403 walk of the route table, and the OpenAPI document.
+async fn scenario(db: &str, dir: &Path) {
+    prepare(db, dir);
+    let server = start(db, dir);
+    let api = Api::new(&server);
+    let w = world(db, dir, &api, 2, 2).await;
+
+    // X1 placement: one floating and one dedicated seat in Sales.
+    api.ok(
+        Method::POST,
+        "/api/v1/folders",
+        &w.admin,
+        Some(json!({"path": "Sales"})),
+    )
+    .await;
+    for serial in ["F-1", "N-1"] {
+        api.ok(
+            Method::POST,
+            "/api/v1/placements",
+            &w.admin,
+            Some(json!({"serial": serial, "folder": "Sales", "seats": 1})),
+        )
+        .await;
+    }
+    for i in 1..=5 {
+        create_user(&api, &w, &format!("s{i}"), "Sales").await;
+    }
+    create_user(&api, &w, "blocked", "").await;
+
+    // S2: the four steps, in order; then nothing all-modules is left.
+    let mut sessions = Vec::new();
+    let mut steps = Vec::new();
+    for i in 1..=4 {
+        let a = api.login(&w.app, &format!("s{i}")).await;
+        assert_eq!(a["outcome"], "allowed", "{a}");
+        steps.push(format!(
+            "{}@{}",
+            a["auto_allocated"]["seat"].as_str().unwrap(),
+            a["auto_allocated"]["folder"].as_str().unwrap()
+        ));
+        sessions.push(a["session_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        steps,
+        [
+            "floating@Sales",
+            "floating@/",
+            "dedicated@Sales",
+            "dedicated@/"
+        ]
+    );
+    let refused = api.login(&w.app, "s5").await;
+    assert_eq!(refused["outcome"], "refused");
+    assert_eq!(refused["reason"], "no_license");
+    // S1: unknown and blocked users are refused with their reason.
+    assert_eq!(api.login(&w.app, "ghost").await["reason"], "unknown_user");
+    api.ok(
+        Method::POST,
+        "/api/v1/users/blocked/block",
+        &w.admin,
+        Some(json!({"reason": "left"})),
+    )
+    .await;
+    assert_eq!(api.login(&w.app, "blocked").await["reason"], "blocked");
+
+    // Entitlement and heartbeat.
+    let e = api
+        .ok(
+            Method::GET,
+            &format!(
+                "/integration/v1/entitlement?session_id={}&feature=sales",
+                sessions[0]
+            ),
+            &w.app,
+            None,
+        )
+        .await;
+    assert_eq!(e["allowed"], true);
+    let e = api
+        .ok(
+            Method::GET,
+            "/integration/v1/entitlement?login=s5&feature=sales",
+            &w.app,
+            None,
+        )
+        .await;
+    assert_eq!(e["allowed"], false);
+
+    // S4: recalling s3's dedicated seat while s3 is logged in: "releasing" until logout.
+    let recall = api
+        .ok(
+            Method::POST,
+            "/api/v1/recalls",
+            &w.admin,
+            Some(json!({"users": ["s3"], "products": ["crm"]})),
+        )
+        .await;
+    assert_eq!(recall["releasing"][0]["login"], "s3");
+    let s3 = api
+        .ok(Method::GET, "/api/v1/users/s3", &w.admin, None)
+        .await;
+    assert_eq!(s3["licenses"][0]["status"], "releasing");
+    assert_eq!(
+        api.login(&w.app, "s5").await["outcome"],
+        "refused",
+        "still counted"
+    );
+    api.ok(
+        Method::POST,
+        "/integration/v1/logout",
+        &w.app,
+        Some(json!({"session_id": sessions[2]})),
+    )
+    .await;
+    let s3 = api
+        .ok(Method::GET, "/api/v1/users/s3", &w.admin, None)
+        .await;
+    assert_eq!(s3["licenses"], json!([]), "freed at session end");
+    let s5 = api.login(&w.app, "s5").await;
+    assert_eq!(s5["auto_allocated"]["seat"], "dedicated", "{s5}");
+    assert_eq!(s5["auto_allocated"]["folder"], "Sales");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/integration/v1/logout",
+            Some(&w.app),
+            Some(json!({"session_id": sessions[2]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["code"], "unknown_session");
+
+    // S3: s2 keeps heartbeating, s1 does not; after the idle timeout the reaper frees s1's
+    // floating seat only.
+    set_clock(dir, T0 + IDLE_SECS / 2);
+    api.ok(
+        Method::POST,
+        "/integration/v1/heartbeat",
+        &w.app,
+        Some(json!({"session_id": sessions[1]})),
+    )
+    .await;
+    set_clock(dir, T0 + IDLE_SECS + 60);
+    let mut ended = false;
+    for _ in 0..100 {
+        // Polled through the admin API: a heartbeat would keep the session alive.
+        let s1 = api
+            .ok(Method::GET, "/api/v1/sessions?login=s1", &w.admin, None)
+            .await;
+        if s1["items"] == json!([]) {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the reaper ended the idle session");
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/integration/v1/heartbeat",
+            Some(&w.app),
+            Some(json!({"session_id": sessions[0]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a reaped session is gone");
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/integration/v1/heartbeat",
+            Some(&w.app),
+            Some(json!({"session_id": sessions[1]})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the session with a heartbeat lives on"
+    );
+    // Every session without a heartbeat was reaped; only s2's is left. Lists paginate.
+    let list = api
+        .ok(Method::GET, "/api/v1/sessions", &w.admin, None)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["items"][0]["login"], "s2");
+    assert_eq!(list["items"][0]["floating"], json!(["crm"]));
+    assert_eq!(api.login(&w.app, "s4").await["outcome"], "allowed");
+    let list = api
+        .ok(Method::GET, "/api/v1/sessions?limit=1", &w.admin, None)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["next_offset"], 1, "{list}");
+
+    route_walk(&api, &w).await;
+
+    // The served OpenAPI document is the checked-in one.
+    let doc = api.ok(Method::GET, "/api/v1/openapi.json", "", None).await;
+    let checked_in: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        doc, checked_in,
+        "docs/openapi.json is stale: run `cargo run -q -- openapi > docs/openapi.json`"
+    );
+}
+
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                match seg {
+                    "{id}" => "999999",
+                    "{permission}" => "view_licenses",
+                    _ => "nobody-here",
+                }
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Walks every route of the table: no credential → 401; a bad one → 401; the wrong scope →
+/// 403; a principal without the route's permission → 403; one with it gets past the check.
+async fn route_walk(api: &Api, w: &World) {
+    // A viewer (view_licenses only) and a user with no permission at all, each with an
+    // admin-scope token.
+    create_user(api, w, "viewer", "").await;
+    create_user(api, w, "nobody", "").await;
+    let role = api
+        .ok(
+            Method::POST,
+            "/api/v1/roles",
+            &w.admin,
+            Some(json!({"name": "Viewers", "kind": "functional"})),
+        )
+        .await;
+    let id = role["id"].as_i64().unwrap();
+    api.ok(
+        Method::PUT,
+        &format!("/api/v1/roles/{id}/permissions/view_licenses"),
+        &w.admin,
+        None,
+    )
+    .await;
+    api.ok(
+        Method::PUT,
+        &format!("/api/v1/roles/{id}/members/viewer"),
+        &w.admin,
+        None,
+    )
+    .await;
+    let mut tokens = Vec::new();
+    for owner in ["viewer", "nobody"] {
+        let t = api
+            .ok(
+                Method::POST,
+                "/api/v1/tokens",
+                &w.admin,
+                Some(json!({"name": owner, "scope": "admin", "owner": owner})),
+            )
+            .await;
+        tokens.push(t["token"].as_str().unwrap().to_string());
+    }
+    let (viewer, nobody) = (&tokens[0], &tokens[1]);
+
+    let specs = seatkeeper_server::routes::specs();
+    assert!(specs.len() > 40);
+    for spec in &specs {
+        let method = Method::from_bytes(spec.method.as_str().as_bytes()).unwrap();
+        let path = concrete(spec.path);
+        let what = format!("{} {}", spec.method, spec.path);
+        if spec.access == Access::Public {
+            let (s, _) = api.call(method.clone(), &path, None, Some(json!({}))).await;
+            assert_ne!(s, StatusCode::UNAUTHORIZED, "{what} is public");
+            continue;
+        }
+        let (s, v) = api.call(method.clone(), &path, None, Some(json!({}))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} without a token: {v}");
+        assert_eq!(v["error"]["code"], "unauthenticated", "{what}");
+        let (s, _) = api
+            .call(
+                method.clone(),
+                &path,
+                Some("ska_not-a-real-token"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} with a bad token");
+        match spec.access {
+            Access::Public => {}
+            Access::Integration => {
+                let (s, _) = api
+                    .call(method.clone(), &path, Some(&w.admin), Some(json!({})))
+                    .await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{what} with an admin token");
+            }
+            Access::Admin => {
+                let (s, _) = api
+                    .call(method.clone(), &path, Some(&w.app), Some(json!({})))
+                    .await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{what} with an integration token");
+                let (s, _) = api
+                    .call(method.clone(), &path, Some(nobody), Some(json!({})))
+                    .await;
+                assert!(
+                    s != StatusCode::UNAUTHORIZED && s != StatusCode::FORBIDDEN,
+                    "{what}"
+                );
+            }
+            Access::Requires(p) => {
+                let (s, _) = api
+                    .call(method.clone(), &path, Some(&w.app), Some(json!({})))
+                    .await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{what} with an integration token");
+                let (s, v) = api
+                    .call(method.clone(), &path, Some(nobody), Some(json!({})))
+                    .await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{what} without {p}: {v}");
+                assert_eq!(v["error"]["code"], "forbidden");
+                let (s, v) = api
+                    .call(method.clone(), &path, Some(viewer), Some(json!({})))
+                    .await;
+                if p == Permission::ViewLicenses {
+                    assert!(
+                        s != StatusCode::UNAUTHORIZED && s != StatusCode::FORBIDDEN,
+                        "{what} with view_licenses: {s} {v}"
+                    );
+                } else {
+                    assert_eq!(s, StatusCode::FORBIDDEN, "{what} with view_licenses only");
+                }
+            }
+        }
+    }
+    // Routes outside the table do not exist.
+    let (s, v) = api
+        .call(Method::GET, "/api/v1/nothing-here", Some(&w.admin), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_s4_x2_over_http_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario("ledger.db", dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_s4_x2_over_http_on_postgres() {
+    let Some((url, _guard)) = pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    scenario(&url, dir.path()).await;
+}
+
+/// Several `seatkeeper serve` nodes on one PostgreSQL database race logins for the last
+/// floating seats: never more sessions hold seats than exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_several_nodes_race_for_the_last_floating_seats_on_postgres() {
+    const SEATS: usize = 6;
+    const USERS: usize = 40;
+    let Some((url, _guard)) = pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    prepare(&url, dir);
+    let nodes: Vec<Server> = (0..3).map(|_| start(&url, dir)).collect();
+    let api = Api::new(&nodes[0]);
+    // One named seat (taken below) so that only floating seats are left to race for.
+    let w = world(&url, dir, &api, 1, u32::try_from(SEATS).unwrap()).await;
+    create_user(&api, &w, "holder", "").await;
+    api.ok(
+        Method::POST,
+        "/api/v1/grants",
+        &w.admin,
+        Some(json!({"users": ["holder"], "products": ["crm"]})),
+    )
+    .await;
+    let csv: String = std::iter::once("login,area".to_string())
+        .chain((0..USERS).map(|i| format!("racer{i},employee")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let imported = api
+        .http
+        .post(format!("{}/api/v1/users/import", api.base))
+        .bearer_auth(&w.admin)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+
+    let mut tasks = Vec::new();
+    for i in 0..USERS {
+        let base = nodes[i % nodes.len()].base.clone();
+        let token = w.app.clone();
+        tasks.push(tokio::spawn(async move {
+            let v: Value = reqwest::Client::new()
+                .post(format!("{base}/integration/v1/login"))
+                .bearer_auth(token)
+                .json(&json!({"login": format!("racer{i}")}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["outcome"] == "allowed"
+        }));
+    }
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, SEATS, "exactly the floating seats that exist");
+    let summary = api.ok(Method::GET, "/api/v1/summary", &w.admin, None).await;
+    let floating = summary["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "crm" && p["kind"] == "concurrent")
+        .cloned()
+        .unwrap();
+    assert_eq!(floating["used"], SEATS, "{floating}");
+    assert_eq!(floating["free"], 0);
+}
