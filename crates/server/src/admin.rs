@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use crate::AppState;
 use crate::auth::{self, verify_password};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiText};
 
 fn actor(p: &Principal) -> Actor {
     Actor::new(p.login.clone(), format!("api:{}", p.scope.as_str()))
@@ -138,7 +138,11 @@ pub async fn signout(
     ))
 }
 
-pub async fn me(Extension(p): Extension<Principal>) -> Json<Principal> {
+/// The caller, with the permissions in effect (the built-in administrator has them all).
+pub async fn me(Extension(mut p): Extension<Principal>) -> Json<Principal> {
+    if p.builtin {
+        p.permissions = Permission::ALL.into_iter().collect();
+    }
     Json(p)
 }
 
@@ -179,7 +183,7 @@ pub async fn license_files(State(state): State<AppState>) -> ApiResult<Json<Vec<
 pub async fn import_license(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: String,
+    ApiText(body): ApiText,
 ) -> ApiResult<Json<ImportReport>> {
     if state.settings.vendor_keys.is_empty() {
         return Err(ApiError::new(
@@ -451,11 +455,12 @@ pub async fn set_password(
 pub async fn import_users(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: String,
+    ApiText(body): ApiText,
 ) -> ApiResult<Json<CsvImportReport>> {
-    Ok(Json(
-        state.ledger.import_users_csv(&actor(&p), &body).await?,
-    ))
+    let report = state.ledger.import_users_csv(&actor(&p), &body).await?;
+    // Rows may have blocked users: their tokens must stop working here at once.
+    state.principals.clear();
+    Ok(Json(report))
 }
 
 pub async fn export_users(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {

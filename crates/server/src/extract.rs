@@ -2,6 +2,7 @@
 
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
+use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 
@@ -40,5 +41,20 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text())
+    }
+}
+
+/// A text body (a license file, a CSV file) with the API's error shape for a body that is too
+/// large or not UTF-8.
+pub struct ApiText(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for ApiText {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        String::from_request(req, state)
+            .await
+            .map(ApiText)
+            .map_err(|r| ApiError::new(r.status(), "invalid_body", r.body_text()))
     }
 }

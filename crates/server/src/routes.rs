@@ -3,6 +3,7 @@
 //! and the tests walk it, so a route cannot exist without a declared access rule.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -63,6 +64,9 @@ fn r(
         handler,
     }
 }
+
+/// Users CSV files can be large (100,000 users is about 10 MB); other bodies keep axum's 2 MB.
+const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 
 const VIEW: Access = Access::Requires(ViewLicenses);
 const MANAGE: Access = Access::Requires(ManageLicenses);
@@ -316,7 +320,7 @@ pub fn table() -> Vec<Route> {
             "Import users from CSV, all or nothing",
             Csv,
             &[],
-            post(admin::import_users),
+            post(admin::import_users).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         ),
         r(
             M::GET,

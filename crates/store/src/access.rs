@@ -438,7 +438,7 @@ impl Ledger {
     }
 
     /// Grants (`on`) or withdraws a permission from a role. The built-in "System
-    /// administrators" keep `manage_licenses` and `manage_access` so nobody locks themselves out.
+    /// administrators" keep all three, so nobody locks the installation out of itself.
     pub async fn set_role_permission(
         &self,
         actor: &Actor,
@@ -446,7 +446,7 @@ impl Ledger {
         permission: Permission,
         on: bool,
     ) -> Result<()> {
-        if role == 2 && !on && permission != Permission::ViewLicenses {
+        if role == 2 && !on {
             return Err(DomainError::Invalid(format!(
                 "the built-in role \"System administrators\" always holds {permission}"
             ))

@@ -51,8 +51,6 @@ pub struct SessionProduct {
     pub seat: SeatUse,
     /// The folder whose seat it is.
     pub folder: String,
-    /// S4: recalled while in use; lasts until the user's last session ends.
-    pub releasing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +78,9 @@ pub struct AllowedLogin {
     /// application should open the license manager.
     pub licenses_expired: bool,
     pub expired_products: Vec<String>,
+    /// For license managers only: whether any license is loaded at all (after "delete all
+    /// licenses" (L5) none is, and only the built-in administrator can log in).
+    pub licenses_loaded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,7 +164,6 @@ fn product_view(
     code: &str,
     seat: SeatUse,
     folder: FolderId,
-    releasing: bool,
 ) -> SessionProduct {
     let info = products.get(code);
     SessionProduct {
@@ -173,7 +173,6 @@ fn product_view(
         all_modules: info.is_some_and(|i| i.all_modules),
         seat,
         folder: tree.path(folder),
-        releasing,
     }
 }
 
@@ -335,6 +334,10 @@ impl Ledger {
             None => Vec::new(),
         };
         let tree = FolderTree::load(&mut tx).await?;
+        let licenses_loaded = sqlx::query("SELECT serial FROM packages LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
 
         let mut answers = Vec::with_capacity(requests.len());
         let mut sessions = Vec::new();
@@ -350,7 +353,8 @@ impl Ledger {
                 answers.push(refuse(&user.login, Refusal::Blocked));
                 continue;
             }
-            let manager = user.builtin || managers.contains(&user.id);
+            // With no license loaded at all (L5), only the built-in administrator gets in.
+            let manager = user.builtin || (licenses_loaded && managers.contains(&user.id));
             let mut allowed_seats = true;
             if !user.builtin
                 && let Some(limit) = over_limit.get(&user.area)
@@ -375,7 +379,6 @@ impl Ledger {
                         &h.product,
                         SeatUse::Dedicated,
                         h.folder,
-                        false,
                     ));
                 }
                 let has_all_modules = session_products.iter().any(|p| p.all_modules);
@@ -432,8 +435,7 @@ impl Ledger {
                                 SeatUse::Dedicated
                             }
                         };
-                        let p =
-                            product_view(&products, &tree, &key.product, seat, key.folder, false);
+                        let p = product_view(&products, &tree, &key.product, seat, key.folder);
                         auto = Some(p.clone());
                         session_products.push(p);
                     }
@@ -474,6 +476,7 @@ impl Ledger {
                 license_manager: manager,
                 licenses_expired: manager && !expired.is_empty(),
                 expired_products: if manager { expired.clone() } else { Vec::new() },
+                licenses_loaded: licenses_loaded || !manager,
             }));
         }
         insert_rows(

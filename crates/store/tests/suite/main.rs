@@ -56,6 +56,7 @@ on_both_backends!(
     s3_racing_logins_never_take_more_floating_seats_than_exist,
     s4_recalling_a_seat_in_use_releases_it_at_session_end,
     x2_roles_permissions_and_tokens,
+    l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in,
 );
 
 use cases::*;

@@ -375,6 +375,7 @@ pub async fn s3_racing_logins_never_take_more_floating_seats_than_exist(db: &Tes
 pub async fn x2_roles_permissions_and_tokens(db: &TestDb) {
     use seatkeeper_core::Permission;
     use seatkeeper_store::TokenScope;
+    floating_license(db, 1).await;
     users(db, &["mgr"]).await;
     let role = db
         .ledger
@@ -409,4 +410,36 @@ pub async fn x2_roles_permissions_and_tokens(db: &TestDb) {
         .unwrap_err();
     db.ledger.delete_token(&admin(), t.id).await.unwrap();
     assert!(db.ledger.tokens().await.unwrap().is_empty());
+}
+
+pub async fn l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in(db: &TestDb) {
+    use seatkeeper_core::Permission;
+    crm_seats(db, "S-1", 2).await;
+    users(db, &["mgr", "ann"]).await;
+    db.ledger
+        .grant(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let role = db
+        .ledger
+        .create_role(&admin(), "Managers", "functional", None)
+        .await
+        .unwrap();
+    db.ledger
+        .set_role_permission(&admin(), role.id, Permission::ManageLicenses, true)
+        .await
+        .unwrap();
+    db.ledger
+        .set_role_member(&admin(), role.id, "mgr", true)
+        .await
+        .unwrap();
+    assert!(allowed(login(db, "mgr").await).license_manager);
+
+    db.ledger.delete_all_licenses(&admin()).await.unwrap();
+    assert_eq!(refusal(login(db, "ann").await), Refusal::LicensesExpired);
+    // mgr's first login took the other seat, now suspended: refused like any user.
+    assert_eq!(refusal(login(db, "mgr").await), Refusal::LicensesExpired);
+    let a = allowed(login(db, "admin").await);
+    assert!(a.license_manager);
+    assert!(!a.licenses_loaded);
 }
