@@ -55,10 +55,13 @@ pub fn new_secret(scope: TokenScope) -> Result<String, ApiError> {
 /// Secrets are random, so a fast hash is enough to make the stored copy useless to a thief;
 /// passwords, which are not, get argon2.
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {

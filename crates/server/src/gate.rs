@@ -67,10 +67,48 @@ async fn run(ledger: Ledger, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
                 Job::Heartbeat(s, t) => beats.push((s, t)),
             }
         }
-        // Logouts first: the seats they free are there for the logins of the same batch.
-        apply(&ledger, logouts, |l, ids| Box::pin(l.logout_many(ids))).await;
         apply(&ledger, beats, |l, ids| Box::pin(l.heartbeat_many(ids))).await;
-        apply(&ledger, logins, |l, reqs| Box::pin(l.login_many(reqs))).await;
+        commit(&ledger, logouts, logins).await;
+    }
+}
+
+/// Logouts and logins of one turn share a transaction (the ledger ends the logouts first, so
+/// their seats are there for the logins). If the batch fails, each request is retried alone.
+async fn commit(
+    ledger: &Ledger,
+    logouts: Vec<(String, oneshot::Sender<ApiResult<bool>>)>,
+    logins: Vec<(LoginRequest, oneshot::Sender<ApiResult<LoginAnswer>>)>,
+) {
+    if logouts.is_empty() && logins.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = logouts.iter().map(|(i, _)| i.clone()).collect();
+    let reqs: Vec<LoginRequest> = logins.iter().map(|(r, _)| r.clone()).collect();
+    match ledger.gate_batch(&ids, &reqs).await {
+        Ok((ended, answers)) if ended.len() == ids.len() && answers.len() == reqs.len() => {
+            for ((_, reply), e) in logouts.into_iter().zip(ended) {
+                let _ = reply.send(Ok(e));
+            }
+            for ((_, reply), a) in logins.into_iter().zip(answers) {
+                let _ = reply.send(Ok(a));
+            }
+        }
+        Ok(_) => {
+            tracing::error!("batch answered out of step");
+            for (_, reply) in logouts {
+                let _ = reply.send(Err(ApiError::unavailable("batch answered out of step")));
+            }
+            for (_, reply) in logins {
+                let _ = reply.send(Err(ApiError::unavailable("batch answered out of step")));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = ids.len() + reqs.len(), "batch failed; retrying one by one");
+            apply(ledger, logouts, |l, ids| Box::pin(l.logout_many(ids))).await;
+            for job in logins {
+                apply(ledger, vec![job], |l, reqs| Box::pin(l.login_many(reqs))).await;
+            }
+        }
     }
 }
 

@@ -17,11 +17,11 @@ use time::OffsetDateTime;
 
 use crate::db::{
     Audit, Tx, Val, audit, count, dt, execute_in, fetch_in, get_i64, get_opt_i64, get_str,
-    insert_rows, meta_get, parse, ts,
+    insert_rows, parse, ts,
 };
 use crate::folders::FolderTree;
 use crate::reconcile::{EXPIRED_PRODUCTS, reconcile};
-use crate::users::{UserRecord, users_by_login};
+use crate::users::UserRecord;
 use crate::{Actor, HeldSeat, Ledger, Result};
 
 /// One login asked for by the application.
@@ -124,6 +124,15 @@ struct ProductInfo {
     name: String,
     features: Vec<String>,
     all_modules: bool,
+}
+
+fn product_info(r: &sqlx::any::AnyRow) -> Result<ProductInfo> {
+    Ok(ProductInfo {
+        name: get_str(r, "name")?,
+        features: serde_json::from_str(&get_str(r, "features")?)
+            .map_err(|e| crate::StoreError::Corrupt(e.to_string()))?,
+        all_modules: get_i64(r, "all_modules")? == 1,
+    })
 }
 
 async fn load_products(tx: &mut Tx) -> Result<BTreeMap<String, ProductInfo>> {
@@ -265,50 +274,111 @@ impl Ledger {
     /// S1, S2: logs users in, in order, in one transaction. Each answer is an allowed session
     /// (with the products and features it may use) or a refusal with its reason.
     pub async fn login_many(&self, requests: &[LoginRequest]) -> Result<Vec<LoginAnswer>> {
-        if requests.is_empty() {
-            return Ok(Vec::new());
+        Ok(self.gate_batch(&[], requests).await?.1)
+    }
+
+    /// One turn of the server's group commit: ends the `logouts` (first, so their seats are
+    /// there for the logins) and decides the `logins`, all in one write transaction.
+    pub async fn gate_batch(
+        &self,
+        logouts: &[String],
+        logins: &[LoginRequest],
+    ) -> Result<(Vec<bool>, Vec<LoginAnswer>)> {
+        if logouts.is_empty() && logins.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
         let now = self.now();
         let mut tx = self.begin_write().await?;
         reconcile(&mut tx, now, false).await?;
-        let logins: Vec<String> = requests.iter().map(|r| r.login.clone()).collect();
-        let users = users_by_login(&mut tx, &logins).await?;
+        let ended = if logouts.is_empty() {
+            Vec::new()
+        } else {
+            end_sessions(
+                &mut tx,
+                now,
+                &Actor::new("logout", "integration"),
+                logouts,
+                "logout",
+            )
+            .await?
+            .0
+        };
+        let answers = if logins.is_empty() {
+            Vec::new()
+        } else {
+            login_in(&mut tx, now, logins).await?
+        };
+        tx.commit().await?;
+        Ok((ended, answers))
+    }
+}
+
+/// The login decisions of a batch, inside the caller's write transaction. Few statements
+/// whatever the batch size: users (with their license-manager flag), their seats (with the
+/// products), limits, folder names, and the free all-modules pools only when someone needs
+/// auto-allocation.
+async fn login_in(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    requests: &[LoginRequest],
+) -> Result<Vec<LoginAnswer>> {
+    {
+        let vals: Vec<Val> = requests
+            .iter()
+            .map(|r| Val::Text(r.login.to_ascii_lowercase()))
+            .collect();
+        let mut users: BTreeMap<String, UserRecord> = BTreeMap::new();
+        let mut managers: BTreeSet<i64> = BTreeSet::new();
+        for r in fetch_in(
+            tx,
+            "SELECT u.id, u.login, u.name, u.email, u.area, u.folder_id, u.state, u.builtin, \
+             CASE WHEN EXISTS (SELECT 1 FROM role_members m JOIN role_permissions p \
+               ON p.role_id = m.role_id WHERE m.user_id = u.id \
+               AND p.permission = 'manage_licenses') THEN 1 ELSE 0 END AS manager \
+             FROM users u WHERE lower(u.login) IN ({ids})",
+            &vals,
+            1,
+            &[],
+        )
+        .await?
+        {
+            let u = crate::users::record(&r)?;
+            if get_i64(&r, "manager")? == 1 {
+                managers.insert(u.id);
+            }
+            users.insert(u.login.to_ascii_lowercase(), u);
+        }
         let ids: Vec<Val> = users.values().map(|u| Val::Int(u.id)).collect();
 
+        let mut products: BTreeMap<String, ProductInfo> = BTreeMap::new();
         let mut held: BTreeMap<i64, Vec<Held>> = BTreeMap::new();
         for r in fetch_in(
-            &mut tx,
-            "SELECT user_id, product_code, folder_id, status, release_pending FROM assignments \
-             WHERE user_id IN ({ids}) ORDER BY product_code",
+            tx,
+            "SELECT a.user_id, a.product_code, a.folder_id, a.status, a.release_pending, \
+             COALESCE(p.name, a.product_code) AS name, COALESCE(p.features, '[]') AS features, \
+             COALESCE(p.all_modules, 0) AS all_modules FROM assignments a \
+             LEFT JOIN products p ON p.code = a.product_code \
+             WHERE a.user_id IN ({ids}) ORDER BY a.product_code",
             &ids,
             1,
             &[],
         )
         .await?
         {
+            let code = get_str(&r, "product_code")?;
+            if !products.contains_key(&code) {
+                products.insert(code.clone(), product_info(&r)?);
+            }
             held.entry(get_i64(&r, "user_id")?).or_default().push(Held {
-                product: get_str(&r, "product_code")?,
+                product: code,
                 folder: FolderId(get_i64(&r, "folder_id")?),
                 suspended: get_str(&r, "status")? == "suspended",
                 releasing: get_i64(&r, "release_pending")? == 1,
             });
         }
-        let managers: BTreeSet<i64> = fetch_in(
-            &mut tx,
-            "SELECT DISTINCT m.user_id FROM role_members m \
-             JOIN role_permissions p ON p.role_id = m.role_id \
-             WHERE p.permission = 'manage_licenses' AND m.user_id IN ({ids})",
-            &ids,
-            1,
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| get_i64(r, "user_id"))
-        .collect::<Result<_>>()?;
         let mut over_limit: BTreeMap<Area, u64> = BTreeMap::new();
         for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?
         {
             if let Some(limit) = get_opt_i64(&r, "user_limit")?.map(count)
@@ -317,28 +387,47 @@ impl Ledger {
                 over_limit.insert(parse(&get_str(&r, "area")?)?, limit);
             }
         }
-        let products = load_products(&mut tx).await?;
-        let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
-        for r in sqlx::query(
-            "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity - s.used AS free \
-             FROM seat_pools s JOIN products p ON p.code = s.product_code \
-             WHERE p.all_modules = 1 AND s.capacity > s.used",
+        let state = sqlx::query(
+            "SELECT (SELECT value FROM meta WHERE key = $1) AS expired, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM packages LIMIT 1) AS any_package) AS loaded",
         )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            free.insert(crate::reconcile::pool_key(&r)?, count(get_i64(&r, "free")?));
-        }
-        let expired: Vec<String> = match meta_get(&mut tx, EXPIRED_PRODUCTS).await? {
-            Some(j) => serde_json::from_str(&j).unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let tree = FolderTree::load(&mut tx).await?;
-        let licenses_loaded = sqlx::query("SELECT serial FROM packages LIMIT 1")
-            .fetch_optional(&mut *tx)
+        .bind(EXPIRED_PRODUCTS.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+        let expired: Vec<String> = crate::db::get_opt_str(&state, "expired")?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default();
+        let licenses_loaded = get_i64(&state, "loaded")? > 0;
+        // The free all-modules pools, read only if someone logging in holds no all-modules seat.
+        let needs_seat = users.values().any(|u| {
+            u.state == UserState::Active
+                && !held.get(&u.id).is_some_and(|hs| {
+                    hs.iter().any(|h| {
+                        !h.suspended
+                            && !h.releasing
+                            && products.get(&h.product).is_some_and(|p| p.all_modules)
+                    })
+                })
+        });
+        let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
+        if needs_seat {
+            for r in sqlx::query(
+                "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity - s.used AS free, \
+                 p.name, p.features, p.all_modules \
+                 FROM seat_pools s JOIN products p ON p.code = s.product_code \
+                 WHERE p.all_modules = 1 AND s.capacity > s.used",
+            )
+            .fetch_all(&mut **tx)
             .await?
-            .is_some();
-
+            {
+                let key = crate::reconcile::pool_key(&r)?;
+                if !products.contains_key(&key.product) {
+                    products.insert(key.product.clone(), product_info(&r)?);
+                }
+                free.insert(key, count(get_i64(&r, "free")?));
+            }
+        }
+        let tree = FolderTree::load(tx).await?;
         let mut answers = Vec::with_capacity(requests.len());
         let mut sessions = Vec::new();
         let mut holds = Vec::new();
@@ -358,7 +447,7 @@ impl Ledger {
             let mut allowed_seats = true;
             if !user.builtin
                 && let Some(limit) = over_limit.get(&user.area)
-                && !within_area_limit(area_rank(&mut tx, user).await?, Some(*limit))
+                && !within_area_limit(area_rank(tx, user).await?, Some(*limit))
             {
                 if !manager {
                     answers.push(refuse(&user.login, Refusal::AreaLimit));
@@ -480,49 +569,36 @@ impl Ledger {
             }));
         }
         insert_rows(
-            &mut tx,
+            tx,
             "INSERT INTO sessions (id, user_id, started_at, last_seen, client)",
             5,
             sessions,
         )
         .await?;
         insert_rows(
-            &mut tx,
+            tx,
             "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
             6,
             holds,
         )
         .await?;
         insert_rows(
-            &mut tx,
+            tx,
             "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
              manual, granted_at, granted_by)",
             9,
             new_named,
         )
         .await?;
-        audit(&mut tx, now, &Actor::new("login", "integration"), entries).await?;
-        tx.commit().await?;
+        audit(tx, now, &Actor::new("login", "integration"), entries).await?;
         Ok(answers)
     }
+}
 
+impl Ledger {
     /// Ends sessions at the application's request. `false` for ids that had already ended.
     pub async fn logout_many(&self, ids: &[String]) -> Result<Vec<bool>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        let (found, _) = end_sessions(
-            &mut tx,
-            now,
-            &Actor::new("logout", "integration"),
-            ids,
-            "logout",
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(found)
+        Ok(self.gate_batch(ids, &[]).await?.0)
     }
 
     /// Keeps sessions alive. `false` for ids that have ended (the application must log in

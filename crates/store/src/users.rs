@@ -35,7 +35,7 @@ pub(crate) struct UserRecord {
 const USER_COLUMNS: &str =
     "id, login, name, email, area, folder_id, state, block_reason, builtin, created_at";
 
-fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
+pub(crate) fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
     Ok(UserRecord {
         id: get_i64(r, "id")?,
         login: get_str(r, "login")?,
