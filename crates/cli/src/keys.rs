@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
+use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 
 use crate::CliError;
 
@@ -55,16 +55,4 @@ pub fn read_signing(path: &Path) -> Result<SigningKey, CliError> {
             path.display()
         ))
     })
-}
-
-pub fn read_verifying(path: &Path) -> Result<VerifyingKey, CliError> {
-    let pem = crate::read_file(path)?;
-    VerifyingKey::from_public_key_pem(&pem)
-        .or_else(|_| SigningKey::from_pkcs8_pem(&pem).map(|k| k.verifying_key()))
-        .map_err(|e| {
-            CliError::Usage(format!(
-                "{} is not an Ed25519 public key in PEM: {e}",
-                path.display()
-            ))
-        })
 }

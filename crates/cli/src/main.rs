@@ -814,10 +814,9 @@ fn yes_no(b: bool) -> String {
 }
 
 fn trusted_keys(cli: &Cli) -> Result<Vec<ed25519_dalek::VerifyingKey>, CliError> {
-    cli.vendor_keys
-        .iter()
-        .map(|p| keys::read_verifying(p))
-        .collect()
+    // One reader of key files for the CLI and the server.
+    seatkeeper_server::config::read_vendor_keys(&cli.vendor_keys)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
 async fn license_cmd(
