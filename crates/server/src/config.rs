@@ -168,3 +168,50 @@ impl seatkeeper_store::Clock for FileClock {
             .unwrap_or_else(|| seatkeeper_store::SystemClock.now())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn file(text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("sk-config-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_file_which_wins_over_defaults() {
+        let f = file("database = \"from-file.db\"\nidle_timeout_secs = 60\nbatch_max = 8\n");
+        let given = Overrides {
+            idle_timeout_secs: Some(90),
+            ..Overrides::default()
+        };
+        let c = ServeConfig::resolve(given, Some(&f), false, None).unwrap();
+        assert_eq!(c.database, "from-file.db");
+        assert_eq!(c.idle_timeout, Duration::from_secs(90));
+        assert_eq!(c.batch_max, 8);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.reap_interval, Duration::from_secs(15));
+        let demo = ServeConfig::resolve(Overrides::default(), None, true, None).unwrap();
+        assert_eq!(demo.database, DEFAULT_DEMO_DATABASE);
+        let _ = std::fs::remove_file(f);
+    }
+
+    #[test]
+    fn a_bad_file_or_value_is_refused_with_its_reason() {
+        let f = file("idle_timeout = 60\n");
+        let e = ServeConfig::resolve(Overrides::default(), Some(&f), false, None).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown field `idle_timeout`"),
+            "{e}"
+        );
+        let _ = std::fs::remove_file(f);
+        let zero = Overrides {
+            batch_max: Some(0),
+            ..Overrides::default()
+        };
+        let e = ServeConfig::resolve(zero, None, false, None).unwrap_err();
+        assert!(e.to_string().contains("batch_max"), "{e}");
+    }
+}

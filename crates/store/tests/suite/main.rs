@@ -57,6 +57,7 @@ on_both_backends!(
     s4_recalling_a_seat_in_use_releases_it_at_session_end,
     x2_roles_permissions_and_tokens,
     l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in,
+    l4_expiry_takes_floating_seats_from_the_newest_sessions,
 );
 
 use cases::*;

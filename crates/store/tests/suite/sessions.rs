@@ -443,3 +443,42 @@ pub async fn l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in(db: &
     assert!(a.license_manager);
     assert!(!a.licenses_loaded);
 }
+
+pub async fn l4_expiry_takes_floating_seats_from_the_newest_sessions(db: &TestDb) {
+    let mut short = package("F-SHORT", "crm", SeatKind::Concurrent, Area::Employee, 2);
+    short.expires = Some(T0 + Duration::days(10));
+    let long = package("F-LONG", "crm", SeatKind::Concurrent, Area::Employee, 1);
+    let o = order(vec![product("crm", true)], vec![short, long]);
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+    users(db, &["a", "b", "c"]).await;
+    let mut sessions = Vec::new();
+    for u in ["a", "b", "c"] {
+        sessions.push(allowed(login(db, u).await).session_id);
+        db.clock.advance(Duration::minutes(1));
+    }
+    db.clock.set(T0 + Duration::days(10));
+    // The pool shrinks to 1 with 3 seats held: the two newest sessions lose their seat, the
+    // oldest keeps it, and the database's count never exceeds the capacity.
+    let changes = db.ledger.refresh().await.unwrap();
+    assert_eq!(changes.suspended.len(), 2);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 1);
+    let entitled = |i: usize| {
+        let id = sessions[i].clone();
+        async move {
+            db.ledger
+                .entitlement(Some(&id), None, "crm.use")
+                .await
+                .unwrap()
+                .allowed
+        }
+    };
+    assert!(entitled(0).await);
+    assert!(!entitled(1).await);
+    assert!(!entitled(2).await);
+    // Sessions themselves go on; logging the newest out frees nothing more.
+    db.ledger.logout_many(&sessions[1..]).await.unwrap();
+    assert_eq!(pool_used(db, "concurrent", 1).await, 1);
+}
