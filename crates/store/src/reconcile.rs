@@ -192,18 +192,25 @@ async fn drop_newest_holds(tx: &mut Tx, k: &PoolKey, surplus: u64) -> Result<Vec
         .bind(i64::try_from(surplus).unwrap_or(i64::MAX))
         .fetch_all(&mut **tx)
         .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        sqlx::query("DELETE FROM floating_holds WHERE session_id = $1 AND product_code = $2")
-            .bind(get_str(&r, "session_id")?)
-            .bind(k.product.clone())
-            .execute(&mut **tx)
-            .await?;
+    let mut sessions = Vec::with_capacity(rows.len());
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        sessions.push(Val::Text(get_str(r, "session_id")?));
         out.push(HeldSeat {
-            login: get_str(&r, "login")?,
+            login: get_str(r, "login")?,
             product: k.product.clone(),
         });
     }
+    // One statement for all of them: the newest sessions' holds of this product.
+    crate::db::fetch_in(
+        tx,
+        "DELETE FROM floating_holds WHERE product_code = $1 AND session_id IN ({ids}) \
+         RETURNING session_id",
+        &sessions,
+        2,
+        &[Val::Text(k.product.clone())],
+    )
+    .await?;
     Ok(out)
 }
 

@@ -322,277 +322,275 @@ async fn login_in(
     now: OffsetDateTime,
     requests: &[LoginRequest],
 ) -> Result<Vec<LoginAnswer>> {
-    {
-        let vals: Vec<Val> = requests
-            .iter()
-            .map(|r| Val::Text(r.login.to_ascii_lowercase()))
-            .collect();
-        let mut users: BTreeMap<String, UserRecord> = BTreeMap::new();
-        let mut managers: BTreeSet<i64> = BTreeSet::new();
-        for r in fetch_in(
-            tx,
-            "SELECT u.id, u.login, u.name, u.email, u.area, u.folder_id, u.state, u.builtin, \
+    let vals: Vec<Val> = requests
+        .iter()
+        .map(|r| Val::Text(r.login.to_ascii_lowercase()))
+        .collect();
+    let mut users: BTreeMap<String, UserRecord> = BTreeMap::new();
+    let mut managers: BTreeSet<i64> = BTreeSet::new();
+    for r in fetch_in(
+        tx,
+        "SELECT u.id, u.login, u.name, u.email, u.area, u.folder_id, u.state, u.builtin, \
              CASE WHEN EXISTS (SELECT 1 FROM role_members m JOIN role_permissions p \
                ON p.role_id = m.role_id WHERE m.user_id = u.id \
                AND p.permission = 'manage_licenses') THEN 1 ELSE 0 END AS manager \
              FROM users u WHERE lower(u.login) IN ({ids})",
-            &vals,
-            1,
-            &[],
-        )
-        .await?
-        {
-            let u = crate::users::record(&r)?;
-            if get_i64(&r, "manager")? == 1 {
-                managers.insert(u.id);
-            }
-            users.insert(u.login.to_ascii_lowercase(), u);
+        &vals,
+        1,
+        &[],
+    )
+    .await?
+    {
+        let u = crate::users::record(&r)?;
+        if get_i64(&r, "manager")? == 1 {
+            managers.insert(u.id);
         }
-        let ids: Vec<Val> = users.values().map(|u| Val::Int(u.id)).collect();
+        users.insert(u.login.to_ascii_lowercase(), u);
+    }
+    let ids: Vec<Val> = users.values().map(|u| Val::Int(u.id)).collect();
 
-        let mut products: BTreeMap<String, ProductInfo> = BTreeMap::new();
-        let mut held: BTreeMap<i64, Vec<Held>> = BTreeMap::new();
-        for r in fetch_in(
-            tx,
-            "SELECT a.user_id, a.product_code, a.folder_id, a.status, a.release_pending, \
+    let mut products: BTreeMap<String, ProductInfo> = BTreeMap::new();
+    let mut held: BTreeMap<i64, Vec<Held>> = BTreeMap::new();
+    for r in fetch_in(
+        tx,
+        "SELECT a.user_id, a.product_code, a.folder_id, a.status, a.release_pending, \
              COALESCE(p.name, a.product_code) AS name, COALESCE(p.features, '[]') AS features, \
              COALESCE(p.all_modules, 0) AS all_modules FROM assignments a \
              LEFT JOIN products p ON p.code = a.product_code \
              WHERE a.user_id IN ({ids}) ORDER BY a.product_code",
-            &ids,
-            1,
-            &[],
-        )
-        .await?
-        {
-            let code = get_str(&r, "product_code")?;
-            if !products.contains_key(&code) {
-                products.insert(code.clone(), product_info(&r)?);
-            }
-            held.entry(get_i64(&r, "user_id")?).or_default().push(Held {
-                product: code,
-                folder: FolderId(get_i64(&r, "folder_id")?),
-                suspended: get_str(&r, "status")? == "suspended",
-                releasing: get_i64(&r, "release_pending")? == 1,
-            });
+        &ids,
+        1,
+        &[],
+    )
+    .await?
+    {
+        let code = get_str(&r, "product_code")?;
+        if !products.contains_key(&code) {
+            products.insert(code.clone(), product_info(&r)?);
         }
-        let mut over_limit: BTreeMap<Area, u64> = BTreeMap::new();
-        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            if let Some(limit) = get_opt_i64(&r, "user_limit")?.map(count)
-                && count(get_i64(&r, "active_users")?) > limit
-            {
-                over_limit.insert(parse(&get_str(&r, "area")?)?, limit);
-            }
-        }
-        let state = sqlx::query(
-            "SELECT (SELECT value FROM meta WHERE key = $1) AS expired, \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM packages LIMIT 1) AS any_package) AS loaded",
-        )
-        .bind(EXPIRED_PRODUCTS.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
-        let expired: Vec<String> = crate::db::get_opt_str(&state, "expired")?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default();
-        let licenses_loaded = get_i64(&state, "loaded")? > 0;
-        // The free all-modules pools, read only if someone logging in holds no all-modules seat.
-        let needs_seat = users.values().any(|u| {
-            u.state == UserState::Active
-                && !held.get(&u.id).is_some_and(|hs| {
-                    hs.iter().any(|h| {
-                        !h.suspended
-                            && !h.releasing
-                            && products.get(&h.product).is_some_and(|p| p.all_modules)
-                    })
-                })
+        held.entry(get_i64(&r, "user_id")?).or_default().push(Held {
+            product: code,
+            folder: FolderId(get_i64(&r, "folder_id")?),
+            suspended: get_str(&r, "status")? == "suspended",
+            releasing: get_i64(&r, "release_pending")? == 1,
         });
-        let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
-        if needs_seat {
-            for r in sqlx::query(
-                "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity - s.used AS free, \
+    }
+    let mut over_limit: BTreeMap<Area, u64> = BTreeMap::new();
+    for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        if let Some(limit) = get_opt_i64(&r, "user_limit")?.map(count)
+            && count(get_i64(&r, "active_users")?) > limit
+        {
+            over_limit.insert(parse(&get_str(&r, "area")?)?, limit);
+        }
+    }
+    let state = sqlx::query(
+        "SELECT (SELECT value FROM meta WHERE key = $1) AS expired, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM packages LIMIT 1) AS any_package) AS loaded",
+    )
+    .bind(EXPIRED_PRODUCTS.to_string())
+    .fetch_one(&mut **tx)
+    .await?;
+    let expired: Vec<String> = crate::db::get_opt_str(&state, "expired")?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let licenses_loaded = get_i64(&state, "loaded")? > 0;
+    // The free all-modules pools, read only if someone logging in holds no all-modules seat.
+    let needs_seat = users.values().any(|u| {
+        u.state == UserState::Active
+            && !held.get(&u.id).is_some_and(|hs| {
+                hs.iter().any(|h| {
+                    !h.suspended
+                        && !h.releasing
+                        && products.get(&h.product).is_some_and(|p| p.all_modules)
+                })
+            })
+    });
+    let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
+    if needs_seat {
+        for r in sqlx::query(
+            "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity - s.used AS free, \
                  p.name, p.features, p.all_modules \
                  FROM seat_pools s JOIN products p ON p.code = s.product_code \
                  WHERE p.all_modules = 1 AND s.capacity > s.used",
-            )
-            .fetch_all(&mut **tx)
-            .await?
-            {
-                let key = crate::reconcile::pool_key(&r)?;
-                if !products.contains_key(&key.product) {
-                    products.insert(key.product.clone(), product_info(&r)?);
-                }
-                free.insert(key, count(get_i64(&r, "free")?));
+        )
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            let key = crate::reconcile::pool_key(&r)?;
+            if !products.contains_key(&key.product) {
+                products.insert(key.product.clone(), product_info(&r)?);
             }
+            free.insert(key, count(get_i64(&r, "free")?));
         }
-        let tree = FolderTree::load(tx).await?;
-        let mut answers = Vec::with_capacity(requests.len());
-        let mut sessions = Vec::new();
-        let mut holds = Vec::new();
-        let mut new_named = Vec::new();
-        let mut entries = Vec::new();
-        for req in requests {
-            let Some(user) = users.get(&req.login.to_ascii_lowercase()) else {
-                answers.push(refuse(&req.login, Refusal::UnknownUser));
-                continue;
-            };
-            if user.state == UserState::Blocked {
-                answers.push(refuse(&user.login, Refusal::Blocked));
-                continue;
-            }
-            // With no license loaded at all (L5), only the built-in administrator gets in.
-            let manager = user.builtin || (licenses_loaded && managers.contains(&user.id));
-            let mut allowed_seats = true;
-            if !user.builtin
-                && let Some(limit) = over_limit.get(&user.area)
-                && !within_area_limit(area_rank(tx, user).await?, Some(*limit))
-            {
-                if !manager {
-                    answers.push(refuse(&user.login, Refusal::AreaLimit));
-                    continue;
-                }
-                // A license manager still gets in, to the license manager only.
-                allowed_seats = false;
-            }
-            let own = held.entry(user.id).or_default();
-            let mut session_products: Vec<SessionProduct> = Vec::new();
-            let mut auto = None;
-            let session_id = new_session_id();
-            if allowed_seats {
-                for h in own.iter().filter(|h| !h.suspended && !h.releasing) {
-                    session_products.push(product_view(
-                        &products,
-                        &tree,
-                        &h.product,
-                        SeatUse::Dedicated,
-                        h.folder,
-                    ));
-                }
-                let has_all_modules = session_products.iter().any(|p| p.all_modules);
-                if !has_all_modules {
-                    // Products the user has a row for (suspended, releasing) cannot get a
-                    // second named row; floating seats of them are fine.
-                    let taken: BTreeSet<&str> = own.iter().map(|h| h.product.as_str()).collect();
-                    let candidates: BTreeMap<PoolKey, u64> = free
-                        .iter()
-                        .filter(|(k, _)| {
-                            k.kind == SeatKind::Concurrent || !taken.contains(k.product.as_str())
-                        })
-                        .map(|(k, n)| (k.clone(), *n))
-                        .collect();
-                    if let Some(key) = pick_seat(user.area, user.folder, &candidates) {
-                        if let Some(n) = free.get_mut(&key) {
-                            *n -= 1;
-                        }
-                        let seat = match key.kind {
-                            SeatKind::Concurrent => {
-                                holds.push(vec![
-                                    Val::Text(session_id.clone()),
-                                    Val::Text(key.product.clone()),
-                                    Val::Text(key.area.as_str().into()),
-                                    Val::Text(key.kind.as_str().into()),
-                                    Val::Int(key.folder.0),
-                                    Val::Int(ts(now)),
-                                ]);
-                                SeatUse::Floating
-                            }
-                            SeatKind::Named => {
-                                new_named.push(vec![
-                                    Val::Int(user.id),
-                                    Val::Text(key.product.clone()),
-                                    Val::Text(key.area.as_str().into()),
-                                    Val::Text(key.kind.as_str().into()),
-                                    Val::Int(key.folder.0),
-                                    Val::Text("active".into()),
-                                    Val::Int(1),
-                                    Val::Int(ts(now)),
-                                    Val::Text("auto-allocation at login".into()),
-                                ]);
-                                entries.push(Audit::new(
-                                    "license.auto_allocate",
-                                    &user.login,
-                                    json!({"product": key.product, "folder": tree.path(key.folder)}),
-                                ));
-                                own.push(Held {
-                                    product: key.product.clone(),
-                                    folder: key.folder,
-                                    suspended: false,
-                                    releasing: false,
-                                });
-                                SeatUse::Dedicated
-                            }
-                        };
-                        let p = product_view(&products, &tree, &key.product, seat, key.folder);
-                        auto = Some(p.clone());
-                        session_products.push(p);
-                    }
-                }
-            }
-            if session_products.is_empty() && !manager {
-                let suspended = own.iter().any(|h| h.suspended);
-                answers.push(refuse(
-                    &user.login,
-                    if suspended {
-                        Refusal::LicensesExpired
-                    } else {
-                        Refusal::NoLicense
-                    },
-                ));
-                continue;
-            }
-            sessions.push(vec![
-                Val::Text(session_id.clone()),
-                Val::Int(user.id),
-                Val::Int(ts(now)),
-                Val::Int(ts(now)),
-                Val::Text(req.client.clone()),
-            ]);
-            let features: BTreeSet<String> = session_products
-                .iter()
-                .flat_map(|p| p.features.iter().cloned())
-                .collect();
-            answers.push(LoginAnswer::Allowed(AllowedLogin {
-                session_id,
-                login: user.login.clone(),
-                name: user.name.clone(),
-                area: user.area,
-                all_modules: session_products.iter().any(|p| p.all_modules),
-                features: features.into_iter().collect(),
-                products: session_products,
-                auto_allocated: auto,
-                license_manager: manager,
-                licenses_expired: manager && !expired.is_empty(),
-                expired_products: if manager { expired.clone() } else { Vec::new() },
-                licenses_loaded: licenses_loaded || !manager,
-            }));
-        }
-        insert_rows(
-            tx,
-            "INSERT INTO sessions (id, user_id, started_at, last_seen, client)",
-            5,
-            sessions,
-        )
-        .await?;
-        insert_rows(
-            tx,
-            "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
-            6,
-            holds,
-        )
-        .await?;
-        insert_rows(
-            tx,
-            "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
-             manual, granted_at, granted_by)",
-            9,
-            new_named,
-        )
-        .await?;
-        audit(tx, now, &Actor::new("login", "integration"), entries).await?;
-        Ok(answers)
     }
+    let tree = FolderTree::load(tx).await?;
+    let mut answers = Vec::with_capacity(requests.len());
+    let mut sessions = Vec::new();
+    let mut holds = Vec::new();
+    let mut new_named = Vec::new();
+    let mut entries = Vec::new();
+    for req in requests {
+        let Some(user) = users.get(&req.login.to_ascii_lowercase()) else {
+            answers.push(refuse(&req.login, Refusal::UnknownUser));
+            continue;
+        };
+        if user.state == UserState::Blocked {
+            answers.push(refuse(&user.login, Refusal::Blocked));
+            continue;
+        }
+        // With no license loaded at all (L5), only the built-in administrator gets in.
+        let manager = user.builtin || (licenses_loaded && managers.contains(&user.id));
+        let mut allowed_seats = true;
+        if !user.builtin
+            && let Some(limit) = over_limit.get(&user.area)
+            && !within_area_limit(area_rank(tx, user).await?, Some(*limit))
+        {
+            if !manager {
+                answers.push(refuse(&user.login, Refusal::AreaLimit));
+                continue;
+            }
+            // A license manager still gets in, to the license manager only.
+            allowed_seats = false;
+        }
+        let own = held.entry(user.id).or_default();
+        let mut session_products: Vec<SessionProduct> = Vec::new();
+        let mut auto = None;
+        let session_id = new_session_id();
+        if allowed_seats {
+            for h in own.iter().filter(|h| !h.suspended && !h.releasing) {
+                session_products.push(product_view(
+                    &products,
+                    &tree,
+                    &h.product,
+                    SeatUse::Dedicated,
+                    h.folder,
+                ));
+            }
+            let has_all_modules = session_products.iter().any(|p| p.all_modules);
+            if !has_all_modules {
+                // Products the user has a row for (suspended, releasing) cannot get a
+                // second named row; floating seats of them are fine.
+                let taken: BTreeSet<&str> = own.iter().map(|h| h.product.as_str()).collect();
+                let candidates: BTreeMap<PoolKey, u64> = free
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.kind == SeatKind::Concurrent || !taken.contains(k.product.as_str())
+                    })
+                    .map(|(k, n)| (k.clone(), *n))
+                    .collect();
+                if let Some(key) = pick_seat(user.area, user.folder, &candidates) {
+                    if let Some(n) = free.get_mut(&key) {
+                        *n -= 1;
+                    }
+                    let seat = match key.kind {
+                        SeatKind::Concurrent => {
+                            holds.push(vec![
+                                Val::Text(session_id.clone()),
+                                Val::Text(key.product.clone()),
+                                Val::Text(key.area.as_str().into()),
+                                Val::Text(key.kind.as_str().into()),
+                                Val::Int(key.folder.0),
+                                Val::Int(ts(now)),
+                            ]);
+                            SeatUse::Floating
+                        }
+                        SeatKind::Named => {
+                            new_named.push(vec![
+                                Val::Int(user.id),
+                                Val::Text(key.product.clone()),
+                                Val::Text(key.area.as_str().into()),
+                                Val::Text(key.kind.as_str().into()),
+                                Val::Int(key.folder.0),
+                                Val::Text("active".into()),
+                                Val::Int(1),
+                                Val::Int(ts(now)),
+                                Val::Text("auto-allocation at login".into()),
+                            ]);
+                            entries.push(Audit::new(
+                                "license.auto_allocate",
+                                &user.login,
+                                json!({"product": key.product, "folder": tree.path(key.folder)}),
+                            ));
+                            own.push(Held {
+                                product: key.product.clone(),
+                                folder: key.folder,
+                                suspended: false,
+                                releasing: false,
+                            });
+                            SeatUse::Dedicated
+                        }
+                    };
+                    let p = product_view(&products, &tree, &key.product, seat, key.folder);
+                    auto = Some(p.clone());
+                    session_products.push(p);
+                }
+            }
+        }
+        if session_products.is_empty() && !manager {
+            let suspended = own.iter().any(|h| h.suspended);
+            answers.push(refuse(
+                &user.login,
+                if suspended {
+                    Refusal::LicensesExpired
+                } else {
+                    Refusal::NoLicense
+                },
+            ));
+            continue;
+        }
+        sessions.push(vec![
+            Val::Text(session_id.clone()),
+            Val::Int(user.id),
+            Val::Int(ts(now)),
+            Val::Int(ts(now)),
+            Val::Text(req.client.clone()),
+        ]);
+        let features: BTreeSet<String> = session_products
+            .iter()
+            .flat_map(|p| p.features.iter().cloned())
+            .collect();
+        answers.push(LoginAnswer::Allowed(AllowedLogin {
+            session_id,
+            login: user.login.clone(),
+            name: user.name.clone(),
+            area: user.area,
+            all_modules: session_products.iter().any(|p| p.all_modules),
+            features: features.into_iter().collect(),
+            products: session_products,
+            auto_allocated: auto,
+            license_manager: manager,
+            licenses_expired: manager && !expired.is_empty(),
+            expired_products: if manager { expired.clone() } else { Vec::new() },
+            licenses_loaded: licenses_loaded || !manager,
+        }));
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO sessions (id, user_id, started_at, last_seen, client)",
+        5,
+        sessions,
+    )
+    .await?;
+    insert_rows(
+        tx,
+        "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
+        6,
+        holds,
+    )
+    .await?;
+    insert_rows(
+        tx,
+        "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
+             manual, granted_at, granted_by)",
+        9,
+        new_named,
+    )
+    .await?;
+    audit(tx, now, &Actor::new("login", "integration"), entries).await?;
+    Ok(answers)
 }
 
 impl Ledger {

@@ -45,6 +45,27 @@ fn json(db: &str, dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&ok(db, dir, &a)).unwrap()
 }
 
+/// The vendor issues `lic.json` for `req.json` and `order` with the key `v.key.pem`.
+fn issue_license(db: &str, dir: &Path, order: &Value) {
+    std::fs::write(dir.join("order.json"), order.to_string()).unwrap();
+    ok(
+        db,
+        dir,
+        &[
+            "vendor",
+            "issue",
+            "--key",
+            "v.key.pem",
+            "--request",
+            "req.json",
+            "--order",
+            "order.json",
+            "-o",
+            "lic.json",
+        ],
+    );
+}
+
 /// Vendor keys, a request, an order with `seats` named crm seats, issued and imported.
 fn licensed(db: &str, dir: &Path, seats: u32) {
     ok(db, dir, &["vendor", "keygen", "--out", "v"]);
@@ -65,23 +86,7 @@ fn licensed(db: &str, dir: &Path, seats: u32) {
         "packages": [{"serial": "S-1", "product": "crm", "kind": "named", "area": "employee", "seats": seats}],
         "area_limits": [{"area": "employee", "max_users": 100}]
     });
-    std::fs::write(dir.join("order.json"), order.to_string()).unwrap();
-    ok(
-        db,
-        dir,
-        &[
-            "vendor",
-            "issue",
-            "--key",
-            "v.key.pem",
-            "--request",
-            "req.json",
-            "--order",
-            "order.json",
-            "-o",
-            "lic.json",
-        ],
-    );
+    issue_license(db, dir, &order);
     ok(
         db,
         dir,

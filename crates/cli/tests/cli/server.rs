@@ -12,7 +12,7 @@ use seatkeeper_core::Permission;
 use seatkeeper_server::auth::Access;
 use serde_json::{Value, json};
 
-use super::{bin, ok, pg_database};
+use super::{bin, issue_license, ok, pg_database};
 
 const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 const IDLE_SECS: i64 = 600;
@@ -197,23 +197,7 @@ async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> Wo
         ],
         "area_limits": [{"area": "employee", "max_users": 1000}]
     });
-    std::fs::write(dir.join("order.json"), order.to_string()).unwrap();
-    ok(
-        db,
-        dir,
-        &[
-            "vendor",
-            "issue",
-            "--key",
-            "v.key.pem",
-            "--request",
-            "req.json",
-            "--order",
-            "order.json",
-            "-o",
-            "lic.json",
-        ],
-    );
+    issue_license(db, dir, &order);
     let license = std::fs::read_to_string(dir.join("lic.json")).unwrap();
     let imported = api
         .http
