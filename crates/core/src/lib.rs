@@ -5,6 +5,7 @@
 //! and the property tests apply exactly the same rules.
 
 pub mod capacity;
+pub mod distribution;
 pub mod error;
 pub mod license;
 pub mod login;
