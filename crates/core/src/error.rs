@@ -54,6 +54,14 @@ pub enum Error {
     UnknownSession(String),
     #[error("unknown role {0:?}")]
     UnknownRole(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "role-based distribution is turned off (setting role_based_distribution): role bindings are kept, but nothing is redistributed"
+    )]
+    DistributionOff,
+    #[error("redistribution #{0} is still running; wait for it to finish")]
+    RedistributionRunning(i64),
     #[error("unknown API token {0}")]
     UnknownToken(i64),
     #[error("unknown folder {0:?}")]
@@ -142,6 +150,9 @@ impl Error {
             Error::UnknownSession(_) => "unknown_session",
             Error::UnknownRole(_) => "unknown_role",
             Error::UnknownToken(_) => "unknown_token",
+            Error::Conflict(_) => "conflict",
+            Error::DistributionOff => "distribution_off",
+            Error::RedistributionRunning(_) => "redistribution_running",
             Error::UnknownPackage(_) => "unknown_package",
             Error::DuplicateLogin(_) => "duplicate_login",
             Error::DuplicateFolder(_) => "duplicate_folder",

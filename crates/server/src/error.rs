@@ -57,6 +57,9 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::UnknownRole(_)
         | DomainError::UnknownToken(_) => StatusCode::NOT_FOUND,
         DomainError::DuplicateLogin(_)
+        | DomainError::Conflict(_)
+        | DomainError::DistributionOff
+        | DomainError::RedistributionRunning(_)
         | DomainError::DuplicateFolder(_)
         | DomainError::NoSeatFree { .. }
         | DomainError::AreaLimit { .. }

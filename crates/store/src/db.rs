@@ -99,6 +99,9 @@ impl Ledger {
             clock,
         };
         ledger.init_instance().await?;
+        // A redistribution a crashed process left half-applied is finished before anyone
+        // reads the ledger (roll forward).
+        ledger.resume_redistributions().await?;
         Ok(ledger)
     }
 

@@ -172,7 +172,7 @@ impl Ledger {
             rows,
         )
         .await?;
-        // Role-given seats (issue #4) become manual too; no new seat is taken.
+        // A role-given seat granted by hand gains the manual reason; no new seat is taken.
         for (user_id, product) in upgrade {
             sqlx::query(
                 "UPDATE assignments SET manual = 1 WHERE user_id = $1 AND product_code = $2",

@@ -10,12 +10,14 @@
 mod access;
 mod clock;
 mod db;
+mod distribution;
 mod error;
 mod folders;
 mod grants;
 mod licenses;
 mod reconcile;
 mod reports;
+mod roles;
 mod sessions;
 mod users;
 mod views;
@@ -23,7 +25,13 @@ mod views;
 pub use access::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Ledger, database_url, redact};
+pub use distribution::{
+    DEFAULT_CHUNK_USERS, DEFAULT_DETAIL, DistributionSettings, MessageView, NeedView, PlanItem,
+    RedistributionReport, RunView, Scope,
+};
 pub use error::StoreError;
+pub use roles::{ExplainView, ReasonView, RoleChange};
+pub use seatkeeper_core::distribution::ManualGrants;
 pub use sessions::*;
 pub use views::*;
 

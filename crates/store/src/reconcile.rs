@@ -334,6 +334,8 @@ pub(crate) async fn reconcile(
         ));
     }
     audit(tx, now, &Actor::system(), entries).await?;
+    // Seats may have come free (or capacity returned): pending needs are served now.
+    crate::distribution::fulfil_pending(tx, now).await?;
     Ok(changes)
 }
 
