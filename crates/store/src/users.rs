@@ -625,7 +625,7 @@ async fn user_views(
     let index: BTreeMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
     let held = fetch_in(
         tx,
-        "SELECT user_id, product_code, status, release_pending, manual, folder_id, granted_at \
+        "SELECT user_id, product_code, status, release_pending, manual, by_role, folder_id, granted_at \
          FROM assignments \
          WHERE user_id IN ({ids}) ORDER BY product_code",
         &ids,
@@ -643,6 +643,7 @@ async fn user_views(
                     _ => AssignmentStatus::Active,
                 },
                 manual: get_i64(&r, "manual")? == 1,
+                by_role: get_i64(&r, "by_role")? == 1,
                 seat_folder: tree.path(FolderId(get_i64(&r, "folder_id")?)),
                 granted_at: dt(get_i64(&r, "granted_at")?)?,
             });

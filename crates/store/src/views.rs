@@ -133,7 +133,10 @@ pub struct UserView {
 pub struct UserLicense {
     pub product: String,
     pub status: AssignmentStatus,
+    /// Granted by hand or taken at login.
     pub manual: bool,
+    /// Given by role-based distribution (a seat may have both reasons; it is one seat).
+    pub by_role: bool,
     /// The folder whose seats it uses.
     pub seat_folder: String,
     #[serde(with = "time::serde::rfc3339")]

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cases;
+mod distribution;
 mod sessions;
 mod support;
 
@@ -58,7 +59,17 @@ on_both_backends!(
     x2_roles_permissions_and_tokens,
     l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in,
     l4_expiry_takes_floating_seats_from_the_newest_sessions,
+    d2_d3_a_role_scope_covers_members_and_descendants,
+    d3_keep_or_remove_manually_granted_licenses,
+    d3_single_user_scope_and_blocked_users_get_nothing,
+    d4_shortages_become_pending_needs_fulfilled_as_seats_free_up,
+    d4_preview_changes_nothing_and_matches_the_apply,
+    d5_role_change_trigger_and_turning_distribution_off,
+    d2_role_tree_refuses_cycles_and_deleting_a_role_recalls_its_seats,
+    d6_explain_names_every_reason,
+    d4_a_run_cut_off_midway_is_finished_on_reopen,
 );
 
 use cases::*;
+use distribution::*;
 use sessions::*;
