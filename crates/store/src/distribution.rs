@@ -119,6 +119,8 @@ pub struct RunView {
     pub manual: ManualGrants,
     pub status: String,
     pub phase: String,
+    /// `full`, or `incremental`: only users changed since the last full run were visited.
+    pub mode: String,
     pub users: u64,
     pub granted: u64,
     pub recalled: u64,
@@ -189,6 +191,113 @@ pub(crate) async fn load_tree(tx: &mut Tx) -> Result<(RoleTree, HashMap<i64, Str
         bindings.push((get_i64(&r, "role_id")?, get_str(&r, "product_code")?));
     }
     Ok((RoleTree::new(parents, bindings), names))
+}
+
+const BASELINE: &str = "distribution.baseline";
+
+/// What a full run's plans depend on besides each user's own facts: the role tree, the
+/// bindings and where products are sold as named seats. Equal signatures (and the same
+/// option) let a run for all users visit only the users marked since.
+async fn signature(tx: &mut Tx) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for r in sqlx::query("SELECT id, parent_id FROM roles ORDER BY id")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        (get_i64(&r, "id")?, get_opt_i64(&r, "parent_id")?).hash(&mut h);
+    }
+    "bindings".hash(&mut h);
+    for r in sqlx::query(
+        "SELECT role_id, product_code FROM role_products ORDER BY role_id, product_code",
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        (get_i64(&r, "role_id")?, get_str(&r, "product_code")?).hash(&mut h);
+    }
+    "pools".hash(&mut h);
+    for r in sqlx::query(
+        "SELECT DISTINCT product_code, area FROM seat_pools WHERE kind = 'named' \
+         ORDER BY product_code, area",
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        (get_str(&r, "product_code")?, get_str(&r, "area")?).hash(&mut h);
+    }
+    Ok(format!("{:016x}", h.finish()))
+}
+
+/// Whether a run with `manual` may clear the marks of the users it plans: a run that keeps
+/// manual grants leaves users "unfinished" for a baseline that removes them.
+async fn may_clear_marks(tx: &mut Tx, manual: ManualGrants) -> Result<bool> {
+    Ok(manual == ManualGrants::Remove
+        || !meta_get(tx, BASELINE)
+            .await?
+            .is_some_and(|b| b.starts_with("remove:")))
+}
+
+async fn clear_marks(tx: &mut Tx, users: &[i64]) -> Result<()> {
+    let ids: Vec<Val> = users.iter().map(|i| Val::Int(*i)).collect();
+    execute_in(
+        tx,
+        "DELETE FROM distribution_dirty WHERE user_id IN ({ids})",
+        &ids,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The next users of an incremental run after `after`: those marked since the baseline and,
+/// in the grant phase, those with pending needs that a free seat could now meet.
+async fn incremental_ids(
+    tx: &mut Tx,
+    after: i64,
+    limit: usize,
+    phase: Phase,
+    available: &Available,
+) -> Result<Vec<i64>> {
+    let lim = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut ids: BTreeSet<i64> = BTreeSet::new();
+    let sql = if phase == Phase::Recall {
+        "SELECT d.user_id FROM distribution_dirty d WHERE d.user_id > $1 \
+         AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = d.user_id) \
+         ORDER BY d.user_id LIMIT $2"
+    } else {
+        "SELECT user_id FROM distribution_dirty WHERE user_id > $1 ORDER BY user_id LIMIT $2"
+    };
+    for r in sqlx::query(sql)
+        .bind(after)
+        .bind(lim)
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        ids.insert(get_i64(&r, "user_id")?);
+    }
+    if phase != Phase::Recall {
+        let open: BTreeSet<(&str, Area)> = available
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, _)| (k.product.as_str(), k.area))
+            .collect();
+        for (product, area) in open {
+            for r in sqlx::query(
+                "SELECT user_id FROM pending_needs WHERE product_code = $1 AND area = $2 \
+                 AND user_id > $3 ORDER BY user_id LIMIT $4",
+            )
+            .bind(product.to_string())
+            .bind(area.as_str().to_string())
+            .bind(after)
+            .bind(lim)
+            .fetch_all(&mut **tx)
+            .await?
+            {
+                ids.insert(get_i64(&r, "user_id")?);
+            }
+        }
+    }
+    Ok(ids.into_iter().take(limit).collect())
 }
 
 /// Seats a plan may use per named pool: capacity − used − suspended.
@@ -757,10 +866,18 @@ impl Ledger {
         let (tree, _) = load_tree(&mut tx).await?;
         // Validates the scope before anything is written.
         resolve_scope(&mut tx, &tree, scope).await?;
+        let sig = if *scope == Scope::All {
+            signature(&mut tx).await?
+        } else {
+            String::new()
+        };
+        let incremental = *scope == Scope::All
+            && meta_get(&mut tx, BASELINE).await?.as_deref()
+                == Some(&*format!("{}:{sig}", manual.as_str()));
         let row = sqlx::query(
             "INSERT INTO redistributions (started_at, actor, origin, scope, manual, status, \
-             phase, after_user, lease_owner, lease_until) \
-             VALUES ($1, $2, $3, $4, $5, 'running', 'recall', 0, $6, $7) RETURNING id",
+             phase, mode, signature, after_user, lease_owner, lease_until) \
+             VALUES ($1, $2, $3, $4, $5, 'running', 'recall', $8, $9, 0, $6, $7) RETURNING id",
         )
         .bind(ts(now))
         .bind(actor.name.clone())
@@ -769,6 +886,8 @@ impl Ledger {
         .bind(manual.as_str().to_string())
         .bind(owner.clone())
         .bind(ts(now) + LEASE_SECS)
+        .bind(if incremental { "incremental" } else { "full" })
+        .bind(sig)
         .fetch_one(&mut *tx)
         .await?;
         let id = get_i64(&row, "id")?;
@@ -792,8 +911,8 @@ impl Ledger {
             let now = self.now();
             let mut tx = self.begin_write().await?;
             let run = sqlx::query(
-                "SELECT actor, origin, scope, manual, status, phase, after_user, lease_owner \
-                 FROM redistributions WHERE id = $1",
+                "SELECT actor, origin, scope, manual, status, phase, mode, after_user, \
+                 lease_owner, signature FROM redistributions WHERE id = $1",
             )
             .bind(id)
             .fetch_one(&mut *tx)
@@ -812,6 +931,8 @@ impl Ledger {
                 _ => Phase::Grant,
             };
             let after = get_i64(&run, "after_user")?;
+            let incremental = get_str(&run, "mode")? == "incremental";
+            let signature = get_str(&run, "signature")?;
             if tree_cache.is_none() {
                 let (tree, names) = load_tree(&mut tx).await?;
                 let resolved = resolve_scope(&mut tx, &tree, &scope).await?;
@@ -822,14 +943,24 @@ impl Ledger {
             };
             report.scope = scope.describe(names);
             report.manual = Some(manual);
-            let chunk = load_chunk(
-                &mut tx,
-                resolved,
-                after,
-                chunk_users,
-                phase == Phase::Recall,
-            )
-            .await?;
+            let available = load_available(&mut tx).await?;
+            let chunk = if incremental {
+                let ids = incremental_ids(&mut tx, after, chunk_users, phase, &available).await?;
+                if ids.is_empty() {
+                    Chunk::default()
+                } else {
+                    load_chunk(&mut tx, &Resolved::Users(ids), 0, chunk_users, false).await?
+                }
+            } else {
+                load_chunk(
+                    &mut tx,
+                    resolved,
+                    after,
+                    chunk_users,
+                    phase == Phase::Recall,
+                )
+                .await?
+            };
             if chunk.users.is_empty() {
                 if phase == Phase::Recall {
                     sqlx::query(
@@ -845,14 +976,36 @@ impl Ledger {
                 }
                 self.finish_run(&mut tx, now, id, &actor, &mut report)
                     .await?;
+                if scope == Scope::All && !signature.is_empty() {
+                    meta_set(
+                        &mut tx,
+                        BASELINE,
+                        &format!("{}:{signature}", manual.as_str()),
+                    )
+                    .await?;
+                }
                 tx.commit().await?;
                 return Ok(report);
             }
-            let available = load_available(&mut tx).await?;
             let p = plan(tree, &chunk.users, &chunk.holdings, &available, manual);
             let mut part = RedistributionReport::default();
             tally(&mut part, &chunk, &p, phase, DEFAULT_DETAIL);
             apply_chunk(&mut tx, now, &actor, Some(id), &chunk, &p, phase).await?;
+            if phase == Phase::Grant && may_clear_marks(&mut tx, manual).await? {
+                if scope == Scope::All && !incremental {
+                    // Every user in the range was planned: one range delete.
+                    sqlx::query(
+                        "DELETE FROM distribution_dirty WHERE user_id >= $1 AND user_id <= $2",
+                    )
+                    .bind(chunk.users.first().map_or(0, |u| u.id.0))
+                    .bind(chunk.last)
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    let ids: Vec<i64> = chunk.users.iter().map(|u| u.id.0).collect();
+                    clear_marks(&mut tx, &ids).await?;
+                }
+            }
             sqlx::query(
                 "UPDATE redistributions SET after_user = $2, lease_until = $3, \
                  granted = granted + $4, recalled = recalled + $5, releasing = releasing + $6, \
@@ -978,7 +1131,7 @@ impl Ledger {
 
     pub async fn redistributions(&self, limit: i64) -> Result<Vec<RunView>> {
         let rows = sqlx::query(
-            "SELECT id, started_at, finished_at, actor, scope, manual, status, phase, users, \
+            "SELECT id, started_at, finished_at, actor, scope, manual, status, phase, mode, users, \
              granted, recalled, releasing, unmet, message_id FROM redistributions \
              ORDER BY id DESC LIMIT $1",
         )
@@ -996,6 +1149,7 @@ impl Ledger {
                     manual: parse(&get_str(r, "manual")?)?,
                     status: get_str(r, "status")?,
                     phase: get_str(r, "phase")?,
+                    mode: get_str(r, "mode")?,
                     users: crate::db::count(get_i64(r, "users")?),
                     granted: crate::db::count(get_i64(r, "granted")?),
                     recalled: crate::db::count(get_i64(r, "recalled")?),
@@ -1150,6 +1304,9 @@ pub(crate) async fn redistribute_users_in(
         let p = plan(&tree, &chunk.users, &chunk.holdings, &available, manual);
         tally(&mut report, &chunk, &p, Phase::Whole, DEFAULT_DETAIL);
         apply_chunk(tx, now, actor, None, &chunk, &p, Phase::Whole).await?;
+        if may_clear_marks(tx, manual).await? {
+            clear_marks(tx, part).await?;
+        }
         let mut entries = Vec::new();
         for g in &p.grants {
             entries.push(Audit::new(

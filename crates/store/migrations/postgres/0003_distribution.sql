@@ -51,6 +51,8 @@ CREATE TABLE redistributions (
     manual       TEXT NOT NULL CHECK (manual IN ('keep', 'remove')),
     status       TEXT NOT NULL CHECK (status IN ('running', 'done')),
     phase        TEXT NOT NULL CHECK (phase IN ('recall', 'grant', 'done')),
+    mode         TEXT NOT NULL DEFAULT 'full' CHECK (mode IN ('full', 'incremental')),
+    signature    TEXT NOT NULL DEFAULT '',
     after_user   BIGINT NOT NULL DEFAULT 0,
     lease_owner  TEXT NOT NULL,
     lease_until  BIGINT NOT NULL,
@@ -68,3 +70,43 @@ INSERT INTO meta (key, value) VALUES
     ('setting.redistribute_on_role_change', 'false'),
     ('setting.role_based_distribution', 'true')
 ON CONFLICT (key) DO NOTHING;
+
+-- L4's suspended counts are read per chunk of a run: a partial index keeps that cheap.
+CREATE INDEX assignments_suspended ON assignments(status) WHERE status = 'suspended';
+
+-- Users whose plan may have changed since the last full redistribution: a later run for all
+-- users with the same option and the same role tree only visits them (and users with pending
+-- needs that free seats could now meet). Redistribution's own grants (by_role = 1) do not
+-- mark anyone; each chunk clears the marks of the users it has just planned.
+CREATE TABLE distribution_dirty (
+    user_id BIGINT PRIMARY KEY
+);
+CREATE FUNCTION sk_dirty_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION sk_dirty_old() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (OLD.user_id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION sk_dirty_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER dirty_member_add AFTER INSERT ON role_members
+FOR EACH ROW EXECUTE FUNCTION sk_dirty_new();
+CREATE TRIGGER dirty_member_remove AFTER DELETE ON role_members
+FOR EACH ROW EXECUTE FUNCTION sk_dirty_old();
+CREATE TRIGGER dirty_user_new AFTER INSERT ON users
+FOR EACH ROW EXECUTE FUNCTION sk_dirty_user();
+CREATE TRIGGER dirty_user_change AFTER UPDATE OF state, area, folder_id ON users
+FOR EACH ROW EXECUTE FUNCTION sk_dirty_user();
+CREATE TRIGGER dirty_manual_grant AFTER INSERT ON assignments
+FOR EACH ROW WHEN (NEW.by_role = 0) EXECUTE FUNCTION sk_dirty_new();
+CREATE TRIGGER dirty_assignment_gone AFTER DELETE ON assignments
+FOR EACH ROW EXECUTE FUNCTION sk_dirty_old();
+CREATE TRIGGER dirty_assignment_reasons AFTER UPDATE OF manual, by_role, release_pending ON assignments
+FOR EACH ROW EXECUTE FUNCTION sk_dirty_new();

@@ -51,6 +51,8 @@ CREATE TABLE redistributions (
     manual       TEXT NOT NULL CHECK (manual IN ('keep', 'remove')),
     status       TEXT NOT NULL CHECK (status IN ('running', 'done')),
     phase        TEXT NOT NULL CHECK (phase IN ('recall', 'grant', 'done')),
+    mode         TEXT NOT NULL DEFAULT 'full' CHECK (mode IN ('full', 'incremental')),
+    signature    TEXT NOT NULL DEFAULT '',
     after_user   INTEGER NOT NULL DEFAULT 0,
     lease_owner  TEXT NOT NULL,
     lease_until  INTEGER NOT NULL,
@@ -68,3 +70,42 @@ INSERT INTO meta (key, value) VALUES
     ('setting.redistribute_on_role_change', 'false'),
     ('setting.role_based_distribution', 'true')
 ON CONFLICT (key) DO NOTHING;
+
+-- L4's suspended counts are read per chunk of a run: a partial index keeps that cheap.
+CREATE INDEX assignments_suspended ON assignments(status) WHERE status = 'suspended';
+
+-- Users whose plan may have changed since the last full redistribution: a later run for all
+-- users with the same option and the same role tree only visits them (and users with pending
+-- needs that free seats could now meet). Redistribution's own grants (by_role = 1) do not
+-- mark anyone; each chunk clears the marks of the users it has just planned.
+CREATE TABLE distribution_dirty (
+    user_id INTEGER PRIMARY KEY
+);
+CREATE TRIGGER dirty_member_add AFTER INSERT ON role_members
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER dirty_member_remove AFTER DELETE ON role_members
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (OLD.user_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER dirty_user_new AFTER INSERT ON users
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER dirty_user_change AFTER UPDATE OF state, area, folder_id ON users
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER dirty_manual_grant AFTER INSERT ON assignments WHEN NEW.by_role = 0
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER dirty_assignment_gone AFTER DELETE ON assignments
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (OLD.user_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER dirty_assignment_reasons AFTER UPDATE OF manual, by_role, release_pending ON assignments
+BEGIN
+    INSERT INTO distribution_dirty (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+END;

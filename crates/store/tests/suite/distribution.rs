@@ -575,3 +575,77 @@ pub async fn d4_a_run_cut_off_midway_is_finished_on_reopen(db: &TestDb) {
     let expected: Vec<String> = preview.unmet_needs.into_iter().map(|n| n.login).collect();
     assert_eq!(who, expected);
 }
+
+/// After a full run, a run for all users with the same option visits only the users changed
+/// since (and those whose pending needs a freed seat could meet), with the full run's result.
+pub async fn d4_a_second_run_for_all_visits_only_changed_users(db: &TestDb) {
+    licensed(db, 12).await;
+    let sales = org(db, "Sales", None).await;
+    let support = org(db, "Support", None).await;
+    let logins: Vec<String> = (0..20).map(|i| format!("v{i:02}")).collect();
+    for l in &logins {
+        db.ledger
+            .create_user(&admin(), NewUser::active(l, Area::Employee))
+            .await
+            .unwrap();
+    }
+    db.ledger
+        .set_role_members(&admin(), sales, &logins[..15], true)
+        .await
+        .unwrap();
+    db.ledger
+        .set_role_members(&admin(), support, &logins[10..], true)
+        .await
+        .unwrap();
+    db.ledger
+        .set_role_product(&admin(), sales, "crm", true)
+        .await
+        .unwrap();
+    db.ledger
+        .set_role_product(&admin(), support, "mkt", true)
+        .await
+        .unwrap();
+    let first = run(db, Scope::All, ManualGrants::Keep).await;
+    assert_eq!((first.granted, first.unmet), (12 + 10, 3));
+
+    // Changes: v00 leaves Sales (frees a crm seat: the oldest pending need, v12, gets it),
+    // v19 joins Sales (a new need), v15's mkt is recalled by hand (its role still wants it).
+    db.ledger
+        .set_role_members(&admin(), sales, &s(&["v00"]), false)
+        .await
+        .unwrap();
+    db.ledger
+        .set_role_members(&admin(), sales, &s(&["v19"]), true)
+        .await
+        .unwrap();
+    db.ledger
+        .recall(&admin(), &s(&["v15"]), &s(&["mkt"]))
+        .await
+        .unwrap();
+    let preview = db
+        .ledger
+        .preview_redistribution(&Scope::All, ManualGrants::Keep, 100)
+        .await
+        .unwrap();
+    let second = run(db, Scope::All, ManualGrants::Keep).await;
+    assert_eq!(
+        (second.granted, second.recalled, second.unmet),
+        (preview.granted, preview.recalled, preview.unmet)
+    );
+    assert_eq!(second.grants, preview.grants);
+    assert_eq!(second.grants[0].login, "v12");
+    let runs = db.ledger.redistributions(1).await.unwrap();
+    assert_eq!(runs[0].mode, "incremental");
+    assert!(runs[0].users < 20, "visited {} users", runs[0].users);
+
+    // A change to the bindings makes the next run a full one again.
+    db.ledger
+        .set_role_product(&admin(), support, "crm", true)
+        .await
+        .unwrap();
+    run(db, Scope::All, ManualGrants::Keep).await;
+    assert_eq!(db.ledger.redistributions(1).await.unwrap()[0].mode, "full");
+    // A different option is a full run too.
+    run(db, Scope::All, ManualGrants::Remove).await;
+    assert_eq!(db.ledger.redistributions(1).await.unwrap()[0].mode, "full");
+}

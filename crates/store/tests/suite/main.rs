@@ -68,6 +68,7 @@ on_both_backends!(
     d2_role_tree_refuses_cycles_and_deleting_a_role_recalls_its_seats,
     d6_explain_names_every_reason,
     d4_a_run_cut_off_midway_is_finished_on_reopen,
+    d4_a_second_run_for_all_visits_only_changed_users,
 );
 
 use cases::*;
