@@ -9,10 +9,12 @@ use axum::response::IntoResponse;
 use seatkeeper_core::license::LicenseRequest;
 use seatkeeper_core::{Area, Permission, UserState};
 use seatkeeper_store::{
-    Actor, AuditEntry, AuditFilter, BlockReport, CsvImportReport, DeleteLicensesReport,
-    EndedSessions, FolderView, GrantReport, ImportReport, InstanceInfo, LicenseFileView, NewUser,
-    PackageView, Principal, ProductView, RecallReport, RoleView, SeatChanges, SessionView, Summary,
-    TokenScope, TokenView, UserFilter, UserView,
+    Actor, AuditEntry, AuditFilter, BlockReport, CsvImportReport, DEFAULT_DETAIL,
+    DeleteLicensesReport, DistributionSettings, EndedSessions, ExplainView, FolderView,
+    GrantReport, ImportReport, InstanceInfo, LicenseFileView, ManualGrants, MessageView, NeedView,
+    NewUser, PackageView, Principal, ProductView, RecallReport, RedistributionReport, RoleChange,
+    RoleView, RunView, Scope, SeatChanges, SessionView, Summary, TokenScope, TokenView, UserFilter,
+    UserView,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -614,8 +616,33 @@ pub async fn reap_sessions(
 
 // ── roles and tokens ────────────────────────────────────────────────────────────────────
 
-pub async fn roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleView>>> {
-    Ok(Json(state.ledger.roles().await?))
+/// A role as the listing shows it: the stored role with the products bound to it (its own
+/// bindings; its members also get those of its ancestors).
+#[derive(Debug, Serialize)]
+pub struct RoleListing {
+    #[serde(flatten)]
+    pub role: RoleView,
+    pub products: Vec<String>,
+}
+
+/// Every role with its bound products.
+pub async fn role_listing(
+    ledger: &seatkeeper_store::Ledger,
+) -> seatkeeper_store::Result<Vec<RoleListing>> {
+    let mut bound = ledger.role_products().await?;
+    Ok(ledger
+        .roles()
+        .await?
+        .into_iter()
+        .map(|role| RoleListing {
+            products: bound.remove(&role.id).unwrap_or_default(),
+            role,
+        })
+        .collect())
+}
+
+pub async fn roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleListing>>> {
+    Ok(Json(role_listing(&state.ledger).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -708,6 +735,407 @@ pub async fn remove_member(
     ApiPath((role, login)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     role_member(&state, &p, role, &login, false).await
+}
+
+/// `Some(v)` for a field that is present, even when it is `null`: tells "move to the top"
+/// (`"parent": null`) from "do not move" (no `parent`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleUpdateBody {
+    pub name: Option<String>,
+    /// The new parent role; `null` makes a functional role top-level (an organizational one
+    /// goes under "All employees"). Absent: the role stays where it is.
+    #[serde(default, deserialize_with = "present", alias = "parent_id")]
+    pub parent: Option<Option<i64>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleUpdateAnswer {
+    pub role: RoleListing,
+    /// What moving the role redistributed (with `redistribute_on_role_change` on).
+    pub redistribution: Option<RedistributionReport>,
+}
+
+/// Renames and/or moves a role. The new name is checked before the move, so that a refused
+/// name changes nothing; the move is then applied, then the rename.
+pub async fn update_role(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<RoleUpdateBody>,
+) -> ApiResult<Json<RoleUpdateAnswer>> {
+    if body.name.is_none() && body.parent.is_none() {
+        return Err(ApiError::invalid(
+            "nothing to change: give `name`, `parent`, or both",
+        ));
+    }
+    let who = actor(&p);
+    if let Some(name) = &body.name {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(ApiError::invalid("a role needs a name (1–200 characters)"));
+        }
+        let roles = state.ledger.roles().await?;
+        if !roles.iter().any(|r| r.id == id) {
+            return Err(seatkeeper_core::Error::UnknownRole(id.to_string()).into());
+        }
+        if roles
+            .iter()
+            .any(|r| r.id != id && r.name.to_lowercase() == name.to_lowercase())
+        {
+            return Err(ApiError::invalid(format!(
+                "a role named {name:?} already exists"
+            )));
+        }
+    }
+    let redistribution = match body.parent {
+        Some(parent) => {
+            state
+                .ledger
+                .move_role(&who, id, parent)
+                .await?
+                .redistribution
+        }
+        None => None,
+    };
+    if let Some(name) = &body.name {
+        state.ledger.rename_role(&who, id, name).await?;
+    }
+    let role = role_listing(&state.ledger)
+        .await?
+        .into_iter()
+        .find(|r| r.role.id == id)
+        .ok_or_else(|| seatkeeper_core::Error::UnknownRole(id.to_string()))?;
+    Ok(Json(RoleUpdateAnswer {
+        role,
+        redistribution,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleChangeAnswer {
+    pub role_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// For member changes: whether the logins are now members; for bindings: whether the
+    /// product is now bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    #[serde(flatten)]
+    pub change: RoleChange,
+}
+
+impl RoleChangeAnswer {
+    fn new(role_id: i64, change: RoleChange) -> Self {
+        RoleChangeAnswer {
+            role_id,
+            product: None,
+            member: None,
+            bound: None,
+            deleted: None,
+            change,
+        }
+    }
+}
+
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    let change = state.ledger.delete_role(&actor(&p), id).await?;
+    // Its members may have held permissions through it.
+    state.principals.clear();
+    Ok(Json(RoleChangeAnswer {
+        deleted: Some(true),
+        ..RoleChangeAnswer::new(id, change)
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginsBody {
+    pub logins: Vec<String>,
+}
+
+async fn role_members(
+    state: &AppState,
+    p: &Principal,
+    role: i64,
+    logins: &[String],
+    on: bool,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    let change = state
+        .ledger
+        .set_role_members(&actor(p), role, logins, on)
+        .await?;
+    state.principals.clear();
+    Ok(Json(RoleChangeAnswer {
+        member: Some(on),
+        ..RoleChangeAnswer::new(role, change)
+    }))
+}
+
+pub async fn add_members(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(role): ApiPath<i64>,
+    ApiJson(body): ApiJson<LoginsBody>,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    role_members(&state, &p, role, &body.logins, true).await
+}
+
+pub async fn remove_members(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(role): ApiPath<i64>,
+    ApiJson(body): ApiJson<LoginsBody>,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    role_members(&state, &p, role, &body.logins, false).await
+}
+
+async fn role_product(
+    state: &AppState,
+    p: &Principal,
+    role: i64,
+    product: String,
+    on: bool,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    let change = state
+        .ledger
+        .set_role_product(&actor(p), role, &product, on)
+        .await?;
+    Ok(Json(RoleChangeAnswer {
+        product: Some(product),
+        bound: Some(on),
+        ..RoleChangeAnswer::new(role, change)
+    }))
+}
+
+pub async fn bind_product(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((role, product)): ApiPath<(i64, String)>,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    role_product(&state, &p, role, product, true).await
+}
+
+pub async fn unbind_product(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath((role, product)): ApiPath<(i64, String)>,
+) -> ApiResult<Json<RoleChangeAnswer>> {
+    role_product(&state, &p, role, product, false).await
+}
+
+// ── role-based distribution ─────────────────────────────────────────────────────────────
+
+pub async fn distribution_settings(
+    State(state): State<AppState>,
+) -> ApiResult<Json<DistributionSettings>> {
+    Ok(Json(state.ledger.distribution_settings().await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    pub redistribute_on_role_change: Option<bool>,
+    pub role_based_distribution: Option<bool>,
+}
+
+pub async fn set_distribution_settings(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> ApiResult<Json<DistributionSettings>> {
+    let old = state.ledger.distribution_settings().await?;
+    let new = DistributionSettings {
+        redistribute_on_role_change: body
+            .redistribute_on_role_change
+            .unwrap_or(old.redistribute_on_role_change),
+        role_based_distribution: body
+            .role_based_distribution
+            .unwrap_or(old.role_based_distribution),
+    };
+    Ok(Json(
+        state
+            .ledger
+            .set_distribution_settings(&actor(&p), new)
+            .await?,
+    ))
+}
+
+/// Most items of each list a preview may carry (the counts are always complete).
+const MAX_DETAIL: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    pub scope: Scope,
+    /// "keep" (default) or "remove" manually granted licenses that no role asks for.
+    #[serde(default)]
+    pub manual: ManualGrants,
+    /// Items of each list (grants, recalls, unmet needs) in the answer; 200 by default.
+    pub detail: Option<usize>,
+}
+
+pub async fn preview_redistribution(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<PreviewBody>,
+) -> ApiResult<Json<RedistributionReport>> {
+    let detail = body.detail.unwrap_or(DEFAULT_DETAIL);
+    if detail > MAX_DETAIL {
+        return Err(ApiError::invalid(format!(
+            "`detail` must be at most {MAX_DETAIL}"
+        )));
+    }
+    Ok(Json(
+        state
+            .ledger
+            .preview_redistribution(&body.scope, body.manual, detail)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedistributeBody {
+    pub scope: Scope,
+    #[serde(default)]
+    pub manual: ManualGrants,
+}
+
+pub async fn redistribute(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiJson(body): ApiJson<RedistributeBody>,
+) -> ApiResult<Json<RedistributionReport>> {
+    Ok(Json(
+        state
+            .ledger
+            .redistribute(&actor(&p), &body.scope, body.manual)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitQuery {
+    pub limit: Option<u64>,
+}
+
+fn db_limit(limit: u64) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+pub async fn redistributions(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    let limit = page_limit(q.limit)?;
+    Ok(Json(state.ledger.redistributions(db_limit(limit)).await?))
+}
+
+pub async fn redistribute_user(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    ApiPath(login): ApiPath<String>,
+) -> ApiResult<Json<RedistributionReport>> {
+    Ok(Json(
+        state.ledger.redistribute_user(&actor(&p), &login).await?,
+    ))
+}
+
+pub async fn explain(
+    State(state): State<AppState>,
+    ApiPath((login, product)): ApiPath<(String, String)>,
+) -> ApiResult<Json<ExplainView>> {
+    Ok(Json(state.ledger.explain(&login, &product).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsQuery {
+    pub login: Option<String>,
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+pub async fn needs(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<NeedsQuery>,
+) -> ApiResult<Json<Page<NeedView>>> {
+    let limit = page_limit(q.limit)?;
+    let offset = i64::try_from(q.offset).map_err(|_| ApiError::invalid("`offset` is too large"))?;
+    let items = state
+        .ledger
+        .pending_needs(
+            q.login.as_deref().filter(|l| !l.is_empty()),
+            db_limit(limit + 1),
+            offset,
+        )
+        .await?;
+    Ok(Json(page(items, limit, q.offset)))
+}
+
+// ── system messages ─────────────────────────────────────────────────────────────────────
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    #[serde(default)]
+    pub unread: bool,
+    pub limit: Option<u64>,
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    let limit = page_limit(q.limit)?;
+    Ok(Json(
+        state.ledger.messages(q.unread, db_limit(limit)).await?,
+    ))
+}
+
+pub async fn unread_messages(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::json!({"unread": state.ledger.unread_messages().await?}),
+    ))
+}
+
+pub async fn mark_message_read(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    // The ledger reads id 0 as "every message": an id from a path never means that. The
+    // answer is the ledger's own for an unknown id.
+    if id < 1 {
+        return Err(ApiError::invalid(format!("unknown system message {id}")));
+    }
+    let marked = state.ledger.mark_read(Some(id)).await?;
+    Ok(Json(serde_json::json!({"id": id, "marked": marked})))
+}
+
+pub async fn mark_all_messages_read(
+    State(state): State<AppState>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::json!({"marked": state.ledger.mark_read(None).await?}),
+    ))
 }
 
 pub async fn tokens(State(state): State<AppState>) -> ApiResult<Json<Vec<TokenView>>> {

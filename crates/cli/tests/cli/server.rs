@@ -674,3 +674,513 @@ async fn s3_several_nodes_race_for_the_last_floating_seats_on_postgres() {
     assert_eq!(floating["used"], SEATS, "{floating}");
     assert_eq!(floating["free"], 0);
 }
+
+/// D2–D6 and N2 over HTTP: a role tree, a product bound to the parent role, a preview that
+/// changes nothing, the applied run and its system message, explain through the ancestor,
+/// pending needs for the shortage, and the settings and role-tree routes around them.
+async fn distribution(db: &str, dir: &Path) {
+    prepare(db, dir);
+    let server = start(db, dir);
+    let api = Api::new(&server);
+    // Two named crm seats for three members: one need stays unmet.
+    let w = world(db, dir, &api, 2, 1).await;
+    for u in ["m1", "m2", "m3", "outsider"] {
+        create_user(&api, &w, u, "").await;
+    }
+    let org = api
+        .ok(
+            Method::POST,
+            "/api/v1/roles",
+            &w.admin,
+            Some(json!({"name": "Org", "kind": "organizational"})),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let sales = api
+        .ok(
+            Method::POST,
+            "/api/v1/roles",
+            &w.admin,
+            Some(json!({"name": "Sales", "kind": "organizational", "parent_id": org})),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let added = api
+        .ok(
+            Method::POST,
+            &format!("/api/v1/roles/{sales}/members"),
+            &w.admin,
+            Some(json!({"logins": ["m1", "m2", "m3"]})),
+        )
+        .await;
+    assert_eq!(added["changed"], 3, "{added}");
+    assert_eq!(added["member"], true);
+    assert_eq!(added["redistribution"], Value::Null, "the trigger is off");
+    // Bulk membership is all or nothing.
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/roles/{sales}/members"),
+            Some(&w.admin),
+            Some(json!({"logins": ["outsider", "ghost"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "unknown_user");
+    let bound = api
+        .ok(
+            Method::PUT,
+            &format!("/api/v1/roles/{org}/products/crm"),
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (bound["bound"].clone(), bound["changed"].clone()),
+        (json!(true), json!(1))
+    );
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/roles/{org}/products/nope"),
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "unknown_product");
+    let roles = api.ok(Method::GET, "/api/v1/roles", &w.admin, None).await;
+    let role = |id: i64| {
+        roles
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(role(org)["products"], json!(["crm"]));
+    assert_eq!(role(sales)["products"], json!([]));
+    assert_eq!(role(sales)["members"], json!(["m1", "m2", "m3"]));
+
+    let crm_named_used = || async {
+        let s = api.ok(Method::GET, "/api/v1/summary", &w.admin, None).await;
+        s["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["product"] == "crm" && p["kind"] == "named")
+            .unwrap()["used"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(crm_named_used().await, 0);
+
+    // D4: the preview, for the parent role, changes nothing.
+    let scope = json!({"kind": "role", "role": org});
+    let preview = api
+        .ok(
+            Method::POST,
+            "/api/v1/redistributions/preview",
+            &w.admin,
+            Some(json!({"scope": scope, "manual": "keep"})),
+        )
+        .await;
+    assert_eq!(preview["preview"], true, "{preview}");
+    assert_eq!(preview["id"], Value::Null);
+    assert_eq!(preview["scope"], "role \"Org\"");
+    assert_eq!(
+        (
+            &preview["users"],
+            &preview["granted"],
+            &preview["recalled"],
+            &preview["unmet"]
+        ),
+        (&json!(3), &json!(2), &json!(0), &json!(1)),
+        "{preview}"
+    );
+    assert_eq!(
+        preview["unmet_needs"][0]["login"], "m3",
+        "the youngest account waits"
+    );
+    assert_eq!(preview["unmet_needs"][0]["detail"], "no_seat_free");
+    let limited = api
+        .ok(
+            Method::POST,
+            "/api/v1/redistributions/preview",
+            &w.admin,
+            Some(json!({"scope": scope, "manual": "keep", "detail": 1})),
+        )
+        .await;
+    assert_eq!(limited["granted"], 2, "counts are complete");
+    assert_eq!(limited["grants"].as_array().unwrap().len(), 1, "{limited}");
+    assert_eq!(crm_named_used().await, 0, "a preview changes nothing");
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/messages/unread", &w.admin, None)
+            .await["unread"],
+        0
+    );
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/redistributions", &w.admin, None)
+            .await,
+        json!([])
+    );
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/redistributions/preview",
+            Some(&w.admin),
+            Some(json!({"scope": {"kind": "role", "role": 999_999}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "unknown_role");
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/redistributions",
+            Some(&w.admin),
+            Some(json!({"scope": scope, "manual": "sometimes"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // D3: apply; the result is the preview's, and a system message carries the counts (N2).
+    let run = api
+        .ok(
+            Method::POST,
+            "/api/v1/redistributions",
+            &w.admin,
+            Some(json!({"scope": scope, "manual": "keep"})),
+        )
+        .await;
+    assert_eq!(run["preview"], false, "{run}");
+    assert_eq!(
+        (&run["granted"], &run["recalled"], &run["unmet"]),
+        (&json!(2), &json!(0), &json!(1)),
+        "{run}"
+    );
+    let run_id = run["id"].as_i64().unwrap();
+    let message_id = run["message_id"].as_i64().unwrap();
+    assert_eq!(crm_named_used().await, 2);
+    let runs = api
+        .ok(
+            Method::GET,
+            "/api/v1/redistributions?limit=5",
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(runs[0]["id"], run_id, "{runs}");
+    assert_eq!(runs[0]["status"], "done");
+    assert_eq!(runs[0]["scope"], scope);
+    assert_eq!(runs[0]["granted"], 2);
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/messages/unread", &w.admin, None)
+            .await["unread"],
+        1
+    );
+    let messages = api
+        .ok(Method::GET, "/api/v1/messages?unread=true", &w.admin, None)
+        .await;
+    let m = &messages[0];
+    assert_eq!(m["id"], message_id, "{messages}");
+    assert_eq!(m["kind"], "redistribution");
+    assert_eq!(m["read"], false);
+    assert!(m["title"].as_str().unwrap().contains("2 granted"), "{m}");
+    assert_eq!(
+        (
+            &m["body"]["granted"],
+            &m["body"]["recalled"],
+            &m["body"]["unmet"]
+        ),
+        (&json!(2), &json!(0), &json!(1))
+    );
+    assert_eq!(m["body"]["unmet_needs"][0]["login"], "m3");
+    let read = api
+        .ok(
+            Method::POST,
+            &format!("/api/v1/messages/{message_id}/read"),
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(read["marked"], 1);
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/messages?unread=true", &w.admin, None)
+            .await,
+        json!([])
+    );
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/messages", &w.admin, None)
+            .await[0]["read"],
+        true
+    );
+    for bad in [0, 999_999] {
+        let (s, v) = api
+            .call(
+                Method::POST,
+                &format!("/api/v1/messages/{bad}/read"),
+                Some(&w.admin),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "message {bad}: {v}");
+    }
+
+    // D6: m1 holds crm through Sales, bound on its ancestor Org; m3 waits for a seat.
+    let e = api
+        .ok(Method::GET, "/api/v1/users/m1/explain/crm", &w.admin, None)
+        .await;
+    assert_eq!(e["holds"], true, "{e}");
+    assert_eq!(e["reasons"][0]["kind"], "role");
+    assert_eq!(e["reasons"][0]["role"], sales);
+    assert_eq!(e["reasons"][0]["via"], org);
+    assert_eq!(e["reasons"][0]["role_name"], "Sales");
+    assert_eq!(e["reasons"][0]["via_name"], "Org");
+    assert!(
+        e["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("via its ancestor \"Org\""),
+        "{e}"
+    );
+    let e = api
+        .ok(Method::GET, "/api/v1/users/m3/explain/crm", &w.admin, None)
+        .await;
+    assert_eq!(e["holds"], false, "{e}");
+    assert_eq!(e["reasons"][0]["kind"], "no_seat_free");
+    let e = api
+        .ok(
+            Method::GET,
+            "/api/v1/users/outsider/explain/crm",
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(e["reasons"][0]["kind"], "not_bound", "{e}");
+    let needs = api.ok(Method::GET, "/api/v1/needs", &w.admin, None).await;
+    assert_eq!(needs["items"].as_array().unwrap().len(), 1, "{needs}");
+    assert_eq!(needs["items"][0]["login"], "m3");
+    assert_eq!(needs["items"][0]["product"], "crm");
+    assert_eq!(needs["items"][0]["reason"], "no_seat_free");
+    assert_eq!(needs["next_offset"], Value::Null);
+    let none = api
+        .ok(Method::GET, "/api/v1/needs?login=m1", &w.admin, None)
+        .await;
+    assert_eq!(none["items"], json!([]));
+
+    // A seat recalled by hand comes free: the pending need is fulfilled at once.
+    api.ok(
+        Method::POST,
+        "/api/v1/recalls",
+        &w.admin,
+        Some(json!({"users": ["m1"], "products": ["crm"]})),
+    )
+    .await;
+    let needs = api.ok(Method::GET, "/api/v1/needs", &w.admin, None).await;
+    assert_eq!(needs["items"], json!([]), "{needs}");
+    let e = api
+        .ok(Method::GET, "/api/v1/users/m3/explain/crm", &w.admin, None)
+        .await;
+    assert_eq!(e["holds"], true, "{e}");
+
+    // D5: the single-user entry point, and the settings.
+    let one = api
+        .ok(
+            Method::POST,
+            "/api/v1/users/m1/redistribute",
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(one["scope"], "user \"m1\"", "{one}");
+    assert_eq!(one["unmet"], 1, "m1 now waits: {one}");
+    let settings = api
+        .ok(Method::GET, "/api/v1/settings/distribution", &w.admin, None)
+        .await;
+    assert_eq!(
+        settings,
+        json!({"redistribute_on_role_change": false, "role_based_distribution": true})
+    );
+    let settings = api
+        .ok(
+            Method::PUT,
+            "/api/v1/settings/distribution",
+            &w.admin,
+            Some(json!({"redistribute_on_role_change": true})),
+        )
+        .await;
+    assert_eq!(
+        settings,
+        json!({"redistribute_on_role_change": true, "role_based_distribution": true}),
+        "an omitted setting keeps its value"
+    );
+    // With the trigger on, removing a member recalls what the role gave.
+    let removed = api
+        .ok(
+            Method::DELETE,
+            &format!("/api/v1/roles/{sales}/members"),
+            &w.admin,
+            Some(json!({"logins": ["m2"]})),
+        )
+        .await;
+    assert_eq!(removed["member"], false, "{removed}");
+    assert_eq!(removed["redistribution"]["recalled"], 1, "{removed}");
+    let m2 = api
+        .ok(Method::GET, "/api/v1/users/m2", &w.admin, None)
+        .await;
+    assert_eq!(m2["licenses"], json!([]));
+
+    // The role tree: rename and move in one PATCH, refusals, delete.
+    let (s, _) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/roles/{sales}"),
+            Some(&w.admin),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, v) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/roles/{sales}"),
+            Some(&w.admin),
+            Some(json!({"name": "org", "parent": null})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a taken name: {v}");
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/roles", &w.admin, None)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == sales)
+            .unwrap()["parent_id"],
+        org,
+        "a refused PATCH changes nothing"
+    );
+    let (s, v) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/roles/{org}"),
+            Some(&w.admin),
+            Some(json!({"parent": sales})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a cycle: {v}");
+    let (s, v) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/roles/{org}"),
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a role with children: {v}");
+    let patched = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v1/roles/{sales}"),
+            &w.admin,
+            Some(json!({"name": "Sales EU", "parent": null})),
+        )
+        .await;
+    assert_eq!(patched["role"]["name"], "Sales EU", "{patched}");
+    assert_eq!(
+        patched["role"]["parent_id"], 1,
+        "organizational: under the root"
+    );
+    assert_eq!(
+        patched["redistribution"]["recalled"], 1,
+        "m3 no longer inherits crm from Org: {patched}"
+    );
+    let deleted = api
+        .ok(
+            Method::DELETE,
+            &format!("/api/v1/roles/{org}"),
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    assert_eq!(crm_named_used().await, 0);
+
+    // With the trigger on, a binding runs a redistribution for the role at once: a run of
+    // its own, with its system message.
+    let bound = api
+        .ok(
+            Method::PUT,
+            &format!("/api/v1/roles/{sales}/products/reports"),
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        bound["redistribution"]["granted"], 2,
+        "the members m1 and m3 get reports: {bound}"
+    );
+    let unread = api
+        .ok(Method::GET, "/api/v1/messages/unread", &w.admin, None)
+        .await["unread"]
+        .as_u64()
+        .unwrap();
+    assert!(unread >= 1, "the binding's run posted a message");
+    let all = api
+        .ok(Method::POST, "/api/v1/messages/read", &w.admin, None)
+        .await;
+    assert_eq!(all["marked"], unread, "{all}");
+    assert_eq!(
+        api.ok(Method::GET, "/api/v1/messages/unread", &w.admin, None)
+            .await["unread"],
+        0
+    );
+
+    // Distribution off: runs are refused, bindings can still be removed.
+    api.ok(
+        Method::PUT,
+        "/api/v1/settings/distribution",
+        &w.admin,
+        Some(json!({"role_based_distribution": false})),
+    )
+    .await;
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/redistributions",
+            Some(&w.admin),
+            Some(json!({"scope": {"kind": "all"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "distribution_off");
+    let unbound = api
+        .ok(
+            Method::DELETE,
+            &format!("/api/v1/roles/{sales}/products/reports"),
+            &w.admin,
+            None,
+        )
+        .await;
+    assert_eq!(unbound["bound"], false, "{unbound}");
+    assert_eq!(unbound["redistribution"], Value::Null, "{unbound}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d2_d6_bind_preview_apply_message_explain_needs_over_http_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    distribution("ledger.db", dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d2_d6_bind_preview_apply_message_explain_needs_over_http_on_postgres() {
+    let Some((url, _guard)) = pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    distribution(&url, dir.path()).await;
+}
