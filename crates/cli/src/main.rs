@@ -2,6 +2,7 @@
 //! command parses its arguments, calls the ledger (or the core, for vendor commands), and
 //! prints the answer as a table or as JSON.
 
+mod distribution;
 mod keys;
 mod output;
 mod tour;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use seatkeeper_core::license::{self, LicenseRequest, Order};
 use seatkeeper_core::{Area, UserState};
-use seatkeeper_store::{Actor, AuditFilter, Ledger, NewUser, StoreError, UserFilter};
+use seatkeeper_store::{Actor, AuditFilter, Ledger, ManualGrants, NewUser, StoreError, UserFilter};
 
 use output::{Out, date, limit, opt_date, table};
 
@@ -101,6 +102,37 @@ enum Command {
     },
     /// Re-evaluate capacity now: suspend seats of expired packages, restore returning ones (L4).
     Refresh,
+    /// Roles: the tree, members, and the products distributed with each role (D2).
+    #[command(subcommand)]
+    Role(RoleCmd),
+    /// Role-based redistribution for all users, a role or a user; --preview changes nothing (D3, D4).
+    Redistribute(RedistributeArgs),
+    /// Why a user holds a product, or why not (D6).
+    Explain { login: String, product: String },
+    /// Pending needs: seats that roles ask for and no seat was free for.
+    Needs {
+        /// Only this user's needs.
+        #[arg(long = "user")]
+        user: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// System messages, newest first: redistribution results and limit events (N2).
+    Messages {
+        /// Only unread messages.
+        #[arg(long)]
+        unread: bool,
+        /// Mark the messages shown as read.
+        #[arg(long)]
+        mark_read: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// Settings: show them, or change the ones given.
+    #[command(subcommand)]
+    Settings(SettingsCmd),
     /// Vendor commands: keys, issuing and inspecting license files (L6).
     #[command(subcommand)]
     Vendor(VendorCmd),
@@ -286,6 +318,111 @@ enum UserCmd {
     Export {
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RoleCmd {
+    /// Roles with their parent, permissions, bound products and members.
+    List,
+    /// Create a role; an organizational role without --parent goes under "All employees".
+    Create {
+        name: String,
+        /// organizational or functional.
+        #[arg(long, default_value = "functional")]
+        kind: String,
+        /// The parent role (id or name).
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Rename a role.
+    Rename {
+        /// The role (id or name).
+        role: String,
+        name: String,
+    },
+    /// Move a role under another role of the same kind, or to the top with --top.
+    Move {
+        /// The role (id or name).
+        role: String,
+        /// The new parent (id or name).
+        #[arg(long, required_unless_present = "top", conflicts_with = "top")]
+        parent: Option<String>,
+        /// Make a functional role top-level (an organizational one goes under "All employees").
+        #[arg(long)]
+        top: bool,
+    },
+    /// Delete a role without child roles; the seats it gave are recalled (manual ones kept).
+    Delete {
+        /// The role (id or name).
+        role: String,
+    },
+    /// Add or remove direct members, all or nothing.
+    #[command(subcommand)]
+    Members(MembersCmd),
+    /// Bind a product to a role: its members and its descendants' members get it.
+    Bind {
+        /// The role (id or name).
+        role: String,
+        product: String,
+    },
+    /// Unbind a product from a role.
+    Unbind {
+        /// The role (id or name).
+        role: String,
+        product: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MembersCmd {
+    Add {
+        /// The role (id or name).
+        role: String,
+        #[arg(required = true)]
+        logins: Vec<String>,
+    },
+    Remove {
+        /// The role (id or name).
+        role: String,
+        #[arg(required = true)]
+        logins: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("scope").required(true).args(["all", "role", "user"])))]
+struct RedistributeArgs {
+    /// Every active user.
+    #[arg(long)]
+    all: bool,
+    /// The members of a role and of its descendants (id or name).
+    #[arg(long)]
+    role: Option<String>,
+    /// One user.
+    #[arg(long)]
+    user: Option<String>,
+    /// What to do with licenses granted by hand that no role asks for: keep or remove.
+    #[arg(long, default_value = "keep")]
+    manual: ManualGrants,
+    /// Show the plan (grants, recalls, unmet needs) without changing anything.
+    #[arg(long)]
+    preview: bool,
+    /// How many items of each list to show.
+    #[arg(long, default_value_t = seatkeeper_store::DEFAULT_DETAIL)]
+    detail: usize,
+}
+
+#[derive(Subcommand)]
+enum SettingsCmd {
+    /// Role-based distribution settings (D5); without options, shows them.
+    Distribution {
+        /// Redistribute for the users a role membership or binding change touches.
+        #[arg(long)]
+        redistribute_on_role_change: Option<bool>,
+        /// Turn role-based distribution on or off as a whole.
+        #[arg(long)]
+        role_based_distribution: Option<bool>,
     },
 }
 
@@ -759,6 +896,34 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
                     c.restored.len()
                 )
             })
+        }
+        Command::Role(cmd) => distribution::role_cmd(cmd, ledger, who, out).await,
+        Command::Redistribute(args) => distribution::redistribute(args, ledger, who, out).await,
+        Command::Explain { login, product } => {
+            distribution::explain(login, product, ledger, out).await
+        }
+        Command::Needs {
+            user,
+            limit,
+            offset,
+        } => distribution::needs(user.as_deref(), *limit, *offset, ledger, out).await,
+        Command::Messages {
+            unread,
+            mark_read,
+            limit,
+        } => distribution::messages(*unread, *mark_read, *limit, ledger, out).await,
+        Command::Settings(SettingsCmd::Distribution {
+            redistribute_on_role_change,
+            role_based_distribution,
+        }) => {
+            distribution::settings(
+                *redistribute_on_role_change,
+                *role_based_distribution,
+                ledger,
+                who,
+                out,
+            )
+            .await
         }
     }
 }

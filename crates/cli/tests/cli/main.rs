@@ -295,3 +295,134 @@ fn refusals_exit_2_with_a_machine_readable_code() {
     let csv = ok("x.db", d, &["user", "export"]);
     assert!(csv.contains("ann,ann,,employee,,active,Yes,,crm"), "{csv}");
 }
+
+/// D2–D6 from the command line: a role tree, a product bound to the parent, `redistribute
+/// --preview` changes nothing, `redistribute` applies and posts a message, `explain` names
+/// the role and the ancestor, `needs` lists the shortage.
+#[test]
+fn d3_d6_redistribute_preview_apply_explain_needs_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, d) = ("roles.db", dir.path());
+    licensed(db, d, 2);
+    for u in ["ann", "bob", "cat"] {
+        ok(db, d, &["user", "create", u]);
+    }
+    ok(
+        db,
+        d,
+        &["role", "create", "Org", "--kind", "organizational"],
+    );
+    let sales = json(
+        db,
+        d,
+        &[
+            "role",
+            "create",
+            "Sales",
+            "--kind",
+            "organizational",
+            "--parent",
+            "Org",
+        ],
+    );
+    let sales_id = sales["id"].as_i64().unwrap().to_string();
+    ok(
+        db,
+        d,
+        &["role", "members", "add", &sales_id, "ann", "bob", "cat"],
+    );
+    ok(db, d, &["role", "bind", "org", "crm"]);
+    let roles = json(db, d, &["role", "list"]);
+    let org = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Org")
+        .unwrap();
+    assert_eq!(org["products"], serde_json::json!(["crm"]), "{roles}");
+    let used = || {
+        json(db, d, &["summary"])["products"][0]["used"]
+            .as_u64()
+            .unwrap()
+    };
+
+    let preview = json(db, d, &["redistribute", "--role", "Org", "--preview"]);
+    assert_eq!(preview["preview"], true, "{preview}");
+    assert_eq!(
+        (&preview["granted"], &preview["recalled"], &preview["unmet"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(0),
+            &serde_json::json!(1)
+        )
+    );
+    assert_eq!(preview["unmet_needs"][0]["login"], "cat");
+    let human = ok(db, d, &["redistribute", "--all", "--preview"]);
+    assert!(human.contains("nothing was changed"), "{human}");
+    assert!(human.contains("2 would be granted"), "{human}");
+    assert_eq!(used(), 0, "a preview changes nothing");
+    assert_eq!(
+        json(db, d, &["messages"])["messages"],
+        serde_json::json!([])
+    );
+
+    let applied = json(
+        db,
+        d,
+        &["redistribute", "--role", "Org", "--manual", "keep"],
+    );
+    assert_eq!(applied["preview"], false, "{applied}");
+    assert_eq!(applied["granted"], 2);
+    assert!(applied["message_id"].as_i64().is_some(), "{applied}");
+    assert_eq!(used(), 2);
+
+    let e = json(db, d, &["explain", "ann", "crm"]);
+    assert_eq!(e["holds"], true, "{e}");
+    assert_eq!(e["reasons"][0]["role_name"], "Sales");
+    assert_eq!(e["reasons"][0]["via_name"], "Org");
+    let human = ok(db, d, &["explain", "ann", "crm"]);
+    assert!(
+        human.contains("ann holds crm") && human.contains("via its ancestor \"Org\""),
+        "{human}"
+    );
+    let human = ok(db, d, &["explain", "cat", "crm"]);
+    assert!(human.contains("cat does not hold crm"), "{human}");
+    let needs = json(db, d, &["needs", "--user", "cat"]);
+    assert_eq!(needs[0]["product"], "crm", "{needs}");
+    assert_eq!(needs[0]["reason"], "no_seat_free");
+    assert_eq!(
+        json(db, d, &["needs", "--user", "ann"]),
+        serde_json::json!([])
+    );
+
+    let m = json(db, d, &["messages", "--unread", "--mark-read"]);
+    assert_eq!(m["marked_read"], 1, "{m}");
+    assert_eq!(m["unread"], 0);
+    assert_eq!(m["messages"][0]["kind"], "redistribution");
+    assert_eq!(m["messages"][0]["body"]["unmet"], 1);
+
+    let s = json(
+        db,
+        d,
+        &[
+            "settings",
+            "distribution",
+            "--role-based-distribution",
+            "false",
+        ],
+    );
+    assert_eq!(s["role_based_distribution"], false);
+    assert_eq!(s["redistribute_on_role_change"], false);
+    let o = run(db, d, &["--json", "redistribute", "--all"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "distribution_off");
+    // A scope is required; an unknown option for manual grants is refused.
+    assert_eq!(run(db, d, &["redistribute"]).status.code(), Some(2));
+    let o = run(db, d, &["redistribute", "--all", "--manual", "sometimes"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(db, d, &["--json", "role", "bind", "Nobody", "crm"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "unknown_role");
+}
