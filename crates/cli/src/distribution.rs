@@ -195,7 +195,9 @@ pub async fn redistribute(
             .preview_redistribution(&scope, args.manual, args.detail)
             .await?
     } else {
-        ledger.redistribute(who, &scope, args.manual).await?
+        ledger
+            .redistribute_chunked(who, &scope, args.manual, args.chunk_users.max(1))
+            .await?
     };
     let folders: HashMap<i64, String> = ledger
         .folders()

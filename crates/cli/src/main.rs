@@ -411,6 +411,9 @@ struct RedistributeArgs {
     /// How many items of each list to show.
     #[arg(long, default_value_t = seatkeeper_store::DEFAULT_DETAIL)]
     detail: usize,
+    /// Users per chunk transaction (tests and benchmarks).
+    #[arg(long, default_value_t = seatkeeper_store::DEFAULT_CHUNK_USERS, hide = true)]
+    chunk_users: usize,
 }
 
 #[derive(Subcommand)]

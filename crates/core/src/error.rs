@@ -62,6 +62,8 @@ pub enum Error {
     DistributionOff,
     #[error("redistribution #{0} is still running; wait for it to finish")]
     RedistributionRunning(i64),
+    #[error("unknown system message {0}")]
+    UnknownMessage(i64),
     #[error("unknown API token {0}")]
     UnknownToken(i64),
     #[error("unknown folder {0:?}")]
@@ -150,6 +152,7 @@ impl Error {
             Error::UnknownSession(_) => "unknown_session",
             Error::UnknownRole(_) => "unknown_role",
             Error::UnknownToken(_) => "unknown_token",
+            Error::UnknownMessage(_) => "unknown_message",
             Error::Conflict(_) => "conflict",
             Error::DistributionOff => "distribution_off",
             Error::RedistributionRunning(_) => "redistribution_running",

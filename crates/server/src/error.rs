@@ -55,7 +55,8 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::UnknownPackage(_)
         | DomainError::UnknownSession(_)
         | DomainError::UnknownRole(_)
-        | DomainError::UnknownToken(_) => StatusCode::NOT_FOUND,
+        | DomainError::UnknownToken(_)
+        | DomainError::UnknownMessage(_) => StatusCode::NOT_FOUND,
         DomainError::DuplicateLogin(_)
         | DomainError::Conflict(_)
         | DomainError::DistributionOff

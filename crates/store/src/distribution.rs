@@ -363,7 +363,7 @@ async fn load_chunk(
     // Ids are integers from the database: safe to inline, and no bind limit applies.
     let sql = format!(
         "SELECT u.id, u.login, u.area, u.folder_id, u.state FROM users u \
-         WHERE u.id > $1{scope_cond}{holders} ORDER BY u.id LIMIT {limit}"
+         WHERE u.id > $1 AND u.builtin = 0{scope_cond}{holders} ORDER BY u.id LIMIT {limit}"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(after)
@@ -1087,8 +1087,9 @@ impl Ledger {
             )],
         )
         .await?;
-        // Seats a logged-in user's recall will free later are served then; seats freed now
-        // by recalls were already used by this run's grants.
+        // Seats this run freed that nobody in its scope could use serve pending needs of
+        // users outside it.
+        fulfil_pending(tx, now).await?;
         Ok(())
     }
 
@@ -1226,25 +1227,33 @@ impl Ledger {
 
     /// Marks one message (or, with `None`, all) as read.
     pub async fn mark_read(&self, id: Option<i64>) -> Result<u64> {
-        let n = sqlx::query(
-            "UPDATE system_messages SET read_at = $1 WHERE read_at IS NULL AND ($2 = 0 OR id = $2)",
-        )
-        .bind(ts(self.now()))
-        .bind(id.unwrap_or(0))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if let Some(id) = id
-            && n == 0
-            && sqlx::query("SELECT id FROM system_messages WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
+        let now = ts(self.now());
+        let done = match id {
+            None => sqlx::query("UPDATE system_messages SET read_at = $1 WHERE read_at IS NULL")
+                .bind(now)
+                .execute(&self.pool)
                 .await?
-                .is_none()
-        {
-            return Err(DomainError::Invalid(format!("unknown system message {id}")).into());
-        }
-        Ok(n)
+                .rows_affected(),
+            Some(id) => {
+                if sqlx::query("SELECT id FROM system_messages WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_none()
+                {
+                    return Err(DomainError::UnknownMessage(id).into());
+                }
+                sqlx::query(
+                    "UPDATE system_messages SET read_at = $1 WHERE read_at IS NULL AND id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+            }
+        };
+        Ok(done)
     }
 }
 
@@ -1289,6 +1298,7 @@ pub(crate) async fn redistribute_users_in(
 ) -> Result<RedistributionReport> {
     let mut report = RedistributionReport {
         manual: Some(manual),
+        scope: format!("{} user(s) touched by a change", users.len()),
         ..Default::default()
     };
     if users.is_empty() || !settings_in(tx).await?.role_based_distribution {
@@ -1317,6 +1327,8 @@ pub(crate) async fn redistribute_users_in(
         }
         audit(tx, now, actor, entries).await?;
     }
+    // Seats the recalls freed serve pending needs, inside or outside these users.
+    fulfil_pending(tx, now).await?;
     Ok(report)
 }
 

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use sqlx::Connection as _;
 
+mod crash;
 mod server;
 
 fn bin() -> Command {
