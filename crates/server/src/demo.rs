@@ -205,15 +205,32 @@ pub async fn load(ledger: &Ledger, config: &ServeConfig) -> Result<DemoLoaded, S
     }
     ledger.import_users_csv(&system, &csv).await?;
 
+    let logins = |range: std::ops::RangeInclusive<usize>, prefix: &str| -> Vec<String> {
+        range.map(|i| format!("{prefix}{i:03}")).collect()
+    };
     // Roles: an organizational tree and a functional role of license managers.
     let sales = ledger
         .create_role(&system, "Sales department", "organizational", None)
         .await?;
-    ledger
+    let north = ledger
         .create_role(&system, "Sales North", "organizational", Some(sales.id))
         .await?;
-    ledger
+    let support = ledger
         .create_role(&system, "Support department", "organizational", None)
+        .await?;
+    // Licenses distributed with the roles: analytics for Sales (inherited by Sales North);
+    // the role members get them from the redistribution below.
+    ledger
+        .set_role_product(&system, sales.id, "analytics", true)
+        .await?;
+    ledger
+        .set_role_members(&system, sales.id, &logins(201..=215, "emp"), true)
+        .await?;
+    ledger
+        .set_role_members(&system, north.id, &logins(216..=235, "emp"), true)
+        .await?;
+    ledger
+        .set_role_members(&system, support.id, &logins(236..=260, "emp"), true)
         .await?;
     let managers = ledger
         .create_role(&system, "License managers", "functional", None)
@@ -228,9 +245,6 @@ pub async fn load(ledger: &Ledger, config: &ServeConfig) -> Result<DemoLoaded, S
         .await?;
 
     // Seats in use: dedicated CRM seats, the analytics module, the portal.
-    let logins = |range: std::ops::RangeInclusive<usize>, prefix: &str| -> Vec<String> {
-        range.map(|i| format!("{prefix}{i:03}")).collect()
-    };
     let crm_users: Vec<String> = (1..=EMPLOYEES)
         .filter(|i| i % 3 == 2)
         .take(90)
@@ -248,6 +262,15 @@ pub async fn load(ledger: &Ledger, config: &ServeConfig) -> Result<DemoLoaded, S
         .await?;
     ledger
         .grant(&system, &logins(1..=35, "cust"), &["portal".into()])
+        .await?;
+    // Role-based distribution for everyone: 35 members want analytics and 15 seats are
+    // left after the 25 granted by hand, so the demo shows pending needs and a system message.
+    ledger
+        .redistribute(
+            &system,
+            &seatkeeper_store::Scope::All,
+            seatkeeper_store::ManualGrants::Keep,
+        )
         .await?;
     // Some users logged in, a few of them on floating seats.
     let requests: Vec<LoginRequest> = (1..=EMPLOYEES)
