@@ -25,8 +25,9 @@ use crate::db::{
 use crate::reconcile::load_pools;
 use crate::{Actor, Ledger, Result, StoreError};
 
-/// Users per chunk of a run: small enough that a chunk's transaction stays short.
-pub const DEFAULT_CHUNK_USERS: usize = 2_000;
+/// Users per chunk of a run: small enough that a chunk's transaction stays short (tens of
+/// milliseconds), so a manual grant or a login waits at most that long.
+pub const DEFAULT_CHUNK_USERS: usize = 1_000;
 /// How long a run's lease lasts without a chunk renewing it.
 const LEASE_SECS: i64 = 60;
 /// Items of each list that a report carries (the counts are always complete).
@@ -276,12 +277,19 @@ async fn incremental_ids(
         ids.insert(get_i64(&r, "user_id")?);
     }
     if phase != Phase::Recall {
-        let open: BTreeSet<(&str, Area)> = available
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, _)| (k.product.as_str(), k.area))
-            .collect();
-        for (product, area) in open {
+        // Users with pending needs that a free seat could meet, in the order a full run would
+        // serve them: per product and area, as many of the oldest as there are free seats in
+        // total (root and folders), plus, per folder with free seats, that many of the
+        // folder's oldest. Anyone after them would find the seats taken in a full run too.
+        let mut free: BTreeMap<(&str, Area), i64> = BTreeMap::new();
+        let mut folders: Vec<(&PoolKey, i64)> = Vec::new();
+        for (k, n) in available.iter().filter(|(_, n)| **n > 0) {
+            *free.entry((k.product.as_str(), k.area)).or_insert(0) += n;
+            if k.folder != seatkeeper_core::ROOT_FOLDER {
+                folders.push((k, *n));
+            }
+        }
+        for ((product, area), n) in free {
             for r in sqlx::query(
                 "SELECT user_id FROM pending_needs WHERE product_code = $1 AND area = $2 \
                  AND user_id > $3 ORDER BY user_id LIMIT $4",
@@ -289,7 +297,24 @@ async fn incremental_ids(
             .bind(product.to_string())
             .bind(area.as_str().to_string())
             .bind(after)
-            .bind(lim)
+            .bind(n.min(lim))
+            .fetch_all(&mut **tx)
+            .await?
+            {
+                ids.insert(get_i64(&r, "user_id")?);
+            }
+        }
+        for (k, n) in folders {
+            for r in sqlx::query(
+                "SELECT n.user_id FROM pending_needs n JOIN users u ON u.id = n.user_id \
+                 WHERE n.product_code = $1 AND n.area = $2 AND u.folder_id = $3 \
+                 AND n.user_id > $4 ORDER BY n.user_id LIMIT $5",
+            )
+            .bind(k.product.clone())
+            .bind(k.area.as_str().to_string())
+            .bind(k.folder.0)
+            .bind(after)
+            .bind(n.min(lim))
             .fetch_all(&mut **tx)
             .await?
             {
@@ -974,7 +999,7 @@ impl Ledger {
                     tx.commit().await?;
                     continue;
                 }
-                self.finish_run(&mut tx, now, id, &actor, &mut report)
+                self.finish_run(&mut tx, now, id, &actor, scope == Scope::All, &mut report)
                     .await?;
                 if scope == Scope::All && !signature.is_empty() {
                     meta_set(
@@ -1024,6 +1049,7 @@ impl Ledger {
             .await?;
             tx.commit().await?;
             merge_items(&mut report, part);
+            self.yield_to_writers().await;
         }
     }
 
@@ -1033,6 +1059,7 @@ impl Ledger {
         now: OffsetDateTime,
         id: i64,
         actor: &Actor,
+        all: bool,
         report: &mut RedistributionReport,
     ) -> Result<()> {
         let run = sqlx::query(
@@ -1049,6 +1076,35 @@ impl Ledger {
         report.reasons_changed = crate::db::count(get_i64(&run, "reasons")?);
         report.unmet = crate::db::count(get_i64(&run, "unmet")?);
         report.users = crate::db::count(get_i64(&run, "users")?);
+        if all {
+            // For all users, the unmet needs are every pending need: an incremental run
+            // visited only some users, but the others' needs stand as they were.
+            let n = sqlx::query("SELECT COUNT(*) AS n FROM pending_needs")
+                .fetch_one(&mut **tx)
+                .await?;
+            report.unmet = crate::db::count(get_i64(&n, "n")?);
+            report.unmet_needs.clear();
+            for r in sqlx::query(
+                "SELECT u.login, n.product_code, n.reason FROM pending_needs n \
+                 JOIN users u ON u.id = n.user_id ORDER BY n.user_id, n.product_code LIMIT $1",
+            )
+            .bind(DEFAULT_DETAIL as i64)
+            .fetch_all(&mut **tx)
+            .await?
+            {
+                report.unmet_needs.push(PlanItem {
+                    login: get_str(&r, "login")?,
+                    product: get_str(&r, "product_code")?,
+                    folder: None,
+                    detail: Some(get_str(&r, "reason")?),
+                });
+            }
+            sqlx::query("UPDATE redistributions SET unmet = $2 WHERE id = $1")
+                .bind(id)
+                .bind(report.unmet as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
         let title = format!(
             "Redistribution #{id} for {}: {} granted, {} recalled, {} needs unmet",
             report.scope, report.granted, report.recalled, report.unmet
