@@ -36,32 +36,40 @@ pub struct Ledger {
     /// `Ledger` opened on it: a long redistribution steps aside between its chunks while
     /// this is non-zero, because SQLite's lock is not fair (a waiter polls it with sleeps
     /// and would lose every race to a loop that re-takes it at once).
-    pub(crate) writers_waiting: Arc<AtomicUsize>,
+    pub(crate) writers_waiting: Arc<WriteQueue>,
 }
 
-fn waiting_counter(url: &str) -> Arc<AtomicUsize> {
-    static COUNTERS: LazyLock<Mutex<HashMap<String, Arc<AtomicUsize>>>> =
+/// Writers waiting for the write lock, and how many have got it so far.
+#[derive(Debug, Default)]
+pub(crate) struct WriteQueue {
+    waiting: AtomicUsize,
+    granted: AtomicUsize,
+}
+
+fn waiting_counter(url: &str) -> Arc<WriteQueue> {
+    static QUEUES: LazyLock<Mutex<HashMap<String, Arc<WriteQueue>>>> =
         LazyLock::new(|| Mutex::new(HashMap::new()));
-    match COUNTERS.lock() {
+    match QUEUES.lock() {
         Ok(mut map) => map.entry(url.to_string()).or_default().clone(),
         // A poisoned map only costs the sharing between ledgers, not correctness.
-        Err(_) => Arc::new(AtomicUsize::new(0)),
+        Err(_) => Arc::new(WriteQueue::default()),
     }
 }
 
 /// Counts a writer as waiting for as long as it lives.
-struct Waiting<'a>(&'a AtomicUsize);
+struct Waiting<'a>(&'a WriteQueue);
 
 impl<'a> Waiting<'a> {
-    fn new(n: &'a AtomicUsize) -> Self {
-        n.fetch_add(1, Ordering::SeqCst);
-        Waiting(n)
+    fn new(q: &'a WriteQueue) -> Self {
+        q.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(q)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.0.granted.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -185,12 +193,20 @@ impl Ledger {
 impl Ledger {
     /// Lets writers that are waiting for the lock go first (up to a bound), between the
     /// chunks of a long run.
+    /// Only the writers already waiting go first (not ones that arrive meanwhile), and not
+    /// for longer than 100 ms, so a steady stream of writers cannot stall the run.
     pub(crate) async fn yield_to_writers(&self) {
-        for _ in 0..200 {
-            if self.writers_waiting.load(Ordering::SeqCst) == 0 {
+        let q = &self.writers_waiting;
+        let waiting = q.waiting.load(Ordering::SeqCst);
+        if waiting == 0 {
+            return;
+        }
+        let target = q.granted.load(Ordering::SeqCst) + waiting;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if q.granted.load(Ordering::SeqCst) >= target {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }

@@ -277,52 +277,63 @@ async fn incremental_ids(
         ids.insert(get_i64(&r, "user_id")?);
     }
     if phase != Phase::Recall {
-        // Users with pending needs that a free seat could meet, in the order a full run would
-        // serve them: per product and area, as many of the oldest as there are free seats in
-        // total (root and folders), plus, per folder with free seats, that many of the
-        // folder's oldest. Anyone after them would find the seats taken in a full run too.
-        let mut free: BTreeMap<(&str, Area), i64> = BTreeMap::new();
-        let mut folders: Vec<(&PoolKey, i64)> = Vec::new();
-        for (k, n) in available.iter().filter(|(_, n)| **n > 0) {
-            *free.entry((k.product.as_str(), k.area)).or_insert(0) += n;
-            if k.folder != seatkeeper_core::ROOT_FOLDER {
-                folders.push((k, *n));
-            }
-        }
-        for ((product, area), n) in free {
-            for r in sqlx::query(
-                "SELECT user_id FROM pending_needs WHERE product_code = $1 AND area = $2 \
-                 AND user_id > $3 ORDER BY user_id LIMIT $4",
-            )
-            .bind(product.to_string())
-            .bind(area.as_str().to_string())
-            .bind(after)
-            .bind(n.min(lim))
-            .fetch_all(&mut **tx)
-            .await?
-            {
-                ids.insert(get_i64(&r, "user_id")?);
-            }
-        }
-        for (k, n) in folders {
-            for r in sqlx::query(
-                "SELECT n.user_id FROM pending_needs n JOIN users u ON u.id = n.user_id \
-                 WHERE n.product_code = $1 AND n.area = $2 AND u.folder_id = $3 \
-                 AND n.user_id > $4 ORDER BY n.user_id LIMIT $5",
-            )
-            .bind(k.product.clone())
-            .bind(k.area.as_str().to_string())
-            .bind(k.folder.0)
-            .bind(after)
-            .bind(n.min(lim))
-            .fetch_all(&mut **tx)
-            .await?
-            {
-                ids.insert(get_i64(&r, "user_id")?);
-            }
-        }
+        ids.extend(pending_candidates(tx, after, lim, available).await?);
     }
     Ok(ids.into_iter().take(limit).collect())
+}
+
+/// Users with pending needs that a free seat could meet, in the order a full run would serve
+/// them: per product and area, as many of the oldest (after `after`) as there are free seats
+/// in total (root and folders), plus, per folder with free seats, that many of the folder's
+/// oldest. Anyone after them would find the seats taken in a full run too.
+async fn pending_candidates(
+    tx: &mut Tx,
+    after: i64,
+    lim: i64,
+    available: &Available,
+) -> Result<BTreeSet<i64>> {
+    let mut ids = BTreeSet::new();
+    let mut free: BTreeMap<(&str, Area), i64> = BTreeMap::new();
+    let mut folders: Vec<(&PoolKey, i64)> = Vec::new();
+    for (k, n) in available.iter().filter(|(_, n)| **n > 0) {
+        *free.entry((k.product.as_str(), k.area)).or_insert(0) += n;
+        if k.folder != seatkeeper_core::ROOT_FOLDER {
+            folders.push((k, *n));
+        }
+    }
+    for ((product, area), n) in free {
+        for r in sqlx::query(
+            "SELECT user_id FROM pending_needs WHERE product_code = $1 AND area = $2 \
+             AND user_id > $3 ORDER BY user_id LIMIT $4",
+        )
+        .bind(product.to_string())
+        .bind(area.as_str().to_string())
+        .bind(after)
+        .bind(n.min(lim))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            ids.insert(get_i64(&r, "user_id")?);
+        }
+    }
+    for (k, n) in folders {
+        for r in sqlx::query(
+            "SELECT n.user_id FROM pending_needs n JOIN users u ON u.id = n.user_id \
+             WHERE n.product_code = $1 AND n.area = $2 AND u.folder_id = $3 \
+             AND n.user_id > $4 ORDER BY n.user_id LIMIT $5",
+        )
+        .bind(k.product.clone())
+        .bind(k.area.as_str().to_string())
+        .bind(k.folder.0)
+        .bind(after)
+        .bind(n.min(lim))
+        .fetch_all(&mut **tx)
+        .await?
+        {
+            ids.insert(get_i64(&r, "user_id")?);
+        }
+    }
+    Ok(ids)
 }
 
 /// Seats a plan may use per named pool: capacity − used − suspended.
@@ -1400,30 +1411,24 @@ pub(crate) async fn fulfil_pending(tx: &mut Tx, now: OffsetDateTime) -> Result<u
         return Ok(0);
     }
     let available = load_available(tx).await?;
-    let open: Vec<(String, Area)> = available
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, _)| (k.product.clone(), k.area))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if open.is_empty() {
+    // Only the users the free seats can serve, oldest first: a recall freeing one seat must
+    // not plan every pending user.
+    let users = pending_candidates(tx, 0, i64::MAX, &available).await?;
+    if users.is_empty() {
         return Ok(0);
     }
-    let mut users = BTreeSet::new();
     let mut pending: HashSet<(i64, String)> = HashSet::new();
-    for (product, area) in &open {
-        for r in
-            sqlx::query("SELECT user_id FROM pending_needs WHERE product_code = $1 AND area = $2")
-                .bind(product.clone())
-                .bind(area.as_str().to_string())
-                .fetch_all(&mut **tx)
-                .await?
-        {
-            let user = get_i64(&r, "user_id")?;
-            users.insert(user);
-            pending.insert((user, product.clone()));
-        }
+    let list: Vec<Val> = users.iter().map(|u| Val::Int(*u)).collect();
+    for r in crate::db::fetch_in(
+        tx,
+        "SELECT user_id, product_code FROM pending_needs WHERE user_id IN ({ids})",
+        &list,
+        1,
+        &[],
+    )
+    .await?
+    {
+        pending.insert((get_i64(&r, "user_id")?, get_str(&r, "product_code")?));
     }
     let (tree, _) = load_tree(tx).await?;
     let users: Vec<i64> = users.into_iter().collect();
