@@ -31,10 +31,17 @@ pub enum Target {
     },
 }
 
-pub const PG_DATABASE: &str = "seatkeeper_bench_dist";
-
 impl Target {
-    pub fn postgres(admin_url: &str) -> Result<Target, BoxError> {
+    pub fn postgres(admin_url: &str, name: &str) -> Result<Target, BoxError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(
+                format!("--pg-database {name:?}: use lowercase letters, digits and _").into(),
+            );
+        }
         let (base, query) = match admin_url.split_once('?') {
             Some((b, q)) => (b, format!("?{q}")),
             None => (admin_url, String::new()),
@@ -49,8 +56,8 @@ impl Target {
         };
         Ok(Target::Postgres {
             admin_url: admin_url.to_string(),
-            url: format!("{host_part}/{PG_DATABASE}{query}"),
-            name: PG_DATABASE.to_string(),
+            url: format!("{host_part}/{name}{query}"),
+            name: name.to_string(),
         })
     }
 
@@ -385,7 +392,7 @@ async fn load_postgres(url: &str, m: &Model, now: i64) -> Result<LoadTimes, BoxE
 /// The floor: the same assignment rows as the full redistribution wrote, inserted again into
 /// the same table of the same database (same indexes and triggers) through the same driver
 /// (`sqlx::Any`) with multi-row `INSERT … VALUES ($1, …), …` statements of the same ten
-/// columns, one write transaction per 2 000 users as a run's chunk. Each statement size in
+/// columns, one write transaction per run chunk of users (`DEFAULT_CHUNK_USERS`). Each statement size in
 /// `rows_per_statement` is timed (the rows are deleted before each, not timed); the floor is
 /// the fastest. Afterwards the ledger holds what it held after the run, and the store's
 /// change marks (`distribution_dirty`) that the deletes made are put back as they were.
@@ -407,7 +414,8 @@ impl Floor {
     }
 }
 
-pub const FLOOR_USERS_PER_TX: i64 = 2_000;
+/// Users whose rows go in one transaction: a run's chunk.
+pub const FLOOR_USERS_PER_TX: i64 = seatkeeper_store::DEFAULT_CHUNK_USERS as i64;
 
 /// 16 bytes a row: the benchmark's own memory stays small next to the store's.
 struct Row {
@@ -547,7 +555,7 @@ async fn delete_all(pool: &AnyPool, pg: bool, max_user: i64) -> Result<(), BoxEr
     Ok(())
 }
 
-/// The timed part: every row, `size` rows per statement, a transaction per 2 000 users.
+/// The timed part: every row, `size` rows per statement, a transaction per chunk of users.
 async fn insert_all(
     pool: &AnyPool,
     pg: bool,
@@ -663,4 +671,54 @@ pub async fn move_members_sql(
     }
     pool.close().await;
     Ok(())
+}
+
+/// PostgreSQL's `autovacuum` setting on the server (`on`/`off`).
+pub async fn pg_autovacuum(url: &str) -> Result<String, BoxError> {
+    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+    let v: String = sqlx::query("SHOW autovacuum")
+        .fetch_one(&pool)
+        .await?
+        .try_get(0)?;
+    pool.close().await;
+    Ok(v)
+}
+
+/// `--vacuum-every`: VACUUMs the tables a run churns, every `every`, on a connection of its
+/// own until `stop` — what autovacuum would do on a server where it is on. Returns how many
+/// VACUUMs ran and how long they took in all.
+pub fn spawn_vacuum(
+    url: String,
+    every: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Result<(u32, Duration), BoxError>> {
+    tokio::spawn(async move {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await?;
+        let (mut n, mut spent) = (0u32, Duration::ZERO);
+        let mut tables = "seat_pools, pending_needs, distribution_dirty";
+        loop {
+            let t = Instant::now();
+            while t.elapsed() < every {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    pool.close().await;
+                    return Ok((n, spent));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let t = Instant::now();
+            if pool
+                .execute(AssertSqlSafe(format!("VACUUM {tables}")))
+                .await
+                .is_err()
+            {
+                tables = "seat_pools";
+                pool.execute("VACUUM seat_pools").await?;
+            }
+            spent += t.elapsed();
+            n += 1;
+        }
+    })
 }

@@ -62,6 +62,9 @@ struct Args {
     /// (seatkeeper_bench_dist) there and leaves the named one untouched.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     postgres: String,
+    /// The database the benchmark creates (dropped first if it exists) and drops.
+    #[arg(long, default_value = "seatkeeper_bench_dist")]
+    pg_database: String,
     /// Folder of the SQLite file (default: the system's temporary folder).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -78,6 +81,11 @@ struct Args {
     /// No concurrent manual grants during (1).
     #[arg(long)]
     no_grants: bool,
+    /// PostgreSQL: VACUUM the tables a run churns (seat_pools, pending_needs,
+    /// distribution_dirty) every this many seconds from (1) to the end of (2), as autovacuum
+    /// would where it is on (0: never).
+    #[arg(long, default_value_t = 0)]
+    vacuum_every: u64,
     /// Add up the time of every SQL statement per phase and print where it goes (implies
     /// --no-grants, so that (1)'s statements are its own).
     #[arg(long)]
@@ -186,6 +194,9 @@ struct Outcome {
     report2: RedistributionReport,
     rss_before_kib: u64,
     rss_before2_kib: u64,
+    /// PostgreSQL's autovacuum setting, and the benchmark's own VACUUMs (count, time).
+    autovacuum: Option<String>,
+    vacuums: Option<(u32, Duration)>,
     peak_load_kib: u64,
     peak1_kib: u64,
     peak2_kib: u64,
@@ -377,6 +388,24 @@ async fn bench_backend(target: &Target, m: &Model, args: &Args) -> Result<Outcom
     }
     let bindings = t.elapsed();
 
+    let autovacuum = match target {
+        Target::Postgres { url, .. } => {
+            let v = load::pg_autovacuum(url).await?;
+            println!("[{label}] server setting autovacuum = {v}");
+            Some(v)
+        }
+        Target::Sqlite { .. } => None,
+    };
+    let vacuum_stop = Arc::new(AtomicBool::new(false));
+    let vacuum = match target {
+        Target::Postgres { url, .. } if args.vacuum_every > 0 => Some(load::spawn_vacuum(
+            url.clone(),
+            Duration::from_secs(args.vacuum_every),
+            vacuum_stop.clone(),
+        )),
+        _ => None,
+    };
+
     // (1) with (3) alongside.
     let peak_load_kib = status_kib("VmHWM:");
     if !reset_peak() {
@@ -509,6 +538,11 @@ async fn bench_backend(target: &Target, m: &Model, args: &Args) -> Result<Outcom
         .await?;
     let run2 = t.elapsed();
     let peak2_kib = status_kib("VmHWM:");
+    vacuum_stop.store(true, Ordering::Relaxed);
+    let vacuums = match vacuum {
+        Some(h) => Some(h.await??),
+        None => None,
+    };
     println!(
         "[{label}] (2) {}: {} granted, {} recalled, {} unmet",
         secs(run2),
@@ -542,6 +576,8 @@ async fn bench_backend(target: &Target, m: &Model, args: &Args) -> Result<Outcom
         rss_before_kib,
         rss_before2_kib,
         peak_load_kib,
+        autovacuum,
+        vacuums,
         peak1_kib,
         peak2_kib,
     })
@@ -684,6 +720,19 @@ fn print_outcome(o: &Outcome, m: &Model, args: &Args) {
         o.peak2_kib / 1024,
         o.peak_load_kib / 1024
     );
+    if let Some(av) = &o.autovacuum {
+        println!(
+            "- PostgreSQL: autovacuum = {av} on the server; {}.",
+            match o.vacuums {
+                Some((k, d)) => format!(
+                    "the benchmark ran VACUUM every {} s from (1) to (2): {k} times, {} in all",
+                    args.vacuum_every,
+                    secs(d)
+                ),
+                None => "no VACUUM during the measured phases (--vacuum-every 0)".to_string(),
+            }
+        );
+    }
     println!(
         "- floor variants (rows per INSERT: time): {}.",
         o.floor
@@ -774,7 +823,7 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         });
     }
     if matches!(args.backend, BackendArg::Postgres | BackendArg::Both) {
-        targets.push(Target::postgres(&args.postgres)?);
+        targets.push(Target::postgres(&args.postgres, &args.pg_database)?);
     }
     let mut outcomes = Vec::new();
     let mut ok = true;
