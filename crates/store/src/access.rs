@@ -428,15 +428,6 @@ impl Ledger {
         })
     }
 
-    async fn role_exists(tx: &mut crate::db::Tx, role: i64) -> Result<()> {
-        sqlx::query("SELECT id FROM roles WHERE id = $1")
-            .bind(role)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|_| ())
-            .ok_or_else(|| DomainError::UnknownRole(role.to_string()).into())
-    }
-
     /// Grants (`on`) or withdraws a permission from a role. The built-in "System
     /// administrators" keep all three, so nobody locks the installation out of itself.
     pub async fn set_role_permission(
@@ -454,7 +445,7 @@ impl Ledger {
         }
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        Self::role_exists(&mut tx, role).await?;
+        crate::roles::role_row(&mut tx, role).await?;
         let sql = if on {
             "INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2) \
              ON CONFLICT (role_id, permission) DO NOTHING"
@@ -485,7 +476,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Adds (`on`) or removes a direct member of a role.
+    /// Adds (`on`) or removes a direct member of a role: [`Ledger::set_role_members`] for one
+    /// user, so the role-change trigger runs here too.
     pub async fn set_role_member(
         &self,
         actor: &Actor,
@@ -493,37 +485,8 @@ impl Ledger {
         login: &str,
         on: bool,
     ) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        Self::role_exists(&mut tx, role).await?;
-        let user = user_by_login(&mut tx, login).await?;
-        let sql = if on {
-            "INSERT INTO role_members (role_id, user_id) VALUES ($1, $2) \
-             ON CONFLICT (role_id, user_id) DO NOTHING"
-        } else {
-            "DELETE FROM role_members WHERE role_id = $1 AND user_id = $2"
-        };
-        sqlx::query(sql)
-            .bind(role)
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            &mut tx,
-            now,
-            actor,
-            vec![Audit::new(
-                if on {
-                    "role.member.add"
-                } else {
-                    "role.member.remove"
-                },
-                &user.login,
-                json!({"role": role}),
-            )],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.set_role_members(actor, role, &[login.to_string()], on)
+            .await
+            .map(|_| ())
     }
 }
