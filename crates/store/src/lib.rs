@@ -19,6 +19,7 @@ mod reconcile;
 mod reports;
 mod roles;
 mod sessions;
+mod usage;
 mod users;
 mod views;
 
@@ -33,6 +34,7 @@ pub use error::StoreError;
 pub use roles::{ExplainView, ReasonView, RoleChange};
 pub use seatkeeper_core::distribution::ManualGrants;
 pub use sessions::*;
+pub use usage::{USAGE_DAILY_POINT, USAGE_RETENTION};
 pub use views::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

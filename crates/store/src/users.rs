@@ -117,6 +117,50 @@ async fn free_seats(tx: &mut Tx, user_id: i64) -> Result<Vec<String>> {
     Ok(products)
 }
 
+/// `head` (selecting from `users u`) with the WHERE clause of `filter` and its binds; shared by
+/// the list and its count so the two never disagree.
+fn user_filter_sql(
+    head: &str,
+    filter: &UserFilter,
+    tree: &FolderTree,
+) -> Result<(String, Vec<Val>)> {
+    let mut sql = format!("{head} WHERE 1 = 1");
+    let mut binds = Vec::new();
+    let mut next = |v: Val| {
+        binds.push(v);
+        format!("${}", binds.len())
+    };
+    if let Some(a) = filter.area {
+        sql += &format!(" AND u.area = {}", next(Val::Text(a.as_str().into())));
+    }
+    if let Some(s) = filter.state {
+        sql += &format!(" AND u.state = {}", next(Val::Text(s.as_str().into())));
+    }
+    if let Some(f) = &filter.folder {
+        sql += &format!(" AND u.folder_id = {}", next(Val::Int(tree.resolve(f)?.0)));
+    }
+    if let Some(p) = &filter.product {
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.product_code = {})",
+            next(Val::Text(p.clone()))
+        );
+    }
+    if let Some(r) = filter.role {
+        // role_members' primary key (role_id, user_id) finds the members.
+        sql += &format!(
+            " AND u.id IN (SELECT m.user_id FROM role_members m WHERE m.role_id = {})",
+            next(Val::Int(r))
+        );
+    }
+    if let Some(q) = &filter.search {
+        let p = next(Val::Text(format!("%{}%", q.to_lowercase())));
+        sql += &format!(
+            " AND (lower(u.login) LIKE {p} OR lower(u.name) LIKE {p} OR lower(u.email) LIKE {p})"
+        );
+    }
+    Ok((sql, binds))
+}
+
 impl Ledger {
     /// U1: creates a user; an active one is refused when the area is at its limit.
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> Result<UserView> {
@@ -170,62 +214,23 @@ impl Ledger {
             .ok_or_else(|| DomainError::UnknownUser(login.to_string()).into())
     }
 
-    /// Users matching `filter`, by login, with their licenses.
+    /// Users matching `filter`, by login, with their licenses (one query per page for those).
     pub async fn users(&self, filter: &UserFilter) -> Result<Vec<UserView>> {
         self.ensure_current().await?;
         let mut tx = self.pool.begin().await?;
         let tree = FolderTree::load(&mut tx).await?;
-        let mut sql = String::from(
-            "SELECT id, login, name, email, area, folder_id, state, block_reason, builtin, created_at FROM users u WHERE 1 = 1",
-        );
-        let mut binds = Vec::new();
-        let next = |v: Val, binds: &mut Vec<Val>| {
-            binds.push(v);
-            format!("${}", binds.len())
-        };
-        if let Some(a) = filter.area {
-            sql += &format!(
-                " AND area = {}",
-                next(Val::Text(a.as_str().into()), &mut binds)
-            );
-        }
-        if let Some(s) = filter.state {
-            sql += &format!(
-                " AND state = {}",
-                next(Val::Text(s.as_str().into()), &mut binds)
-            );
-        }
-        if let Some(f) = &filter.folder {
-            sql += &format!(
-                " AND folder_id = {}",
-                next(Val::Int(tree.resolve(f)?.0), &mut binds)
-            );
-        }
-        if let Some(p) = &filter.product {
-            sql += &format!(
-                " AND EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = u.id AND a.product_code = {})",
-                next(Val::Text(p.clone()), &mut binds)
-            );
-        }
-        if let Some(q) = &filter.search {
-            let p = next(Val::Text(format!("%{}%", q.to_lowercase())), &mut binds);
-            sql += &format!(
-                " AND (lower(login) LIKE {p} OR lower(name) LIKE {p} OR lower(email) LIKE {p})"
-            );
-        }
+        let (mut sql, mut binds) = user_filter_sql(
+            &format!("SELECT {USER_COLUMNS} FROM users u"),
+            filter,
+            &tree,
+        )?;
+        // Paged by the expression index users_login (lower(login)).
         sql += " ORDER BY lower(login)";
         if let Some(l) = filter.limit {
-            sql += &format!(
-                " LIMIT {}",
-                next(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)), &mut binds)
-            );
-            sql += &format!(
-                " OFFSET {}",
-                next(
-                    Val::Int(i64::try_from(filter.offset).unwrap_or(0)),
-                    &mut binds
-                )
-            );
+            binds.push(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)));
+            sql += &format!(" LIMIT ${}", binds.len());
+            binds.push(Val::Int(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+            sql += &format!(" OFFSET ${}", binds.len());
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for v in binds {
@@ -233,6 +238,21 @@ impl Ledger {
         }
         let rows = q.fetch_all(&mut *tx).await?;
         user_views(&mut tx, &tree, rows).await
+    }
+
+    /// How many users match `filter` (its `limit` and `offset` ignored): the total for a
+    /// paged list.
+    pub async fn count_users(&self, filter: &UserFilter) -> Result<u64> {
+        self.ensure_current().await?;
+        let mut tx = self.pool.begin().await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let (sql, binds) = user_filter_sql("SELECT COUNT(*) AS n FROM users u", filter, &tree)?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in binds {
+            q = crate::db::bind(q, v);
+        }
+        let row = q.fetch_one(&mut *tx).await?;
+        Ok(count(get_i64(&row, "n")?))
     }
 
     /// U3: blocks a user, freeing every seat they hold.

@@ -173,8 +173,11 @@ pub struct UserFilter {
     pub state: Option<UserState>,
     pub folder: Option<String>,
     pub product: Option<String>,
+    /// Direct members of this role (id); an unknown role matches nobody.
+    pub role: Option<i64>,
     /// Matches login, name or e-mail, case-insensitively.
     pub search: Option<String>,
+    /// Page size; `Ledger::count_users` ignores it and `offset`.
     pub limit: Option<u64>,
     pub offset: u64,
 }
@@ -262,4 +265,52 @@ pub struct AuditFilter {
     /// Keyset pagination: only records older than this id.
     pub before_id: Option<i64>,
     pub limit: Option<u64>,
+}
+
+/// What one [`crate::Ledger::record_usage`] call wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UsageRecorded {
+    /// Samples written: subjects whose numbers changed, whose last sample is 24 h old, or
+    /// that had none.
+    pub written: u64,
+    /// Samples deleted for being older than the retention (400 days).
+    pub pruned: u64,
+}
+
+/// Usage over time, for charts: per product seats used against total, per area active users
+/// against the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageHistory {
+    /// The start asked for; each series may begin with one point before it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// When the history was read.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// One series per product code, by code.
+    pub products: Vec<UsageSeries>,
+    /// One series per area, by name.
+    pub areas: Vec<UsageSeries>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageSeries {
+    /// The product code or the area name.
+    pub subject: String,
+    /// Oldest first. The first is the last sample before `since` when there is one, so a
+    /// chart can start at its left edge; each value holds until the next point.
+    pub points: Vec<UsagePoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsagePoint {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Seats in use (named and floating, every area and folder), or active users of an area
+    /// (the built-in administrator excluded).
+    pub used: u64,
+    /// Seats in force, or the area's user limit (`None`: no limit).
+    pub total: Option<u64>,
+    /// Suspended assignments of a product; `None` for an area.
+    pub suspended: Option<u64>,
 }

@@ -6,6 +6,7 @@ mod cases;
 mod distribution;
 mod sessions;
 mod support;
+mod usage;
 
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -69,8 +70,11 @@ on_both_backends!(
     d6_explain_names_every_reason,
     d4_a_run_cut_off_midway_is_finished_on_reopen,
     d4_a_second_run_for_all_visits_only_changed_users,
+    i5_usage_history_records_changes_and_a_daily_point,
+    u_user_list_filters_by_role_and_counts,
 );
 
 use cases::*;
 use distribution::*;
 use sessions::*;
+use usage::*;
