@@ -155,6 +155,14 @@ struct ServeArgs {
     /// Seconds a verified token is cached; revocations reach other nodes within it [default: 5].
     #[arg(long, env = "SEATKEEPER_AUTH_CACHE_TTL_SECS")]
     auth_cache_ttl_secs: Option<u64>,
+    /// Leave `Secure` off the admin UI's cookies: only for plain HTTP on a non-loopback
+    /// address (browsers keep `Secure` cookies over plain HTTP for localhost only).
+    #[arg(long, env = "SEATKEEPER_INSECURE_COOKIES")]
+    insecure_cookies: bool,
+    /// How often the usage history is sampled; a point is written only on change, and at
+    /// least once a day [default: 60].
+    #[arg(long, env = "SEATKEEPER_USAGE_SAMPLE_SECS")]
+    usage_sample_secs: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "SEATKEEPER_CONFIG")]
     config: Option<PathBuf>,
@@ -634,6 +642,8 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             reap_interval_secs: args.reap_interval_secs,
             batch_max: args.batch_max,
             auth_cache_ttl_secs: args.auth_cache_ttl_secs,
+            insecure_cookies: args.insecure_cookies.then_some(true),
+            usage_sample_secs: args.usage_sample_secs,
         },
         args.config.as_deref(),
         args.demo,
@@ -1191,6 +1201,7 @@ async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Res
                     state: *state,
                     folder: folder.clone(),
                     product: product.clone(),
+                    role: None,
                     search: search.clone(),
                     limit: *limit,
                     offset: *offset,

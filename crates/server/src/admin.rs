@@ -85,14 +85,37 @@ pub async fn signin(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SigninBody>,
 ) -> ApiResult<Json<SigninAnswer>> {
+    let (secret, principal) =
+        authenticate(&state, &body.login, &body.password, "api:signin").await?;
+    let expires_at = state.ledger.now() + state.settings.signin_ttl;
+    Ok(Json(SigninAnswer {
+        token: secret,
+        expires_at,
+        login: principal.login.clone(),
+        permissions: if principal.builtin {
+            Permission::ALL.to_vec()
+        } else {
+            principal.permissions.into_iter().collect()
+        },
+    }))
+}
+
+/// Checks a login and password and opens a sign-in session: its secret and its principal.
+/// Shared by the API's sign-in and the admin UI's.
+pub async fn authenticate(
+    state: &AppState,
+    login: &str,
+    password: &str,
+    origin: &str,
+) -> ApiResult<(String, Principal)> {
     let refused = || ApiError::unauthenticated("wrong login or password");
-    let creds = state.ledger.credentials(&body.login).await?;
+    let creds = state.ledger.credentials(login).await?;
     // The hash is verified even for unknown users so that timing does not reveal logins.
     let stored = creds
         .as_ref()
         .and_then(|c| c.password_hash.clone())
         .unwrap_or_else(|| state.settings.dummy_hash.clone());
-    let password = body.password.clone();
+    let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .map_err(|_| ApiError::unavailable("password check interrupted"))?;
@@ -101,10 +124,10 @@ pub async fn signin(
     };
     let secret = auth::new_secret(TokenScope::Signin)?;
     let expires_at = state.ledger.now() + state.settings.signin_ttl;
-    let view = state
+    state
         .ledger
         .create_token(
-            &Actor::new(creds.login.clone(), "api:signin"),
+            &Actor::new(creds.login.clone(), origin),
             &creds.login,
             "sign-in",
             TokenScope::Signin,
@@ -112,19 +135,10 @@ pub async fn signin(
             Some(expires_at),
         )
         .await?;
-    let principal = auth::principal_for(&state, &secret)
+    let principal = auth::principal_for(state, &secret)
         .await?
         .ok_or_else(refused)?;
-    Ok(Json(SigninAnswer {
-        token: secret,
-        expires_at: view.expires_at.unwrap_or(expires_at),
-        login: creds.login,
-        permissions: if principal.builtin {
-            Permission::ALL.to_vec()
-        } else {
-            principal.permissions.into_iter().collect()
-        },
-    }))
+    Ok((secret, principal))
 }
 
 pub async fn signout(
@@ -302,6 +316,8 @@ pub struct UsersQuery {
     pub state: Option<UserState>,
     pub folder: Option<String>,
     pub product: Option<String>,
+    /// Direct members of this role (id).
+    pub role: Option<i64>,
     /// Matches login, name or e-mail.
     pub q: Option<String>,
     pub limit: Option<u64>,
@@ -321,6 +337,7 @@ pub async fn users(
             state: q.state,
             folder: q.folder,
             product: q.product,
+            role: q.role,
             search: q.q,
             limit: Some(limit + 1),
             offset: q.offset,
@@ -610,7 +627,10 @@ pub async fn reap_sessions(
     Extension(_p): Extension<Principal>,
 ) -> ApiResult<Json<EndedSessions>> {
     Ok(Json(
-        state.ledger.reap_idle(state.settings.idle_timeout).await?,
+        state
+            .ledger
+            .reap_idle(state.settings.idle_timeout())
+            .await?,
     ))
 }
 

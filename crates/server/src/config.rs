@@ -27,6 +27,11 @@ pub struct Overrides {
     pub reap_interval_secs: Option<u64>,
     pub batch_max: Option<usize>,
     pub auth_cache_ttl_secs: Option<u64>,
+    /// Drop the `Secure` flag from the admin UI's cookies (plain HTTP on a non-loopback
+    /// address; browsers keep `Secure` cookies over plain HTTP only for localhost).
+    pub insecure_cookies: Option<bool>,
+    /// How often the usage history is sampled (changes only; one point a day at least).
+    pub usage_sample_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +47,8 @@ pub struct ServeConfig {
     pub batch_max: usize,
     /// How long a resolved token stays cached (revocations reach other nodes within it).
     pub auth_cache_ttl: Duration,
+    pub insecure_cookies: bool,
+    pub usage_sample_interval: Duration,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -102,6 +109,17 @@ impl ServeConfig {
                     .auth_cache_ttl_secs
                     .or(from_file.auth_cache_ttl_secs)
                     .unwrap_or(5),
+            ),
+            insecure_cookies: given
+                .insecure_cookies
+                .or(from_file.insecure_cookies)
+                .unwrap_or(false),
+            usage_sample_interval: Duration::from_secs(
+                given
+                    .usage_sample_secs
+                    .or(from_file.usage_sample_secs)
+                    .unwrap_or(60)
+                    .max(1),
             ),
             demo,
             clock_file,

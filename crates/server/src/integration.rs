@@ -67,7 +67,7 @@ pub async fn heartbeat(
     Ok(Json(HeartbeatAnswer {
         session_id: body.session_id,
         alive: true,
-        idle_timeout_secs: state.settings.idle_timeout.as_secs(),
+        idle_timeout_secs: state.settings.idle_timeout().as_secs(),
     }))
 }
 

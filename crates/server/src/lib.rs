@@ -11,8 +11,10 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod routes;
+pub mod ui;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
@@ -25,7 +27,13 @@ use crate::gate::Gate;
 
 /// Settings the handlers read.
 pub struct Settings {
-    pub idle_timeout: Duration,
+    /// S3's idle timeout in seconds: the configured value, or the one an administrator set
+    /// in the ledger (admin UI, settings), which the reaper reloads on every round.
+    pub idle_timeout_secs: AtomicU64,
+    /// The configured idle timeout, used while the ledger sets none.
+    pub configured_idle_timeout: Duration,
+    /// Mark the admin UI's cookies `Secure` (off only for plain-HTTP deployments).
+    pub secure_cookies: bool,
     pub signin_ttl: time::Duration,
     pub vendor_keys: Vec<VerifyingKey>,
     /// Verified against when a login is unknown, so that sign-in timing reveals nothing.
@@ -68,12 +76,28 @@ pub fn state(
         ledger,
         principals: PrincipalCache::new(config.auth_cache_ttl),
         settings: Arc::new(Settings {
-            idle_timeout: config.idle_timeout,
+            idle_timeout_secs: AtomicU64::new(config.idle_timeout.as_secs()),
+            configured_idle_timeout: config.idle_timeout,
+            secure_cookies: !config.insecure_cookies,
             signin_ttl: time::Duration::hours(12),
             vendor_keys,
             dummy_hash,
         }),
     })
+}
+
+impl Settings {
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.load(Ordering::Relaxed))
+    }
+
+    /// Takes the ledger's setting (or the configured value when the ledger has none).
+    pub fn apply(&self, stored: &seatkeeper_store::ServerSettings) {
+        let secs = stored
+            .idle_timeout_secs
+            .unwrap_or(self.configured_idle_timeout.as_secs());
+        self.idle_timeout_secs.store(secs, Ordering::Relaxed);
+    }
 }
 
 /// Runs the server until SIGINT or SIGTERM, then stops taking connections, lets requests in
@@ -98,12 +122,21 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         );
     }
     let app_state = state(ledger.clone(), &config, vendor_keys)?;
+    app_state
+        .settings
+        .apply(&app_state.ledger.server_settings().await?);
     let reaper = tokio::spawn(reap_forever(
         ledger.clone(),
-        config.idle_timeout,
+        app_state.settings.clone(),
         config.reap_interval,
     ));
-    let app = routes::router(app_state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let sampler = tokio::spawn(sample_usage_forever(
+        ledger.clone(),
+        config.usage_sample_interval,
+    ));
+    let app = routes::router(app_state.clone())
+        .merge(ui::router(app_state))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -117,6 +150,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     reaper.abort();
+    sampler.abort();
     ledger.close().await;
     tracing::info!("seatkeeper stopped");
     Ok(())
@@ -124,11 +158,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
 
 /// S3: ends idle sessions every `interval`. Runs once at start, so sessions left by a crash
 /// or a stop do not hold seats past their timeout.
-async fn reap_forever(ledger: Ledger, idle: Duration, interval: Duration) {
+async fn reap_forever(ledger: Ledger, settings: Arc<Settings>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tick.tick().await;
-        match ledger.reap_idle(idle).await {
+        // Another node (or the UI) may have changed the idle timeout.
+        match ledger.server_settings().await {
+            Ok(s) => settings.apply(&s),
+            Err(e) => tracing::warn!(error = %e, "cannot read the server settings"),
+        }
+        match ledger.reap_idle(settings.idle_timeout()).await {
             Ok(r) if r.ended > 0 => {
                 tracing::info!(
                     ended = r.ended,
@@ -138,6 +177,18 @@ async fn reap_forever(ledger: Ledger, idle: Duration, interval: Duration) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session reaper failed; will retry"),
+        }
+    }
+}
+
+/// Records the usage history for the admin UI's charts: a point per product and area when
+/// its numbers changed since the last one, and at least one a day.
+async fn sample_usage_forever(ledger: Ledger, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tick.tick().await;
+        if let Err(e) = ledger.record_usage().await {
+            tracing::warn!(error = %e, "usage sampling failed; will retry");
         }
     }
 }

@@ -299,7 +299,9 @@ pub fn table() -> Vec<Route> {
             "users",
             "Users, filtered and paginated",
             N,
-            &["area", "state", "folder", "product", "q", "limit", "offset"],
+            &[
+                "area", "state", "folder", "product", "role", "q", "limit", "offset",
+            ],
             get(admin::users),
         ),
         r(

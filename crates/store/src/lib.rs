@@ -19,6 +19,7 @@ mod reconcile;
 mod reports;
 mod roles;
 mod sessions;
+mod settings;
 mod usage;
 mod users;
 mod views;
@@ -34,6 +35,7 @@ pub use error::StoreError;
 pub use roles::{ExplainView, ReasonView, RoleChange};
 pub use seatkeeper_core::distribution::ManualGrants;
 pub use sessions::*;
+pub use settings::{MAX_IDLE_TIMEOUT_SECS, ServerSettings};
 pub use usage::{USAGE_DAILY_POINT, USAGE_RETENTION};
 pub use views::*;
 

@@ -108,6 +108,28 @@ impl Ledger {
         text: &str,
         trusted: &[VerifyingKey],
     ) -> Result<ImportReport> {
+        self.import_license_in(actor, text, trusted, true).await
+    }
+
+    /// What importing `text` would do (the same checks and the same report, including the
+    /// seats it would restore), computed by running the import and rolling it back, so the
+    /// preview cannot drift from the real thing.
+    pub async fn preview_license_import(
+        &self,
+        actor: &Actor,
+        text: &str,
+        trusted: &[VerifyingKey],
+    ) -> Result<ImportReport> {
+        self.import_license_in(actor, text, trusted, false).await
+    }
+
+    async fn import_license_in(
+        &self,
+        actor: &Actor,
+        text: &str,
+        trusted: &[VerifyingKey],
+        commit: bool,
+    ) -> Result<ImportReport> {
         let verified = license::verify(text, trusted).map_err(DomainError::from)?;
         let payload = &verified.payload;
         let now = self.now();
@@ -284,7 +306,11 @@ impl Ledger {
             )],
         )
         .await?;
-        tx.commit().await?;
+        if commit {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
         Ok(report)
     }
 

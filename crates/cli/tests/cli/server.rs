@@ -431,6 +431,7 @@ async fn scenario(db: &str, dir: &Path) {
     assert_eq!(list["next_offset"], 1, "{list}");
 
     route_walk(&api, &w).await;
+    ui_walk(&api, &w).await;
 
     // The served OpenAPI document is the checked-in one.
     let doc = api.ok(Method::GET, "/api/v1/openapi.json", "", None).await;
@@ -1188,4 +1189,179 @@ async fn d2_d6_bind_preview_apply_message_explain_needs_over_http_on_postgres() 
     };
     let dir = tempfile::tempdir().unwrap();
     distribution(&url, dir.path()).await;
+}
+
+/// The admin UI's guard, walked over every POST route: no session → 401; a session without
+/// the CSRF token, with a wrong one, or from a foreign origin → 403 and nothing done; every
+/// GET page without a session → redirect to the sign-in page; a viewer cannot change.
+async fn ui_walk(api: &Api, w: &World) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = &api.base;
+    // Sign in through the form: the pre-session token comes with the page and its cookie.
+    let page = http.get(format!("{base}/ui/login")).send().await.unwrap();
+    let pre_cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("sk_pre="))
+        .unwrap();
+    let html = page.text().await.unwrap();
+    let token = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // Sign-in without the pre-session token is refused too (login CSRF).
+    let r = http
+        .post(format!("{base}/ui/login"))
+        .form(&[
+            ("login", "admin"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = http
+        .post(format!("{base}/ui/login"))
+        .header("cookie", &pre_cookie)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("login", "admin"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let set: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = set.iter().find(|c| c.starts_with("sk_ui=")).unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+    let session = session.split(';').next().unwrap().to_string();
+    let page = http
+        .get(format!("{base}/ui/users"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let audit_before = api
+        .ok(Method::GET, "/api/v1/audit?limit=1", &w.admin, None)
+        .await;
+    for path in seatkeeper_server::ui::POST_ROUTES {
+        let url = format!("{base}{path}");
+        if *path != "/ui/login" {
+            let r = http
+                .post(&url)
+                .form(&[("_csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::UNAUTHORIZED,
+                "POST {path} without a session"
+            );
+        }
+        for body in [vec![], vec![("_csrf", "forged")]] {
+            let r = http
+                .post(&url)
+                .header("cookie", &session)
+                .form(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "POST {path} with csrf {body:?}"
+            );
+            assert!(r.text().await.unwrap().contains("CSRF"), "{path}");
+        }
+        let r = http
+            .post(&url)
+            .header("cookie", &session)
+            .header("origin", "https://evil.example")
+            .form(&[("_csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "POST {path} from a foreign origin"
+        );
+        // A script's JSON or text/plain post is not a form: refused whatever it carries.
+        let r = http
+            .post(&url)
+            .header("cookie", &session)
+            .header("content-type", "text/plain")
+            .body(format!("_csrf={csrf}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "POST {path} as text/plain"
+        );
+    }
+    let audit_after = api
+        .ok(Method::GET, "/api/v1/audit?limit=1", &w.admin, None)
+        .await;
+    assert_eq!(
+        audit_before["items"][0]["id"], audit_after["items"][0]["id"],
+        "a refused post changed something"
+    );
+    for path in [
+        "/ui/",
+        "/ui/licenses",
+        "/ui/users",
+        "/ui/roles",
+        "/ui/messages",
+        "/ui/audit",
+    ] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "GET {path} without a session"
+        );
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/ui/login?next=")
+        );
+    }
 }
