@@ -334,6 +334,38 @@ pub(crate) async fn reconcile(
         ));
     }
     audit(tx, now, &Actor::system(), entries).await?;
+    for (list, title, what) in [
+        (
+            &changes.suspended,
+            "license(s) suspended: fewer seats are in force than are assigned",
+            "upload a renewal or a license with more seats; suspended assignments come back by themselves",
+        ),
+        (
+            &changes.restored,
+            "suspended license(s) restored: seats are in force again",
+            "nothing to do",
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let mut per_product: std::collections::BTreeMap<&str, u64> = Default::default();
+        for s in list {
+            *per_product.entry(s.product.as_str()).or_default() += 1;
+        }
+        crate::distribution::post_message(
+            tx,
+            now,
+            "limit",
+            &format!("{} {title}", list.len()),
+            &serde_json::json!({
+                "products": per_product,
+                "users": list.iter().take(20).map(|s| s.login.as_str()).collect::<Vec<_>>(),
+                "what_next": what,
+            }),
+        )
+        .await?;
+    }
     // Seats may have come free (or capacity returned): pending needs are served now.
     crate::distribution::fulfil_pending(tx, now).await?;
     Ok(changes)

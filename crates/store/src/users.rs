@@ -73,21 +73,34 @@ pub(crate) async fn user_by_login(tx: &mut Tx, login: &str) -> Result<UserRecord
 
 /// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
 /// `area_counters` enforces the same; this gives the precise message.
-async fn check_room(tx: &mut Tx, area: Area, extra: u64) -> Result<()> {
+async fn check_room(tx: &mut Tx, area: Area, extra: u64, now: time::OffsetDateTime) -> Result<()> {
     let row = sqlx::query("SELECT active_users, user_limit FROM area_counters WHERE area = $1")
         .bind(area.as_str().to_string())
         .fetch_one(&mut **tx)
         .await?;
     let active = count(get_i64(&row, "active_users")?);
-    if let Some(limit) = crate::db::get_opt_i64(&row, "user_limit")?.map(count)
-        && active + extra > limit
-    {
-        return Err(DomainError::AreaLimit {
-            area,
-            limit,
-            active,
+    if let Some(limit) = crate::db::get_opt_i64(&row, "user_limit")?.map(count) {
+        if active + extra > limit {
+            return Err(DomainError::AreaLimit {
+                area,
+                limit,
+                active,
+            }
+            .into());
         }
-        .into());
+        // The change that fills the area tells the administrators (N2), once: later
+        // refusals are answered to whoever asked, not posted again.
+        if active < limit && active + extra >= limit {
+            crate::distribution::post_message(
+                tx,
+                now,
+                "limit",
+                &format!("The {area} area has reached its user limit ({limit} active users)"),
+                &serde_json::json!({"area": area.as_str(), "limit": limit, "active_users": active + extra,
+                    "what_next": "block users who no longer need access, or ask the vendor for a higher limit"}),
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -178,7 +191,7 @@ impl Ledger {
             return Err(DomainError::DuplicateLogin(new.login).into());
         }
         if new.state == UserState::Active {
-            check_room(&mut tx, new.area, 1).await?;
+            check_room(&mut tx, new.area, 1, now).await?;
         }
         insert_user(&mut tx, &new, folder, now).await?;
         audit(
@@ -274,7 +287,7 @@ impl Ledger {
         if user.state == UserState::Active {
             return Ok(());
         }
-        check_room(&mut tx, user.area, 1).await?;
+        check_room(&mut tx, user.area, 1, now).await?;
         sqlx::query("UPDATE users SET state = 'active', block_reason = NULL WHERE id = $1")
             .bind(user.id)
             .execute(&mut *tx)

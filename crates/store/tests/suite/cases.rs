@@ -287,6 +287,14 @@ pub async fn l4_expiry_suspends_the_newest_and_returning_capacity_restores_them(
         (1, 1, 2),
         "expired seats stop counting; surplus suspended"
     );
+    // N2: the suspension is posted for the administrators.
+    let msgs = db.ledger.messages(true, 10).await.unwrap();
+    let m = msgs
+        .iter()
+        .find(|m| m.kind == "limit")
+        .expect("a limit message");
+    assert!(m.title.starts_with("2 license(s) suspended"), "{}", m.title);
+    assert_eq!(m.body["products"]["crm"], 2);
     let status = |v: seatkeeper_store::UserView| v.licenses[0].status;
     assert_eq!(
         status(db.ledger.user("u1").await.unwrap()),
@@ -516,6 +524,18 @@ pub async fn u3_block_frees_seats_and_unblock_needs_room(db: &TestDb) {
         domain(db.ledger.activate_user(&admin(), "ann").await.unwrap_err()),
         Error::AreaLimit { .. }
     ));
+    // N2: filling the area was posted once (by ann's creation and again by bob's, each time
+    // the area went from room to full), not by the refusal.
+    let full: Vec<_> = db
+        .ledger
+        .messages(false, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == "limit" && m.title.contains("reached its user limit"))
+        .collect();
+    assert_eq!(full.len(), 2, "{full:?}");
+    assert_eq!(full[0].body["area"], "employee");
     db.ledger.delete_user(&admin(), "bob").await.unwrap();
     db.ledger.activate_user(&admin(), "ann").await.unwrap();
     assert!(matches!(
