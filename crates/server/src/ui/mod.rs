@@ -509,14 +509,7 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
         }
     }
     let unread = state.ledger.unread_messages().await.unwrap_or(0);
-    let flash = cookie_value(req.headers(), FLASH_COOKIE).and_then(|v| {
-        let (kind, rest) = v.split_at_checked(1)?;
-        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(rest).ok()?).ok()?;
-        Some(Flash {
-            ok: kind == "o",
-            text,
-        })
-    });
+    let flash = flash_of(req.headers());
     let had_flash = flash.is_some();
     let secure_cookies = state.settings.secure_cookies;
     req.extensions_mut().insert(Ui {
@@ -586,13 +579,53 @@ async fn signin_page(
     {
         return Ok(redirect("/ui/"));
     }
-    signin_form(&state, q.next.as_deref(), None, StatusCode::OK)
+    // The notice of the page that sent here (e.g. "Signed out."), shown once.
+    let notice = flash_of(&headers);
+    let mut r = signin_form_with(
+        &state,
+        q.next.as_deref(),
+        None,
+        notice.as_ref(),
+        StatusCode::OK,
+    )?;
+    if notice.is_some()
+        && let Ok(v) = HeaderValue::from_str(&cookie(
+            FLASH_COOKIE,
+            "",
+            Some(0),
+            state.settings.secure_cookies,
+        ))
+    {
+        r.headers_mut().append(SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+fn flash_of(headers: &HeaderMap) -> Option<Flash> {
+    cookie_value(headers, FLASH_COOKIE).and_then(|v| {
+        let (kind, rest) = v.split_at_checked(1)?;
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(rest).ok()?).ok()?;
+        Some(Flash {
+            ok: kind == "o",
+            text,
+        })
+    })
 }
 
 fn signin_form(
     state: &AppState,
     next: Option<&str>,
     error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    signin_form_with(state, next, error, None, status)
+}
+
+fn signin_form_with(
+    state: &AppState,
+    next: Option<&str>,
+    error: Option<&str>,
+    notice: Option<&Flash>,
     status: StatusCode,
 ) -> Result<Response, UiError> {
     let pre = auth::new_secret(TokenScope::Signin)?;
@@ -603,6 +636,7 @@ fn signin_form(
                 h1 { "Seatkeeper" }
                 p.lead { "Sign in to manage licenses." }
                 @if let Some(e) = error { p.error role="alert" { (e) } }
+                @if let Some(f) = notice { p.flash role="status" { (f.text) } }
                 form #signin method="post" action="/ui/login" {
                     input type="hidden" name="_csrf" value=(pre);
                     @if let Some(n) = safe_next(next) { input type="hidden" name="next" value=(n); }
