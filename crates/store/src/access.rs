@@ -2,14 +2,14 @@
 //! argon2 PHC string the server computes), API tokens and sign-in sessions (stored as SHA-256
 //! of the secret, which is shown once), and roles carrying permissions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use seatkeeper_core::{Error as DomainError, Permission, UserState};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::db::{Audit, audit, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts};
+use crate::db::{Audit, audit, count, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts};
 use crate::users::user_by_login;
 use crate::{Actor, Ledger, Result};
 
@@ -96,6 +96,52 @@ pub struct RoleView {
     pub builtin: bool,
     pub permissions: Vec<Permission>,
     pub members: Vec<String>,
+}
+
+/// A role without its member list (see `Ledger::role_tree`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleSummary {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub builtin: bool,
+    pub permissions: Vec<Permission>,
+    /// Direct members.
+    pub members: u64,
+}
+
+/// Every role with its permissions, members left empty.
+async fn role_rows(tx: &mut crate::db::Tx) -> Result<Vec<RoleView>> {
+    let mut roles: Vec<RoleView> =
+        sqlx::query("SELECT id, name, kind, parent_id, builtin FROM roles ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RoleView {
+                    id: get_i64(r, "id")?,
+                    name: get_str(r, "name")?,
+                    kind: get_str(r, "kind")?,
+                    parent_id: get_opt_i64(r, "parent_id")?,
+                    builtin: get_i64(r, "builtin")? == 1,
+                    permissions: Vec::new(),
+                    members: Vec::new(),
+                })
+            })
+            .collect::<Result<_>>()?;
+    let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    for r in sqlx::query("SELECT role_id, permission FROM role_permissions ORDER BY permission")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
+            roles[i]
+                .permissions
+                .push(parse(&get_str(&r, "permission")?)?);
+        }
+    }
+    Ok(roles)
 }
 
 async fn permissions_of(
@@ -309,32 +355,8 @@ impl Ledger {
 
     pub async fn roles(&self) -> Result<Vec<RoleView>> {
         let mut tx = self.pool.begin().await?;
-        let mut roles: Vec<RoleView> =
-            sqlx::query("SELECT id, name, kind, parent_id, builtin FROM roles ORDER BY id")
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(RoleView {
-                        id: get_i64(r, "id")?,
-                        name: get_str(r, "name")?,
-                        kind: get_str(r, "kind")?,
-                        parent_id: get_opt_i64(r, "parent_id")?,
-                        builtin: get_i64(r, "builtin")? == 1,
-                        permissions: Vec::new(),
-                        members: Vec::new(),
-                    })
-                })
-                .collect::<Result<_>>()?;
-        for r in sqlx::query("SELECT role_id, permission FROM role_permissions ORDER BY permission")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            let id = get_i64(&r, "role_id")?;
-            if let Some(role) = roles.iter_mut().find(|x| x.id == id) {
-                role.permissions.push(parse(&get_str(&r, "permission")?)?);
-            }
-        }
+        let mut roles = role_rows(&mut tx).await?;
+        let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         for r in sqlx::query(
             "SELECT m.role_id, u.login FROM role_members m JOIN users u ON u.id = m.user_id \
              ORDER BY u.login",
@@ -342,13 +364,54 @@ impl Ledger {
         .fetch_all(&mut *tx)
         .await?
         {
-            let id = get_i64(&r, "role_id")?;
-            if let Some(role) = roles.iter_mut().find(|x| x.id == id) {
-                role.members.push(get_str(&r, "login")?);
+            if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
+                roles[i].members.push(get_str(&r, "login")?);
             }
         }
         tx.commit().await?;
         Ok(roles)
+    }
+
+    /// The roles with their permissions and how many direct members each has, without the
+    /// member lists: what a role tree needs, at any number of users.
+    pub async fn role_tree(&self) -> Result<Vec<RoleSummary>> {
+        let mut tx = self.pool.begin().await?;
+        let roles = role_rows(&mut tx).await?;
+        let mut counts: HashMap<i64, u64> = HashMap::new();
+        for r in sqlx::query("SELECT role_id, COUNT(*) AS n FROM role_members GROUP BY role_id")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            counts.insert(get_i64(&r, "role_id")?, count(get_i64(&r, "n")?));
+        }
+        tx.commit().await?;
+        Ok(roles
+            .into_iter()
+            .map(|r| RoleSummary {
+                members: counts.get(&r.id).copied().unwrap_or(0),
+                id: r.id,
+                name: r.name,
+                kind: r.kind,
+                parent_id: r.parent_id,
+                builtin: r.builtin,
+                permissions: r.permissions,
+            })
+            .collect())
+    }
+
+    /// The first `limit` direct members of a role, by login.
+    pub async fn role_members(&self, role: i64, limit: u64) -> Result<Vec<String>> {
+        sqlx::query(
+            "SELECT u.login FROM role_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.role_id = $1 ORDER BY lower(u.login) LIMIT $2",
+        )
+        .bind(role)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| get_str(r, "login"))
+        .collect()
     }
 
     /// Creates a functional role (permissions) or an organizational one under `parent`

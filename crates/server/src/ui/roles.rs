@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
-use seatkeeper_store::{ManualGrants, PlanItem, RedistributionReport, RoleView, Scope};
+use seatkeeper_store::{ManualGrants, PlanItem, RedistributionReport, RoleSummary, Scope};
 
 use super::users::urlenc;
 use super::view::{self, n};
@@ -15,12 +15,12 @@ use super::{Form, Ui, UiResult, done, outcome};
 use crate::AppState;
 
 fn tree(
-    roles: &[RoleView],
+    roles: &[RoleSummary],
     kind: &str,
     parent: Option<i64>,
     bound: &HashMap<i64, Vec<String>>,
 ) -> Markup {
-    let children: Vec<&RoleView> = roles
+    let children: Vec<&RoleSummary> = roles
         .iter()
         .filter(|r| r.kind == kind && r.parent_id == parent)
         .collect();
@@ -30,7 +30,7 @@ fn tree(
                 @for r in children {
                     li data-role=(r.id) {
                         a href=(format!("/ui/roles/{}", r.id)) { (r.name) }
-                        span.muted { " · " (n(r.members.len() as u64)) " member(s)" }
+                        span.muted { " · " (n(r.members)) " member(s)" }
                         @if let Some(p) = bound.get(&r.id) { " " @for c in p { span.tag { (c) } " " } }
                         (tree(roles, kind, Some(r.id), bound))
                     }
@@ -42,7 +42,7 @@ fn tree(
 
 pub async fn list(State(state): State<AppState>, ui: Ui) -> UiResult<Response> {
     ui.require(ViewLicenses)?;
-    let roles = state.ledger.roles().await?;
+    let roles = state.ledger.role_tree().await?;
     let bound = state.ledger.role_products().await?;
     let settings = state.ledger.distribution_settings().await?;
     Ok(view::page(
@@ -101,7 +101,7 @@ pub async fn page(
     Path(id): Path<i64>,
 ) -> UiResult<Response> {
     ui.require(ViewLicenses)?;
-    let roles = state.ledger.roles().await?;
+    let roles = state.ledger.role_tree().await?;
     let Some(role) = roles.iter().find(|r| r.id == id) else {
         return Err(super::UiError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -122,7 +122,8 @@ pub async fn page(
     }
     let own = bound.get(&id).cloned().unwrap_or_default();
     let unbound: Vec<_> = products.iter().filter(|p| !own.contains(&p.code)).collect();
-    let members_shown = 200;
+    let members_shown: u64 = 200;
+    let members = state.ledger.role_members(id, members_shown).await?;
     Ok(view::page(
         &ui,
         "/ui/roles",
@@ -172,14 +173,14 @@ pub async fn page(
             }
             section aria-labelledby="mem-h" {
                 h2 #mem-h { "Members" }
-                p { (n(role.members.len() as u64)) " direct member(s). "
+                p { (n(role.members)) " direct member(s). "
                     a href=(format!("/ui/users?role={id}")) { "See them in the user list" } }
                 ul.plain.columns #members {
-                    @for m in role.members.iter().take(members_shown) {
+                    @for m in &members {
                         li { a href=(format!("/ui/users/{}", urlenc(m))) { (m) } }
                     }
                 }
-                @if role.members.len() > members_shown { p.muted { "… and " (n((role.members.len() - members_shown) as u64)) " more." } }
+                @if role.members > members_shown { p.muted { "… and " (n(role.members - members_shown)) " more." } }
                 @if ui.may(ManageAccess) {
                     form #members-form method="post" action=(format!("/ui/roles/{id}/members")) {
                         (ui.csrf_field())

@@ -115,7 +115,7 @@ pub async fn list(
     };
     let folders = state.ledger.folders().await?;
     let products = state.ledger.products().await?;
-    let roles = state.ledger.roles().await?;
+    let roles = state.ledger.role_tree().await?;
     let page = q.page.unwrap_or(1).max(1);
     let pages = total.div_ceil(PAGE).max(1);
     let qs = q.query();

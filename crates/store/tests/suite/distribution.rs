@@ -649,3 +649,24 @@ pub async fn d4_a_second_run_for_all_visits_only_changed_users(db: &TestDb) {
     run(db, Scope::All, ManualGrants::Remove).await;
     assert_eq!(db.ledger.redistributions(1).await.unwrap()[0].mode, "full");
 }
+
+/// The role tree reads counts, not member lists (the admin UI's roles page at any size), and
+/// a role's members page through `role_members` by login.
+pub async fn d2_role_tree_counts_members_and_lists_them_by_login(db: &TestDb) {
+    users(db, &["cc", "aa", "bb"]).await;
+    let team = org(db, "Team", None).await;
+    db.ledger
+        .set_role_members(&admin(), team, &s(&["cc", "aa", "bb"]), true)
+        .await
+        .unwrap();
+    let tree = db.ledger.role_tree().await.unwrap();
+    let t = tree.iter().find(|r| r.id == team).unwrap();
+    assert_eq!((t.members, t.name.as_str()), (3, "Team"));
+    let full = db.ledger.roles().await.unwrap();
+    let f = full.iter().find(|r| r.id == team).unwrap();
+    assert_eq!(f.members.len() as u64, t.members);
+    assert_eq!(
+        db.ledger.role_members(team, 2).await.unwrap(),
+        vec!["aa", "bb"]
+    );
+}

@@ -68,6 +68,7 @@ on_both_backends!(
     d5_role_change_trigger_and_turning_distribution_off,
     d2_role_tree_refuses_cycles_and_deleting_a_role_recalls_its_seats,
     d6_explain_names_every_reason,
+    d2_role_tree_counts_members_and_lists_them_by_login,
     d4_a_run_cut_off_midway_is_finished_on_reopen,
     d4_a_second_run_for_all_visits_only_changed_users,
     i5_usage_history_records_changes_and_a_daily_point,
