@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: the whole suite, on SQLite and on the PostgreSQL server at
 # $SEATKEEPER_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test).
-# Starts the local PostgreSQL cluster if it is installed but down. Outside CI the
-# PostgreSQL runs skip with a notice when no server is reachable; with CI=true they fail.
+# Starts the local PostgreSQL cluster if it is installed but down, and installs headless
+# Chromium for the admin UI's browser tests (scripts/install-browser.sh). Outside CI the
+# PostgreSQL runs and the browser tests skip with a notice when their server or browser is
+# missing; with CI=true they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,19 @@ if [ "${CI:-}" = "true" ]; then
     exit 1
   fi
 fi
+
+# The admin UI's browser tests need headless Chromium and chromedriver. Under CI a failed
+# install fails the run; outside CI the browser tests skip with a notice instead.
+if ! bash scripts/install-browser.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "FATAL: could not install chromium and chromium-driver; CI runs the browser tests" >&2
+    exit 1
+  fi
+  echo "NOTICE: chromium or chromedriver could not be installed; the browser tests will be skipped" >&2
+  export SEATKEEPER_BROWSER_TESTS=skip
+fi
+# Screenshots of the admin UI's pages, taken by the browser tests.
+export SEATKEEPER_SCREENSHOTS="${SEATKEEPER_SCREENSHOTS:-$PWD/target/ui-screenshots}"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
