@@ -644,9 +644,12 @@ impl Ui {
             .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
-    /// Signs in through the form; answers the path it lands on.
+    /// Signs in through the form (on the sign-in page the browser is on, which may carry a
+    /// `next`; else a fresh one); answers the path it lands on.
     pub async fn signin(&self, password: &str) -> String {
-        self.goto("/ui/login").await;
+        if !self.exists("form#signin").await {
+            self.goto("/ui/login").await;
+        }
         self.fill("form#signin input[name=login]", "admin").await;
         self.fill("form#signin input[name=password]", password)
             .await;
@@ -680,15 +683,28 @@ impl Ui {
     /// Runs a POST from the page with `fetch` (same origin, the session cookie) and answers
     /// (status, body text).
     pub async fn fetch_post(&self, path: &str, form: Value) -> (u64, String) {
+        self.fetch(path, form, false).await
+    }
+
+    /// The same as a `multipart/form-data` body (file-upload forms).
+    pub async fn fetch_post_multipart(&self, path: &str, form: Value) -> (u64, String) {
+        self.fetch(path, form, true).await
+    }
+
+    async fn fetch(&self, path: &str, form: Value, multipart: bool) -> (u64, String) {
         let v = self
             .c
             .execute_async(
-                "const [path, form, done] = arguments;
-                 fetch(path, {method: 'POST', credentials: 'same-origin',
-                              body: new URLSearchParams(form)})
+                "const [path, form, multipart, done] = arguments;
+                 let body = new URLSearchParams(form);
+                 if (multipart) {
+                   body = new FormData();
+                   for (const [k, v] of Object.entries(form)) body.append(k, v);
+                 }
+                 fetch(path, {method: 'POST', credentials: 'same-origin', body})
                    .then(r => r.text().then(t => done([r.status, t])))
                    .catch(e => done([0, String(e)]));",
-                vec![json!(path), form],
+                vec![json!(path), form, json!(multipart)],
             )
             .await
             .expect("fetch from the page");

@@ -57,8 +57,10 @@ async fn ui_signout_ends_session() {
     ui.goto("/ui/").await;
     ui.wait_path("/ui/login").await;
     ui.wait("form#signin").await;
-    ui.goto("/ui/licenses").await;
+    // A page asked for while signed out is where the next sign-in lands.
+    ui.goto("/ui/users?q=ann").await;
     ui.wait_path("/ui/login").await;
+    assert_eq!(ui.signin(PASSWORD).await, "/ui/users?q=ann");
     ui.finish().await;
 }
 
@@ -89,6 +91,12 @@ async fn ui_csrf_post_without_token_refused() {
         )
         .await;
     assert_eq!(status, 403, "{body}");
+    // A file-upload form (multipart) is checked too.
+    let (status, body) = ui
+        .fetch_post_multipart("/ui/licenses/upload", json!({"file": "{}"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("CSRF"), "{body}");
     assert_eq!(ui.api.product("crm").await["used"], 0);
     let user = ui
         .api
