@@ -50,7 +50,8 @@ async fn render(state: &AppState, ui: &Ui, error: Option<&str>) -> UiResult<Mark
                         @if summary.products.is_empty() {
                             tr { td colspan="9" .muted { "No products yet." } }
                         }
-                        @for p in &summary.products {
+                        // Pools left at zero by deleted licenses are not products any more.
+                        @for p in summary.products.iter().filter(|p| p.total > 0 || p.used > 0 || p.suspended > 0) {
                             tr data-product=(p.product) data-area=(p.area.as_str()) data-kind=(p.kind.as_str()) {
                                 th scope="row" { (p.name) " " span.code { (p.product) } }
                                 td.area { (p.area.as_str()) }

@@ -50,7 +50,7 @@ pub async fn page(
             section aria-labelledby="now-h" {
                 h2 #now-h { "Now" }
                 div.cards {
-                    @for p in &summary.products {
+                    @for p in summary.products.iter().filter(|p| p.total > 0 || p.used > 0 || p.suspended > 0) {
                         div.card data-product=(p.product) {
                             h3 { (p.name) span.muted { " · " (p.area.as_str()) " " (p.kind.as_str()) } }
                             p.big { (n(p.used)) span.muted { " of " (n(p.total)) " used" } }

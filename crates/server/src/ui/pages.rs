@@ -273,14 +273,39 @@ fn body(v: &serde_json::Value) -> maud::Markup {
     html! {
         dl.msg-body {
             @for (k, val) in map {
-                @let shown = match val {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Array(a) if a.len() > 10 => format!("{} items", a.len()),
-                    other => other.to_string(),
-                };
+                @let shown = plain(val);
                 dt { (k.replace('_', " ")) } dd { (shown) }
             }
         }
+    }
+}
+
+/// A JSON value as a person reads it: text as is, lists joined, objects as their values
+/// ("cid · analytics · no_seat_free"), long lists counted.
+fn plain(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.replace('_', " "),
+        Value::Null => "—".into(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => {
+            let mut items: Vec<String> = a.iter().take(10).map(plain).collect();
+            if a.len() > 10 {
+                items.push(format!("… {} in all", a.len()));
+            }
+            items.join("; ")
+        }
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Number(_) | Value::Bool(_) => {
+                    format!("{}: {}", k.replace('_', " "), plain(v))
+                }
+                _ => plain(v),
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        other => other.to_string(),
     }
 }
 
