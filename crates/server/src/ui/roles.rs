@@ -308,7 +308,7 @@ fn items(id: &str, title: &str, total: u64, list: &[PlanItem]) -> Markup {
                             tr data-login=(i.login) data-product=(i.product) {
                                 td { a href=(format!("/ui/users/{}", urlenc(&i.login))) { (i.login) } }
                                 td { (i.product) }
-                                td { (i.detail.clone().unwrap_or_default()) }
+                                td { (i.detail.as_deref().unwrap_or_default().replace('_', " ")) }
                             }
                         }
                     }
