@@ -422,6 +422,23 @@ impl Api {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Imports users from a CSV text (`POST /api/v1/users/import`), all lines or none.
+    pub async fn import_users(&self, csv: &str) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/users/import", self.base))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(csv.to_string())
+            .send()
+            .await
+            .expect("import users");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "import users: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     pub async fn users(&self, logins: &[&str]) {
         for login in logins {
             self.post("/api/v1/users", json!({"login": login, "area": "employee"}))
@@ -689,6 +706,28 @@ impl Ui {
     /// The same as a `multipart/form-data` body (file-upload forms).
     pub async fn fetch_post_multipart(&self, path: &str, form: Value) -> (u64, String) {
         self.fetch(path, form, true).await
+    }
+
+    /// Runs a GET from the page with `fetch` (same origin, the session cookie) and answers
+    /// (status, content type, body text): what a link the browser downloads would get.
+    pub async fn fetch_get(&self, path: &str) -> (u64, String, String) {
+        let v = self
+            .c
+            .execute_async(
+                "const [path, done] = arguments;
+                 fetch(path, {credentials: 'same-origin'})
+                   .then(r => r.text().then(t =>
+                     done([r.status, r.headers.get('content-type') || '', t])))
+                   .catch(e => done([0, '', String(e)]));",
+                vec![json!(path)],
+            )
+            .await
+            .expect("fetch from the page");
+        (
+            v[0].as_u64().unwrap_or(0),
+            v[1].as_str().unwrap_or_default().to_string(),
+            v[2].as_str().unwrap_or_default().to_string(),
+        )
     }
 
     async fn fetch(&self, path: &str, form: Value, multipart: bool) -> (u64, String) {

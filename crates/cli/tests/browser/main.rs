@@ -9,6 +9,7 @@
 
 mod harness;
 mod licenses;
+mod more;
 mod roles;
 mod signin;
 mod users;
