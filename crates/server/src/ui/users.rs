@@ -457,7 +457,10 @@ pub async fn import_csv(
             "Choose a CSV file to import.",
         ));
     };
-    match state.ledger.import_users_csv(&ui.actor(), &text).await {
+    let result = state.ledger.import_users_csv(&ui.actor(), &text).await;
+    // A row may block a user: their cached credentials must not outlive the change.
+    state.principals.clear();
+    match result {
         Ok(r) => Ok(done(
             &ui,
             "/ui/users",
