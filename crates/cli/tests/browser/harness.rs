@@ -594,6 +594,24 @@ impl Ui {
         }
     }
 
+    /// Waits until the page is `path` with `part` (`key=value`) in its query: a form that
+    /// reloads the same page is only done when the new URL is there.
+    pub async fn wait_query(&self, path: &str, part: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let url = self.c.current_url().await.expect("current url");
+            if url.path() == path && url.query_pairs().any(|(k, v)| format!("{k}={v}") == part) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {path} with {part}, still at {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.wait("body").await;
+    }
+
     /// Waits for `css` to be on the page.
     pub async fn wait(&self, css: &str) -> Element {
         match self
@@ -661,6 +679,23 @@ impl Ui {
             .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
+    /// Clicks `css` (a submit button or a link) and waits until the next page has replaced
+    /// this one — also when it is the same path again, whose old elements (a flash, a row)
+    /// would otherwise still answer.
+    pub async fn submit(&self, css: &str) {
+        let before = self.find("html").await;
+        self.click(css).await;
+        let deadline = Instant::now() + WAIT;
+        while before.is_displayed().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "clicking `{css}` did not load a page"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.wait("body").await;
+    }
+
     /// Signs in through the form (on the sign-in page the browser is on, which may carry a
     /// `next`; else a fresh one); answers the path it lands on.
     pub async fn signin(&self, password: &str) -> String {
@@ -670,15 +705,7 @@ impl Ui {
         self.fill("form#signin input[name=login]", "admin").await;
         self.fill("form#signin input[name=password]", password)
             .await;
-        let before = self.find("form#signin").await;
-        self.click("form#signin [type=submit]").await;
-        // The old form goes stale when the next page (or the same page again) has loaded.
-        let deadline = Instant::now() + WAIT;
-        while before.is_displayed().await.is_ok() {
-            assert!(Instant::now() < deadline, "sign-in did not answer");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.wait("body").await;
+        self.submit("form#signin [type=submit]").await;
         self.path().await
     }
 

@@ -17,7 +17,7 @@ async fn upload(ui: &Ui, file: &std::path::Path) {
         .send_keys(&file.display().to_string())
         .await
         .expect("choose the file");
-    ui.click("form#upload-license [type=submit]").await;
+    ui.submit("form#upload-license [type=submit]").await;
 }
 
 /// A license is uploaded, previewed and imported: the seat counts on the license manager
@@ -42,7 +42,7 @@ async fn ui_l2_upload_preview_import_counts_change() {
     ui.shot("license-preview").await;
     // Nothing changes before the import is confirmed.
     assert_eq!(ui.api.product("crm").await, Value::Null);
-    ui.click("form#confirm-import [type=submit]").await;
+    ui.submit("form#confirm-import [type=submit]").await;
     ui.wait_path("/ui/licenses").await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("Imported license"), "{flash}");
@@ -59,19 +59,19 @@ async fn ui_l2_upload_preview_import_counts_change() {
     let second = ui.issue("second", &more);
     upload(&ui, &second).await;
     ui.wait("#license-preview").await;
-    ui.click("form#confirm-import [type=submit]").await;
+    ui.submit("form#confirm-import [type=submit]").await;
     ui.wait_path("/ui/licenses").await;
     ui.wait(".flash[role=status]").await;
     assert_eq!(ui.counts("crm").await, counts("8", "0", "8"));
     ui.shot("license-manager").await;
 
     // L5: delete all, after confirming.
-    ui.click("a#delete-all").await;
+    ui.submit("a#delete-all").await;
     ui.wait("form#confirm-delete-all").await;
     ui.shot("license-delete-all").await;
     ui.click("form#confirm-delete-all input[type=checkbox]")
         .await;
-    ui.click("form#confirm-delete-all [type=submit]").await;
+    ui.submit("form#confirm-delete-all [type=submit]").await;
     ui.wait_path("/ui/licenses").await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("Deleted 2 license file(s)"), "{flash}");

@@ -2,8 +2,6 @@
 //! role via its ancestor (D6), settings (D5, S3), folders with placed seats (X1), and the
 //! users list's paging and filters (U1).
 
-use std::time::{Duration, Instant};
-
 use fantoccini::Locator;
 use serde_json::json;
 
@@ -46,36 +44,7 @@ async fn choose_file(ui: &Ui, css: &str, name: &str, text: &str) {
 /// Imports `text` through the users list's CSV form; answers when the next page is there.
 async fn import_csv(ui: &Ui, name: &str, text: &str) {
     choose_file(ui, "form#import-csv input#csv[type=file]", name, text).await;
-    let before = ui.find("form#import-csv").await;
-    ui.click("form#import-csv [type=submit]").await;
-    gone(ui, &before).await;
-}
-
-/// Waits until `e` (an element of the page before a navigation) has gone stale.
-async fn gone(ui: &Ui, e: &fantoccini::elements::Element) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while e.is_displayed().await.is_ok() {
-        assert!(Instant::now() < deadline, "the page did not change");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    ui.wait("body").await;
-}
-
-/// Waits until the page is the users list with `part` (e.g. `page=2`) in its query.
-async fn wait_query(ui: &Ui, part: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let url = ui.c.current_url().await.expect("current url");
-        if url.path() == "/ui/users" && url.query_pairs().any(|(k, v)| format!("{k}={v}") == part) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "expected /ui/users with {part}, still at {url}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    ui.wait("body").await;
+    ui.submit("form#import-csv [type=submit]").await;
 }
 
 /// A file with two bad lines is refused whole and the refusal lists both; a good file creates
@@ -141,8 +110,8 @@ async fn ui_u2_csv_import_reports_every_bad_line_and_export_downloads() {
         Some("blocked".into())
     );
     ui.fill("form#user-filter input[name=q]", "Adams").await;
-    ui.click("form#user-filter [type=submit]").await;
-    wait_query(&ui, "q=Adams").await;
+    ui.submit("form#user-filter [type=submit]").await;
+    ui.wait_query("/ui/users", "q=Adams").await;
     assert_eq!(logins(&ui).await, ["eve"]);
 
     // The export link answers a CSV with the imported users.
@@ -209,7 +178,7 @@ async fn ui_d6_user_licenses_tab_explains_role_via_ancestor() {
         .select_by_value("crm")
         .await
         .expect("choose crm");
-    ui.click("form#bind-product [type=submit]").await;
+    ui.submit("form#bind-product [type=submit]").await;
     ui.wait_path(&format!("/ui/roles/{sales}")).await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("crm"), "{flash}");
@@ -223,7 +192,7 @@ async fn ui_d6_user_licenses_tab_explains_role_via_ancestor() {
     ui.goto(&format!("/ui/roles/{sales}")).await;
     ui.click("form#redistribute input[name=manual][value=keep]")
         .await;
-    ui.click("form#redistribute [type=submit]").await;
+    ui.submit("form#redistribute [type=submit]").await;
     ui.wait("#preview").await;
     let grants = ui.text("#grants").await;
     assert!(
@@ -231,7 +200,7 @@ async fn ui_d6_user_licenses_tab_explains_role_via_ancestor() {
         "{grants}"
     );
     assert_eq!(ui.api.product("crm").await["used"], 0);
-    ui.click("form#apply [type=submit]").await;
+    ui.submit("form#apply [type=submit]").await;
     ui.wait_path(&format!("/ui/roles/{sales}")).await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("1 granted"), "{flash}");
@@ -254,7 +223,7 @@ async fn ui_d6_user_licenses_tab_explains_role_via_ancestor() {
     assert!(other.contains("not bound"), "{other}");
     ui.shot("user-licenses-tab").await;
 
-    ui.click(&format!("{crm} button[name=action][value=recall]"))
+    ui.submit(&format!("{crm} button[name=action][value=recall]"))
         .await;
     ui.wait_path("/ui/users/ann").await;
     let flash = ui.text(".flash[role=status]").await;
@@ -276,9 +245,7 @@ async fn save_settings(ui: &Ui, validate: bool) {
         .await
         .expect("turn off the browser's checks");
     }
-    let before = ui.find("form#settings").await;
-    ui.click("form#settings button[type=submit]").await;
-    gone(ui, &before).await;
+    ui.submit("form#settings button[type=submit]").await;
     ui.wait_path("/ui/settings").await;
 }
 
@@ -380,9 +347,7 @@ async fn place(ui: &Ui, seats: &str) {
         .await
         .expect("choose Support");
     ui.fill("form#place-seats input[name=seats]", seats).await;
-    let before = ui.find("form#place-seats").await;
-    ui.click("form#place-seats [type=submit]").await;
-    gone(ui, &before).await;
+    ui.submit("form#place-seats [type=submit]").await;
     ui.wait_path("/ui/folders").await;
 }
 
@@ -397,7 +362,7 @@ async fn ui_x1_folders_create_and_place_seats() {
     assert_eq!(ui.signin(PASSWORD).await, "/ui/");
     ui.goto("/ui/folders").await;
     ui.fill("form#new-folder input[name=path]", "Support").await;
-    ui.click("form#new-folder [type=submit]").await;
+    ui.submit("form#new-folder [type=submit]").await;
     ui.wait_path("/ui/folders").await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("Support"), "{flash}");
@@ -453,8 +418,8 @@ async fn ui_u1_users_list_pages_and_filters() {
     assert_eq!(first.len(), 50);
     assert!(first.contains(&"u001".to_string()), "{first:?}");
 
-    ui.click("nav.pager a[rel=next]").await;
-    wait_query(&ui, "page=2").await;
+    ui.submit("nav.pager a[rel=next]").await;
+    ui.wait_query("/ui/users", "page=2").await;
     let count = ui.text("#user-count").await;
     assert!(count.contains("page 2 of 3"), "{count}");
     let second = logins(&ui).await;
@@ -469,7 +434,7 @@ async fn ui_u1_users_list_pages_and_filters() {
         .select_by_value("blocked")
         .await
         .expect("choose blocked");
-    wait_query(&ui, "state=blocked").await;
+    ui.wait_query("/ui/users", "state=blocked").await;
     let blocked = logins(&ui).await;
     let want: Vec<String> = (1..=12).map(|i| format!("u{:03}", i * 10)).collect();
     assert_eq!(blocked, want);

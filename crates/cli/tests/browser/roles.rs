@@ -35,14 +35,14 @@ async fn ui_d2_d4_bind_preview_apply_message_badge() {
     ui.goto("/ui/roles").await;
     ui.wait(&format!("a[href='/ui/roles/{id}']")).await;
     ui.shot("roles").await;
-    ui.click(&format!("a[href='/ui/roles/{id}']")).await;
+    ui.submit(&format!("a[href='/ui/roles/{id}']")).await;
     ui.wait_path(&format!("/ui/roles/{id}")).await;
     ui.wait("form#bind-product select[name=product]")
         .await
         .select_by_value("analytics")
         .await
         .expect("choose analytics");
-    ui.click("form#bind-product [type=submit]").await;
+    ui.submit("form#bind-product [type=submit]").await;
     ui.wait_path(&format!("/ui/roles/{id}")).await;
     ui.wait(".flash[role=status]").await;
     let bound = ui.text("#role-licenses").await;
@@ -51,7 +51,7 @@ async fn ui_d2_d4_bind_preview_apply_message_badge() {
 
     ui.click("form#redistribute input[name=manual][value=keep]")
         .await;
-    ui.click("form#redistribute [type=submit]").await;
+    ui.submit("form#redistribute [type=submit]").await;
     ui.wait("#preview").await;
     let grants = ui.text("#grants").await;
     assert!(grants.contains("ann") && grants.contains("bob"), "{grants}");
@@ -62,11 +62,11 @@ async fn ui_d2_d4_bind_preview_apply_message_badge() {
     ui.shot("redistribution-preview").await;
     assert_eq!(ui.api.product("analytics").await["used"], 0);
 
-    ui.click("form#apply [type=submit]").await;
+    ui.submit("form#apply [type=submit]").await;
     ui.wait(".flash[role=status]").await;
     assert_eq!(ui.api.product("analytics").await["used"], 2);
     assert_eq!(ui.text("#unread-badge").await, "1");
-    ui.click("a#nav-messages").await;
+    ui.submit("a#nav-messages").await;
     ui.wait_path("/ui/messages").await;
     let message = ui.text("#messages li").await;
     assert!(message.contains("Redistribution"), "{message}");
@@ -79,7 +79,7 @@ async fn ui_d2_d4_bind_preview_apply_message_badge() {
     );
     ui.shot("messages").await;
     // Marking it read clears the badge.
-    ui.click("form#mark-all [type=submit]").await;
+    ui.submit("form#mark-all [type=submit]").await;
     ui.wait(".flash[role=status]").await;
     assert!(!ui.exists("#unread-badge").await);
     ui.finish().await;

@@ -25,7 +25,7 @@ async fn ui_signin_error_and_landing() {
 
     // With a license in force: the overview.
     ui.licensed(&order(5, 2, 100)).await;
-    ui.click("form#signout [type=submit]").await;
+    ui.submit("form#signout [type=submit]").await;
     ui.wait_path("/ui/login").await;
     assert_eq!(ui.signin(PASSWORD).await, "/ui/");
     ui.wait("nav#main-nav").await;
@@ -52,7 +52,7 @@ async fn ui_signout_ends_session() {
         ui.wait("nav#main-nav").await;
         ui.shot(name).await;
     }
-    ui.click("form#signout [type=submit]").await;
+    ui.submit("form#signout [type=submit]").await;
     ui.wait_path("/ui/login").await;
     ui.goto("/ui/").await;
     ui.wait_path("/ui/login").await;

@@ -20,7 +20,7 @@ async fn select(ui: &Ui, logins: &[&str]) {
 }
 
 async fn bulk(ui: &Ui, action: &str) {
-    ui.click(&format!("form#bulk button[name=action][value={action}]"))
+    ui.submit(&format!("form#bulk button[name=action][value={action}]"))
         .await;
 }
 
@@ -44,7 +44,7 @@ async fn ui_d1_bulk_grant_changes_used_free() {
     ui.click("input[type=checkbox][name=product][value=crm]")
         .await;
     ui.shot("users-grant-dialog").await;
-    ui.click("button#confirm-bulk").await;
+    ui.submit("button#confirm-bulk").await;
     ui.wait_path("/ui/users").await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("Granted 2"), "{flash}");
@@ -56,7 +56,7 @@ async fn ui_d1_bulk_grant_changes_used_free() {
     bulk(&ui, "grant").await;
     ui.click("input[type=checkbox][name=product][value=analytics]")
         .await;
-    ui.click("button#confirm-bulk").await;
+    ui.submit("button#confirm-bulk").await;
     ui.wait_path("/ui/users").await;
     let error = ui.text(".error[role=alert]").await;
     assert!(error.to_lowercase().contains("seat"), "{error}");
@@ -72,8 +72,9 @@ async fn ui_d1_bulk_grant_changes_used_free() {
     // The filter narrows the list.
     ui.goto("/ui/users").await;
     ui.fill("form#user-filter input[name=q]", "bo").await;
-    ui.click("form#user-filter [type=submit]").await;
-    ui.wait("#users tr[data-login='bob']").await;
+    ui.submit("form#user-filter [type=submit]").await;
+    ui.wait_query("/ui/users", "q=bo").await;
+    ui.wait(&row("bob")).await;
     assert!(!ui.exists(&row("ann")).await);
 
     // The user's page shows the grant and why.
@@ -115,7 +116,7 @@ async fn ui_u3_unblock_refused_at_area_limit() {
 
     // The freed place goes to a new user, created through the form.
     ui.fill("form#new-user input[name=login]", "cid").await;
-    ui.click("form#new-user [type=submit]").await;
+    ui.submit("form#new-user [type=submit]").await;
     ui.wait_path("/ui/users").await;
     let flash = ui.text(".flash[role=status]").await;
     assert!(flash.contains("cid"), "{flash}");
