@@ -37,6 +37,8 @@ pub struct Ledger {
     /// this is non-zero, because SQLite's lock is not fair (a waiter polls it with sleeps
     /// and would lose every race to a loop that re-takes it at once).
     pub(crate) writers_waiting: Arc<WriteQueue>,
+    /// Login answers this process has computed, for repeated logins (see `login_cache`).
+    pub(crate) logins: Arc<crate::login_cache::LoginCache>,
 }
 
 /// Writers waiting for the write lock, and how many have got it so far.
@@ -139,6 +141,7 @@ impl Ledger {
             backend,
             clock,
             writers_waiting: waiting_counter(&url),
+            logins: Arc::default(),
         };
         ledger.init_instance().await?;
         // A redistribution a crashed process left half-applied is finished before anyone
@@ -174,8 +177,19 @@ impl Ledger {
     /// Starts a transaction that writes. Writers are serialised per ledger — SQLite by its
     /// write lock taken at BEGIN, PostgreSQL by a transaction-scoped advisory lock — so that
     /// a change is decided on the state it will be applied to. The constraints and triggers
-    /// of the schema hold even without this.
+    /// of the schema hold even without this. It also moves the ledger to a new generation,
+    /// so that no server answers a login from memory read before this change (see
+    /// `login_cache`).
     pub(crate) async fn begin_write(&self) -> Result<Tx> {
+        let mut tx = self.begin_locked().await?;
+        bump_generation(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// The write lock without a new generation: for the session paths (logins, logouts, the
+    /// reaper, usage samples), which change nothing a remembered login answer depends on —
+    /// unless they end up changing seats, which goes through `reconcile`, which bumps.
+    pub(crate) async fn begin_locked(&self) -> Result<Tx> {
         let _waiting = Waiting::new(&self.writers_waiting);
         match self.backend {
             Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
@@ -188,6 +202,18 @@ impl Ledger {
             }
         }
     }
+}
+
+/// Moves the ledger to its next generation. On PostgreSQL the row stays locked until the
+/// transaction ends, so a login answered from memory (which reads the row `FOR SHARE`)
+/// either commits before this transaction reads anything or sees the new generation.
+pub(crate) async fn bump_generation(tx: &mut Tx) -> Result<()> {
+    sqlx::query(
+        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'generation'",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 impl Ledger {

@@ -15,6 +15,7 @@ mod error;
 mod folders;
 mod grants;
 mod licenses;
+mod login_cache;
 mod reconcile;
 mod reports;
 mod roles;

@@ -15,7 +15,7 @@ use crate::db::{
 };
 use crate::{Actor, HeldSeat, Ledger, Result, SeatChanges, StoreError};
 
-const VALID_UNTIL: &str = "capacity_valid_until";
+pub(crate) const VALID_UNTIL: &str = "capacity_valid_until";
 /// Products whose every package has expired (a JSON list): the login answer of a license
 /// manager reports them (L4).
 pub(crate) const EXPIRED_PRODUCTS: &str = "expired_products";
@@ -244,6 +244,8 @@ pub(crate) async fn reconcile(
             _ => {}
         }
     }
+    // Capacity is being recomputed: logins remembered before this are not repeated.
+    crate::db::bump_generation(tx).await?;
     let packages = load_packages(tx).await?;
     let placements = load_placements(tx).await?;
     let limits = load_area_limits(tx).await?;

@@ -20,6 +20,7 @@ use crate::db::{
     insert_rows, parse, ts,
 };
 use crate::folders::FolderTree;
+use crate::login_cache::{Hits, Kept};
 use crate::reconcile::{EXPIRED_PRODUCTS, reconcile};
 use crate::users::UserRecord;
 use crate::{Actor, HeldSeat, Ledger, Result};
@@ -278,7 +279,9 @@ impl Ledger {
     }
 
     /// One turn of the server's group commit: ends the `logouts` (first, so their seats are
-    /// there for the logins) and decides the `logins`, all in one write transaction.
+    /// there for the logins) and decides the `logins`. Logins whose answer this process has
+    /// kept (`login_cache`) and which are still current are committed in one short
+    /// transaction of their own; the rest, and the logouts, in one write transaction.
     pub async fn gate_batch(
         &self,
         logouts: &[String],
@@ -288,7 +291,51 @@ impl Ledger {
             return Ok((Vec::new(), Vec::new()));
         }
         let now = self.now();
-        let mut tx = self.begin_write().await?;
+        let mut answers: Vec<Option<LoginAnswer>> = vec![None; logins.len()];
+        let hits = self
+            .logins
+            .hits(logins.iter().map(|r| r.login.as_str()), ts(now));
+        if !hits.found.is_empty() {
+            match self.kept_logins(now, &hits, logins).await? {
+                Some(done) => {
+                    for (i, a) in done {
+                        if let Some(slot) = answers.get_mut(i) {
+                            *slot = Some(a);
+                        }
+                    }
+                }
+                None => self.logins.clear(),
+            }
+        }
+        let rest: Vec<LoginRequest> = logins
+            .iter()
+            .zip(&answers)
+            .filter(|(_, a)| a.is_none())
+            .map(|(r, _)| r.clone())
+            .collect();
+        let (ended, decided) = if logouts.is_empty() && rest.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.full_batch(now, logouts, &rest).await?
+        };
+        let mut decided = decided.into_iter();
+        let answers = answers
+            .into_iter()
+            .map(|a| a.or_else(|| decided.next()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| crate::StoreError::Corrupt("a login went unanswered".into()))?;
+        Ok((ended, answers))
+    }
+
+    /// The full path: the write lock, time-driven changes, logouts, then every login decided
+    /// on the state it is applied to. Answers that may be repeated from memory are kept.
+    async fn full_batch(
+        &self,
+        now: OffsetDateTime,
+        logouts: &[String],
+        logins: &[LoginRequest],
+    ) -> Result<(Vec<bool>, Vec<LoginAnswer>)> {
+        let mut tx = self.begin_locked().await?;
         reconcile(&mut tx, now, false).await?;
         let ended = if logouts.is_empty() {
             Vec::new()
@@ -303,14 +350,97 @@ impl Ledger {
             .await?
             .0
         };
-        let answers = if logins.is_empty() {
-            Vec::new()
+        let (answers, keep) = if logins.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
             login_in(&mut tx, now, logins).await?
         };
+        // Read last, under the lock: the generation (and time limit) the kept answers hold
+        // at, including any move this transaction made itself.
+        let generation = if keep.is_empty() {
+            None
+        } else {
+            Some(generation_and_limit(&mut tx).await?)
+        };
         tx.commit().await?;
+        if let Some((generation, valid_until)) = generation {
+            self.logins.keep(generation, valid_until, keep);
+        }
         Ok((ended, answers))
     }
+
+    /// Logins answered from what this process kept: one transaction that checks the
+    /// generation is unchanged and inserts the sessions. `None` when it moved (nothing is
+    /// written; the caller forgets what it kept and takes the full path).
+    async fn kept_logins(
+        &self,
+        now: OffsetDateTime,
+        hits: &Hits,
+        logins: &[LoginRequest],
+    ) -> Result<Option<Vec<(usize, LoginAnswer)>>> {
+        let mut tx = match self.backend {
+            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::Backend::Postgres => self.pool.begin().await?,
+        };
+        let lock = match self.backend {
+            crate::Backend::Sqlite => "",
+            // Shared: kept logins of several nodes proceed together; a writer's increment
+            // waits for them, and they wait for a writer that has incremented.
+            crate::Backend::Postgres => " FOR SHARE",
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT value FROM meta WHERE key = 'generation'{lock}"
+        )))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current: Option<i64> = row
+            .map(|r| get_str(&r, "value").and_then(|v| parse::<i64>(&v)))
+            .transpose()?;
+        if current != Some(hits.generation) {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let mut rows = Vec::with_capacity(hits.found.len());
+        let mut answers = Vec::with_capacity(hits.found.len());
+        for (i, kept) in &hits.found {
+            let Some(req) = logins.get(*i) else { continue };
+            let session_id = new_session_id();
+            rows.push(vec![
+                Val::Text(session_id.clone()),
+                Val::Int(kept.user_id),
+                Val::Int(ts(now)),
+                Val::Int(ts(now)),
+                Val::Text(req.client.clone()),
+            ]);
+            let mut answer = kept.answer.clone();
+            answer.session_id = session_id;
+            answers.push((*i, LoginAnswer::Allowed(answer)));
+        }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO sessions (id, user_id, started_at, last_seen, client)",
+            5,
+            rows,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(answers))
+    }
+}
+
+/// The ledger's generation and the time at which time alone changes capacity next.
+async fn generation_and_limit(tx: &mut Tx) -> Result<(i64, Option<i64>)> {
+    let generation = crate::db::meta_get(tx, "generation")
+        .await?
+        .ok_or_else(|| crate::StoreError::Corrupt("no generation in meta".into()))?;
+    let valid_until = match crate::db::meta_get(tx, crate::reconcile::VALID_UNTIL)
+        .await?
+        .as_deref()
+    {
+        None | Some("never") => None,
+        Some(t) => Some(parse::<i64>(t)?),
+    };
+    Ok((parse::<i64>(&generation)?, valid_until))
 }
 
 /// The login decisions of a batch, inside the caller's write transaction. Few statements
@@ -321,7 +451,7 @@ async fn login_in(
     tx: &mut Tx,
     now: OffsetDateTime,
     requests: &[LoginRequest],
-) -> Result<Vec<LoginAnswer>> {
+) -> Result<(Vec<LoginAnswer>, Vec<(String, Kept)>)> {
     let vals: Vec<Val> = requests
         .iter()
         .map(|r| Val::Text(r.login.to_ascii_lowercase()))
@@ -432,6 +562,7 @@ async fn login_in(
     let mut holds = Vec::new();
     let mut new_named = Vec::new();
     let mut entries = Vec::new();
+    let mut keep = Vec::new();
     for req in requests {
         let Some(user) = users.get(&req.login.to_ascii_lowercase()) else {
             answers.push(refuse(&req.login, Refusal::UnknownUser));
@@ -552,7 +683,10 @@ async fn login_in(
             .iter()
             .flat_map(|p| p.features.iter().cloned())
             .collect();
-        answers.push(LoginAnswer::Allowed(AllowedLogin {
+        // The same answer holds for this user's next login for as long as nothing it
+        // depends on changes, provided it took no seat and no user-limit rank was involved.
+        let repeatable = allowed_seats && auto.is_none() && !over_limit.contains_key(&user.area);
+        let allowed = AllowedLogin {
             session_id,
             login: user.login.clone(),
             name: user.name.clone(),
@@ -565,7 +699,25 @@ async fn login_in(
             licenses_expired: manager && !expired.is_empty(),
             expired_products: if manager { expired.clone() } else { Vec::new() },
             licenses_loaded: licenses_loaded || !manager,
-        }));
+        };
+        if repeatable
+            && allowed
+                .products
+                .iter()
+                .any(|p| p.all_modules && p.seat == SeatUse::Dedicated)
+        {
+            keep.push((
+                crate::login_cache::key(&user.login),
+                Kept {
+                    user_id: user.id,
+                    answer: AllowedLogin {
+                        session_id: String::new(),
+                        ..allowed.clone()
+                    },
+                },
+            ));
+        }
+        answers.push(LoginAnswer::Allowed(allowed));
     }
     insert_rows(
         tx,
@@ -590,7 +742,7 @@ async fn login_in(
     )
     .await?;
     audit(tx, now, &Actor::new("login", "integration"), entries).await?;
-    Ok(answers)
+    Ok((answers, keep))
 }
 
 impl Ledger {
@@ -628,7 +780,9 @@ impl Ledger {
     pub async fn reap_idle(&self, idle: Duration) -> Result<EndedSessions> {
         let now = self.now();
         let cutoff = ts(now) - i64::try_from(idle.as_secs()).unwrap_or(i64::MAX);
-        let mut tx = self.begin_write().await?;
+        // Ending sessions changes no remembered login answer (a released seat goes through
+        // `reconcile`, which moves the generation).
+        let mut tx = self.begin_locked().await?;
         let ids: Vec<String> = sqlx::query("SELECT id FROM sessions WHERE last_seen < $1")
             .bind(cutoff)
             .fetch_all(&mut *tx)

@@ -140,8 +140,9 @@ impl Ledger {
                 return Ok(UsageRecorded::default());
             }
         }
-        // Decided again under the lock, on the state the samples are written for.
-        let mut tx = self.begin_write().await?;
+        // Decided again under the lock, on the state the samples are written for. Samples
+        // change nothing a login reads: no new generation.
+        let mut tx = self.begin_locked().await?;
         reconcile(&mut tx, now, false).await?;
         let pending = due(&mut tx, now).await?;
         for ((kind, subject), n) in &pending {

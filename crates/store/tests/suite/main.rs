@@ -53,6 +53,7 @@ on_both_backends!(
     concurrent_grants_for_the_last_seats_never_oversubscribe,
     s1_login_names_products_or_the_refusal_reason,
     s1_expired_licenses_and_area_limits_refuse_with_their_reason,
+    s1_a_repeated_login_follows_every_change_on_any_node,
     s2_auto_allocation_follows_the_four_steps_and_skips_module_seats,
     s3_floating_seats_end_with_logout_or_idle_timeout,
     s3_racing_logins_never_take_more_floating_seats_than_exist,

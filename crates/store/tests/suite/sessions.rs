@@ -482,3 +482,75 @@ pub async fn l4_expiry_takes_floating_seats_from_the_newest_sessions(db: &TestDb
     db.ledger.logout_many(&sessions[1..]).await.unwrap();
     assert_eq!(pool_used(db, "concurrent", 1).await, 1);
 }
+
+/// A repeated login is answered from what the server remembers (issue 3) only while nothing
+/// it depends on has changed — on this node or another one on the same database, or by the
+/// clock running past an expiry.
+pub async fn s1_a_repeated_login_follows_every_change_on_any_node(db: &TestDb) {
+    let mut crm = package("N-1", "crm", SeatKind::Named, Area::Employee, 3);
+    crm.expires = Some(T0 + Duration::days(5));
+    let o = order(
+        vec![product("crm", true), product("reports", false)],
+        vec![
+            crm,
+            package("M-1", "reports", SeatKind::Named, Area::Employee, 2),
+        ],
+    );
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+    users(db, &["ann", "bob"]).await;
+    db.ledger
+        .grant(&admin(), &s(&["ann", "bob"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let products = |a: &seatkeeper_store::AllowedLogin| {
+        a.products
+            .iter()
+            .map(|p| p.product.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = allowed(login(db, "ann").await);
+    let again = allowed(login(db, "Ann").await);
+    assert_ne!(first.session_id, again.session_id);
+    assert_eq!(products(&again), ["crm"]);
+    assert_eq!(again.login, "ann");
+    // Both sessions are in the ledger, as any session is.
+    assert_eq!(
+        db.ledger.sessions(Some("ann"), 10, 0).await.unwrap().len(),
+        2
+    );
+    assert!(
+        db.ledger
+            .entitlement(Some(&again.session_id), None, "crm.use")
+            .await
+            .unwrap()
+            .allowed
+    );
+
+    // Another node grants and recalls; this node's next login sees each change.
+    let other = db.reopen().await;
+    other
+        .grant(&admin(), &s(&["ann"]), &s(&["reports"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        products(&allowed(login(db, "ann").await)),
+        ["crm", "reports"]
+    );
+    other
+        .recall(&admin(), &s(&["ann"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    // crm is releasing (her sessions go on) and is not in a new session.
+    assert_eq!(products(&allowed(login(db, "ann").await)), ["reports"]);
+    other.block_user(&admin(), "ann", "left").await.unwrap();
+    assert_eq!(refusal(login(db, "ann").await), Refusal::Blocked);
+
+    // The clock alone: bob's seat expires with no write to the ledger in between.
+    allowed(login(db, "bob").await);
+    allowed(login(db, "bob").await);
+    db.clock.set(T0 + Duration::days(5));
+    assert_eq!(refusal(login(db, "bob").await), Refusal::LicensesExpired);
+}

@@ -1,0 +1,108 @@
+//! Repeated logins answered from memory (issue 3's throughput).
+//!
+//! Most logins are by users who hold their own all-modules seat: the answer takes no seat
+//! and depends only on what administrators change (the user, roles, seats, products, limits,
+//! licenses). Such an answer, once computed by the full login path, is kept here tagged with
+//! the ledger's *generation* — a counter every transaction that changes any of those
+//! increments first (`Ledger::begin_write`, and `reconcile` whenever it runs). A later login of
+//! the same user is then one short transaction: read the generation (`FOR SHARE` on
+//! PostgreSQL, under SQLite's write lock), and if it is still the one the answer was read at,
+//! insert the session row and commit. If it moved, on this node or any other, everything
+//! kept is dropped and the batch takes the full path, which refills it.
+//!
+//! What is kept is never a reason to allow more than the ledger does: only allowed answers
+//! with no seat taken at login (no auto-allocation, no area over its user limit) are kept, and
+//! the session row is committed before the application hears the answer, as on the full path.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::sessions::AllowedLogin;
+
+/// Beyond this many users the map starts again (a login that misses takes the full path).
+const MAX_ENTRIES: usize = 250_000;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    pub user_id: i64,
+    /// The answer with an empty `session_id`.
+    pub answer: AllowedLogin,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The generation every entry was read at.
+    generation: Option<i64>,
+    /// When time alone changes capacity next (a license expiring or starting, as a unix
+    /// timestamp; `None`: never). Entries are not used from then on.
+    valid_until: Option<i64>,
+    entries: HashMap<String, Kept>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct LoginCache {
+    inner: Mutex<Inner>,
+}
+
+/// Logins of a batch that can be answered from memory: (index in the batch, what is kept).
+pub(crate) struct Hits {
+    pub generation: i64,
+    pub found: Vec<(usize, Kept)>,
+}
+
+pub(crate) fn key(login: &str) -> String {
+    login.to_ascii_lowercase()
+}
+
+impl LoginCache {
+    /// The kept answers for `logins` at `now` (unix seconds).
+    pub(crate) fn hits<'a>(&self, logins: impl Iterator<Item = &'a str>, now: i64) -> Hits {
+        let Ok(inner) = self.inner.lock() else {
+            return Hits {
+                generation: 0,
+                found: Vec::new(),
+            };
+        };
+        let (Some(generation), true) =
+            (inner.generation, inner.valid_until.is_none_or(|t| now < t))
+        else {
+            return Hits {
+                generation: 0,
+                found: Vec::new(),
+            };
+        };
+        let found = logins
+            .enumerate()
+            .filter_map(|(i, l)| inner.entries.get(&key(l)).map(|k| (i, k.clone())))
+            .collect();
+        Hits { generation, found }
+    }
+
+    /// Keeps answers read at `generation`; older entries go.
+    pub(crate) fn keep(
+        &self,
+        generation: i64,
+        valid_until: Option<i64>,
+        answers: Vec<(String, Kept)>,
+    ) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.generation != Some(generation) {
+            inner.entries.clear();
+            inner.generation = Some(generation);
+        }
+        inner.valid_until = valid_until;
+        if inner.entries.len() + answers.len() > MAX_ENTRIES {
+            inner.entries.clear();
+        }
+        inner.entries.extend(answers);
+    }
+
+    /// Forgets everything (the generation moved).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner = Inner::default();
+        }
+    }
+}
