@@ -5,10 +5,10 @@
 //! licenses). Such an answer, once computed by the full login path, is kept here tagged with
 //! the ledger's *generation* — a counter every transaction that changes any of those
 //! increments first (`Ledger::begin_write`, and `reconcile` whenever it runs). A later login of
-//! the same user is then one short transaction: read the generation (`FOR SHARE` on
-//! PostgreSQL, under SQLite's write lock), and if it is still the one the answer was read at,
-//! insert the session row and commit. If it moved, on this node or any other, everything
-//! kept is dropped and the batch takes the full path, which refills it.
+//! the same user is then one statement: insert the session rows if the generation is still
+//! the one the answer was read at (read `FOR SHARE` on PostgreSQL; SQLite runs the statement
+//! under its write lock). If it moved, on this node or any other, nothing is written,
+//! everything kept is dropped and the batch takes the full path, which refills it.
 //!
 //! What is kept is never a reason to allow more than the ledger does: only allowed answers
 //! with no seat taken at login (no auto-allocation, no area over its user limit) are kept, and
@@ -16,6 +16,8 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use seatkeeper_core::PoolKey;
 
 use crate::sessions::AllowedLogin;
 
@@ -27,6 +29,8 @@ pub(crate) struct Kept {
     pub user_id: i64,
     /// The answer with an empty `session_id`.
     pub answer: AllowedLogin,
+    /// The floating pool the login takes a seat of, if it takes one.
+    pub floating: Option<PoolKey>,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +92,10 @@ impl LoginCache {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        if inner.generation.is_some_and(|g| g > generation) {
+            // A concurrent turn already kept newer answers.
+            return;
+        }
         if inner.generation != Some(generation) {
             inner.entries.clear();
             inner.generation = Some(generation);
@@ -97,6 +105,11 @@ impl LoginCache {
             inner.entries.clear();
         }
         inner.entries.extend(answers);
+    }
+
+    /// The generation of what is kept, if anything is.
+    pub(crate) fn generation(&self) -> Option<i64> {
+        self.inner.lock().ok().and_then(|i| i.generation)
     }
 
     /// Forgets everything (the generation moved).

@@ -20,7 +20,7 @@ use crate::db::{
     insert_rows, parse, ts,
 };
 use crate::folders::FolderTree;
-use crate::login_cache::{Hits, Kept};
+use crate::login_cache::Kept as KeptLogin;
 use crate::reconcile::{EXPIRED_PRODUCTS, reconcile};
 use crate::users::UserRecord;
 use crate::{Actor, HeldSeat, Ledger, Result};
@@ -163,9 +163,13 @@ struct Held {
     releasing: bool,
 }
 
-fn new_session_id() -> String {
+fn new_session_id(now: OffsetDateTime) -> String {
     // 122 random bits: the session id is the application's bearer for heartbeat and logout.
-    uuid::Uuid::new_v4().simple().to_string()
+    // The millisecond prefix orders ids by time, so a new session lands at the end of the
+    // primary key's index instead of on a random page of it: with many live sessions that
+    // is the difference between a few pages written per batch of logins and one per login.
+    let ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    format!("{ms:012x}{}", uuid::Uuid::new_v4().simple())
 }
 
 fn product_view(
@@ -210,6 +214,22 @@ async fn end_sessions(
         found.insert(get_str(r, "id")?);
         users.insert(get_i64(r, "user_id")?);
     }
+    let user_vals: Vec<Val> = users.iter().map(|u| Val::Int(*u)).collect();
+    // A seat to release changes what logins read: the generation moves now, before any
+    // pool row is touched, so that every transaction takes the generation row first and the
+    // pool rows after (no lock-order deadlock with logins answered from memory).
+    if !fetch_in(
+        tx,
+        "SELECT user_id FROM assignments WHERE release_pending = 1 AND user_id IN ({ids})",
+        &user_vals,
+        1,
+        &[],
+    )
+    .await?
+    .is_empty()
+    {
+        crate::db::bump_generation(tx).await?;
+    }
     let existing: Vec<Val> = found.iter().map(|i| Val::Text(i.clone())).collect();
     execute_in(
         tx,
@@ -218,7 +238,6 @@ async fn end_sessions(
     )
     .await?;
     execute_in(tx, "DELETE FROM sessions WHERE id IN ({ids})", &existing).await?;
-    let user_vals: Vec<Val> = users.iter().map(|u| Val::Int(*u)).collect();
     let released_rows = fetch_in(
         tx,
         "DELETE FROM assignments WHERE release_pending = 1 AND user_id IN ({ids}) \
@@ -279,9 +298,14 @@ impl Ledger {
     }
 
     /// One turn of the server's group commit: ends the `logouts` (first, so their seats are
-    /// there for the logins) and decides the `logins`. Logins whose answer this process has
-    /// kept (`login_cache`) and which are still current are committed in one short
-    /// transaction of their own; the rest, and the logouts, in one write transaction.
+    /// there for the logins) and decides the `logins`.
+    ///
+    /// What this process has kept (`login_cache`) goes first, each part in one short
+    /// statement or transaction with no write lock, valid only at an unchanged generation:
+    /// logouts of users with nothing releasing, repeated logins on the user's own seat, and
+    /// repeated floating logins (the seat is then taken by the insert, which the database's
+    /// capacity check refuses when the pool is full). Everything else — and anything those
+    /// could not settle — is decided in full in one write transaction.
     pub async fn gate_batch(
         &self,
         logouts: &[String],
@@ -291,32 +315,77 @@ impl Ledger {
             return Ok((Vec::new(), Vec::new()));
         }
         let now = self.now();
-        let mut answers: Vec<Option<LoginAnswer>> = vec![None; logins.len()];
-        let hits = self
-            .logins
-            .hits(logins.iter().map(|r| r.login.as_str()), ts(now));
-        if !hits.found.is_empty() {
-            match self.kept_logins(now, &hits, logins).await? {
-                Some(done) => {
-                    for (i, a) in done {
-                        if let Some(slot) = answers.get_mut(i) {
-                            *slot = Some(a);
+        let mut ended: Vec<Option<bool>> = vec![None; logouts.len()];
+        if !logouts.is_empty()
+            && let Some(generation) = self.logins.generation()
+        {
+            match self.quick_logouts(generation, logouts).await? {
+                Some(gone) => {
+                    for (slot, id) in ended.iter_mut().zip(logouts) {
+                        if gone.contains(id) {
+                            *slot = Some(true);
                         }
                     }
                 }
                 None => self.logins.clear(),
             }
         }
+
+        let mut answers: Vec<Option<LoginAnswer>> = vec![None; logins.len()];
+        let hits = self
+            .logins
+            .hits(logins.iter().map(|r| r.login.as_str()), ts(now));
+        let (floating, own): (Vec<_>, Vec<_>) = hits
+            .found
+            .into_iter()
+            .partition(|(_, k)| k.floating.is_some());
+        let mut moved = false;
+        if !own.is_empty() {
+            let done = self.kept_logins(now, hits.generation, &own, logins).await?;
+            moved |= done.len() < own.len();
+            for (i, a) in done {
+                if let Some(slot) = answers.get_mut(i) {
+                    *slot = Some(a);
+                }
+            }
+        }
+        if !floating.is_empty() && !moved {
+            match self
+                .kept_floating(now, hits.generation, &floating, logins)
+                .await?
+            {
+                FloatingOutcome::Done(done) => {
+                    for (i, a) in done {
+                        if let Some(slot) = answers.get_mut(i) {
+                            *slot = Some(a);
+                        }
+                    }
+                }
+                FloatingOutcome::Moved => moved = true,
+                // A pool is full: the full path decides (another pool, or a refusal).
+                FloatingOutcome::NotNow => {}
+            }
+        }
+        if moved {
+            self.logins.clear();
+        }
+
+        let rest_logouts: Vec<String> = logouts
+            .iter()
+            .zip(&ended)
+            .filter(|(_, e)| e.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
         let rest: Vec<LoginRequest> = logins
             .iter()
             .zip(&answers)
             .filter(|(_, a)| a.is_none())
             .map(|(r, _)| r.clone())
             .collect();
-        let (ended, decided) = if logouts.is_empty() && rest.is_empty() {
+        let (full_ended, decided) = if rest_logouts.is_empty() && rest.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            self.full_batch(now, logouts, &rest).await?
+            self.full_batch(now, &rest_logouts, &rest).await?
         };
         let mut decided = decided.into_iter();
         let answers = answers
@@ -324,6 +393,12 @@ impl Ledger {
             .map(|a| a.or_else(|| decided.next()))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| crate::StoreError::Corrupt("a login went unanswered".into()))?;
+        let mut full_ended = full_ended.into_iter();
+        let ended = ended
+            .into_iter()
+            .map(|e| e.or_else(|| full_ended.next()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| crate::StoreError::Corrupt("a logout went unanswered".into()))?;
         Ok((ended, answers))
     }
 
@@ -369,64 +444,188 @@ impl Ledger {
         Ok((ended, answers))
     }
 
-    /// Logins answered from what this process kept: one transaction that checks the
-    /// generation is unchanged and inserts the sessions. `None` when it moved (nothing is
-    /// written; the caller forgets what it kept and takes the full path).
+    /// Ends sessions in one statement, without the write lock, at an unchanged generation:
+    /// those of users with no seat releasing (their floating seats go with them, by the
+    /// foreign key's cascade). `None` when the generation moved; otherwise the ids ended —
+    /// the others (unknown, or a user with a seat to release) take the full path.
+    async fn quick_logouts(
+        &self,
+        generation: i64,
+        ids: &[String],
+    ) -> Result<Option<BTreeSet<String>>> {
+        let lock = self.generation_lock();
+        let mut gone = BTreeSet::new();
+        for chunk in ids.chunks(crate::db::CHUNK) {
+            let sql = format!(
+                "DELETE FROM sessions WHERE id IN ({}) \
+                 AND NOT EXISTS (SELECT 1 FROM assignments a \
+                   WHERE a.user_id = sessions.user_id AND a.release_pending = 1) \
+                 AND (SELECT value FROM meta WHERE key = 'generation'{lock}) = ${} \
+                 RETURNING id",
+                crate::db::placeholders(1, chunk.len()),
+                chunk.len() + 1
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            let rows = q.bind(generation.to_string()).fetch_all(&self.pool).await?;
+            if rows.is_empty() && self.current_generation().await? != Some(generation) {
+                return Ok((!gone.is_empty()).then_some(gone));
+            }
+            for r in &rows {
+                gone.insert(get_str(r, "id")?);
+            }
+        }
+        Ok(Some(gone))
+    }
+
+    async fn current_generation(&self) -> Result<Option<i64>> {
+        sqlx::query("SELECT value FROM meta WHERE key = 'generation'")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| get_str(&r, "value").and_then(|v| parse::<i64>(&v)))
+            .transpose()
+    }
+
+    /// On PostgreSQL the generation row is read `FOR SHARE`: a writer that has moved it (and
+    /// may be reading sessions) makes the statement wait and then see the new value; one
+    /// that comes later waits for it to commit, and then sees what it wrote. SQLite runs
+    /// each writing statement under its one write lock.
+    fn generation_lock(&self) -> &'static str {
+        match self.backend {
+            crate::Backend::Sqlite => "",
+            crate::Backend::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// Repeated logins on the user's own seat: per chunk, one statement that inserts the
+    /// sessions only if the generation is still the one they were read at — atomic on its
+    /// own (autocommit), so no transaction and a single round trip. The answers of the
+    /// chunks written; fewer than asked when the generation moved (nothing more is written).
     async fn kept_logins(
         &self,
         now: OffsetDateTime,
-        hits: &Hits,
+        generation: i64,
+        found: &[(usize, KeptLogin)],
         logins: &[LoginRequest],
-    ) -> Result<Option<Vec<(usize, LoginAnswer)>>> {
+    ) -> Result<Vec<(usize, LoginAnswer)>> {
+        let mut answers = Vec::with_capacity(found.len());
+        for chunk in found.chunks(KEPT_ROWS) {
+            let (q, done) = self.kept_insert(now, generation, chunk, logins);
+            if q.execute(&self.pool).await?.rows_affected() != chunk.len() as u64 {
+                break;
+            }
+            answers.extend(done.into_iter().map(|(i, _, a)| (i, a)));
+        }
+        Ok(answers)
+    }
+
+    /// Repeated floating logins: one transaction (no write lock) inserts the sessions at an
+    /// unchanged generation and their holds; the holds' trigger counts them into their pools,
+    /// whose capacity check refuses the lot if any pool is full.
+    async fn kept_floating(
+        &self,
+        now: OffsetDateTime,
+        generation: i64,
+        found: &[(usize, KeptLogin)],
+        logins: &[LoginRequest],
+    ) -> Result<FloatingOutcome> {
         let mut tx = match self.backend {
             crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             crate::Backend::Postgres => self.pool.begin().await?,
         };
-        let lock = match self.backend {
-            crate::Backend::Sqlite => "",
-            // Shared: kept logins of several nodes proceed together; a writer's increment
-            // waits for them, and they wait for a writer that has incremented.
-            crate::Backend::Postgres => " FOR SHARE",
-        };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT value FROM meta WHERE key = 'generation'{lock}"
-        )))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let current: Option<i64> = row
-            .map(|r| get_str(&r, "value").and_then(|v| parse::<i64>(&v)))
-            .transpose()?;
-        if current != Some(hits.generation) {
-            tx.rollback().await?;
-            return Ok(None);
+        let mut answers = Vec::with_capacity(found.len());
+        let mut holds = Vec::with_capacity(found.len());
+        for chunk in found.chunks(KEPT_ROWS) {
+            let (q, done) = self.kept_insert(now, generation, chunk, logins);
+            if q.execute(&mut *tx).await?.rows_affected() != chunk.len() as u64 {
+                tx.rollback().await?;
+                return Ok(FloatingOutcome::Moved);
+            }
+            for ((_, kept), (i, session_id, answer)) in chunk.iter().zip(done) {
+                if let Some(key) = &kept.floating {
+                    holds.push(vec![
+                        Val::Text(session_id),
+                        Val::Text(key.product.clone()),
+                        Val::Text(key.area.as_str().into()),
+                        Val::Text(key.kind.as_str().into()),
+                        Val::Int(key.folder.0),
+                        Val::Int(ts(now)),
+                    ]);
+                }
+                answers.push((i, answer));
+            }
         }
-        let mut rows = Vec::with_capacity(hits.found.len());
-        let mut answers = Vec::with_capacity(hits.found.len());
-        for (i, kept) in &hits.found {
-            let Some(req) = logins.get(*i) else { continue };
-            let session_id = new_session_id();
-            rows.push(vec![
-                Val::Text(session_id.clone()),
-                Val::Int(kept.user_id),
-                Val::Int(ts(now)),
-                Val::Int(ts(now)),
-                Val::Text(req.client.clone()),
-            ]);
-            let mut answer = kept.answer.clone();
-            answer.session_id = session_id;
-            answers.push((*i, LoginAnswer::Allowed(answer)));
-        }
-        insert_rows(
+        let held = insert_rows(
             &mut tx,
-            "INSERT INTO sessions (id, user_id, started_at, last_seen, client)",
-            5,
-            rows,
+            "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
+            6,
+            holds,
         )
-        .await?;
+        .await;
+        if let Err(e) = held {
+            // Most likely a pool's capacity check; whatever it is, the full path decides
+            // again under the lock and reports what is really wrong.
+            tracing::debug!(error = %e, "floating logins from memory refused; deciding in full");
+            tx.rollback().await?;
+            return Ok(FloatingOutcome::NotNow);
+        }
         tx.commit().await?;
-        Ok(Some(answers))
+        Ok(FloatingOutcome::Done(answers))
+    }
+
+    /// The statement that inserts the sessions of `chunk` if the generation is unchanged,
+    /// and the answers it stands for: (index in the batch, session id, answer).
+    fn kept_insert(
+        &self,
+        now: OffsetDateTime,
+        generation: i64,
+        chunk: &[(usize, KeptLogin)],
+        logins: &[LoginRequest],
+    ) -> (crate::db::Q<'static>, Vec<(usize, String, LoginAnswer)>) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", crate::db::placeholders(r * 5 + 1, 5)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO sessions (id, user_id, started_at, last_seen, client) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5 \
+             FROM (VALUES {}) AS v \
+             WHERE (SELECT value FROM meta WHERE key = 'generation'{}) = ${}",
+            values.join(", "),
+            self.generation_lock(),
+            chunk.len() * 5 + 1
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut done = Vec::with_capacity(chunk.len());
+        for (i, kept) in chunk {
+            let client = logins.get(*i).map(|r| r.client.clone()).unwrap_or_default();
+            let session_id = new_session_id(now);
+            q = q
+                .bind(session_id.clone())
+                .bind(kept.user_id)
+                .bind(ts(now))
+                .bind(ts(now))
+                .bind(client);
+            let mut answer = kept.answer.clone();
+            answer.session_id = session_id.clone();
+            done.push((*i, session_id, LoginAnswer::Allowed(answer)));
+        }
+        (q.bind(generation.to_string()), done)
     }
 }
+
+/// How kept floating logins went.
+enum FloatingOutcome {
+    Done(Vec<(usize, LoginAnswer)>),
+    /// The generation moved: forget what is kept.
+    Moved,
+    /// Not settled from memory (a pool is full): decide in full.
+    NotNow,
+}
+
+/// Rows per statement of kept logins (5 values each).
+const KEPT_ROWS: usize = 50;
 
 /// The ledger's generation and the time at which time alone changes capacity next.
 async fn generation_and_limit(tx: &mut Tx) -> Result<(i64, Option<i64>)> {
@@ -451,7 +650,7 @@ async fn login_in(
     tx: &mut Tx,
     now: OffsetDateTime,
     requests: &[LoginRequest],
-) -> Result<(Vec<LoginAnswer>, Vec<(String, Kept)>)> {
+) -> Result<(Vec<LoginAnswer>, Vec<(String, KeptLogin)>)> {
     let vals: Vec<Val> = requests
         .iter()
         .map(|r| Val::Text(r.login.to_ascii_lowercase()))
@@ -538,13 +737,17 @@ async fn login_in(
                 })
             })
     });
+    // Free seats per all-modules pool, and each pool's capacity: the first pool in the
+    // allocation order by capacity is where a login goes whenever it has a free seat, which
+    // is what lets a floating login be repeated from memory (`login_cache`).
     let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
+    let mut capacity: BTreeMap<PoolKey, u64> = BTreeMap::new();
     if needs_seat {
         for r in sqlx::query(
-            "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity - s.used AS free, \
-                 p.name, p.features, p.all_modules \
+            "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity, \
+                 s.capacity - s.used AS free, p.name, p.features, p.all_modules \
                  FROM seat_pools s JOIN products p ON p.code = s.product_code \
-                 WHERE p.all_modules = 1 AND s.capacity > s.used",
+                 WHERE p.all_modules = 1 AND s.capacity > 0",
         )
         .fetch_all(&mut **tx)
         .await?
@@ -553,6 +756,7 @@ async fn login_in(
             if !products.contains_key(&key.product) {
                 products.insert(key.product.clone(), product_info(&r)?);
             }
+            capacity.insert(key.clone(), count(get_i64(&r, "capacity")?));
             free.insert(key, count(get_i64(&r, "free")?));
         }
     }
@@ -589,7 +793,9 @@ async fn login_in(
         let own = held.entry(user.id).or_default();
         let mut session_products: Vec<SessionProduct> = Vec::new();
         let mut auto = None;
-        let session_id = new_session_id();
+        // The floating pool taken, when it is the one any login of this user goes to first.
+        let mut first_floating = None;
+        let session_id = new_session_id(now);
         if allowed_seats {
             for h in own.iter().filter(|h| !h.suspended && !h.releasing) {
                 session_products.push(product_view(
@@ -615,6 +821,16 @@ async fn login_in(
                 if let Some(key) = pick_seat(user.area, user.folder, &candidates) {
                     if let Some(n) = free.get_mut(&key) {
                         *n -= 1;
+                    }
+                    let by_capacity: BTreeMap<PoolKey, u64> = capacity
+                        .iter()
+                        .filter(|(k, _)| candidates.contains_key(k))
+                        .map(|(k, n)| (k.clone(), *n))
+                        .collect();
+                    if key.kind == SeatKind::Concurrent
+                        && pick_seat(user.area, user.folder, &by_capacity).as_ref() == Some(&key)
+                    {
+                        first_floating = Some(key.clone());
                     }
                     let seat = match key.kind {
                         SeatKind::Concurrent => {
@@ -684,8 +900,16 @@ async fn login_in(
             .flat_map(|p| p.features.iter().cloned())
             .collect();
         // The same answer holds for this user's next login for as long as nothing it
-        // depends on changes, provided it took no seat and no user-limit rank was involved.
-        let repeatable = allowed_seats && auto.is_none() && !over_limit.contains_key(&user.area);
+        // depends on changes, provided no user-limit rank was involved and it took either
+        // no seat (the user's own all-modules seat) or a floating seat of the first pool in
+        // the allocation order (a later login takes one there too, or is decided in full).
+        let own_all_modules = auto.is_none()
+            && session_products
+                .iter()
+                .any(|p| p.all_modules && p.seat == SeatUse::Dedicated);
+        let repeatable = allowed_seats
+            && !over_limit.contains_key(&user.area)
+            && (own_all_modules || first_floating.is_some());
         let allowed = AllowedLogin {
             session_id,
             login: user.login.clone(),
@@ -700,20 +924,16 @@ async fn login_in(
             expired_products: if manager { expired.clone() } else { Vec::new() },
             licenses_loaded: licenses_loaded || !manager,
         };
-        if repeatable
-            && allowed
-                .products
-                .iter()
-                .any(|p| p.all_modules && p.seat == SeatUse::Dedicated)
-        {
+        if repeatable {
             keep.push((
                 crate::login_cache::key(&user.login),
-                Kept {
+                KeptLogin {
                     user_id: user.id,
                     answer: AllowedLogin {
                         session_id: String::new(),
                         ..allowed.clone()
                     },
+                    floating: first_floating,
                 },
             ));
         }

@@ -57,6 +57,7 @@ on_both_backends!(
     s2_auto_allocation_follows_the_four_steps_and_skips_module_seats,
     s3_floating_seats_end_with_logout_or_idle_timeout,
     s3_racing_logins_never_take_more_floating_seats_than_exist,
+    s3_repeated_floating_logins_never_take_more_seats_than_exist,
     s4_recalling_a_seat_in_use_releases_it_at_session_end,
     x2_roles_permissions_and_tokens,
     l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in,

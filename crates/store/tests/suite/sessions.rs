@@ -554,3 +554,47 @@ pub async fn s1_a_repeated_login_follows_every_change_on_any_node(db: &TestDb) {
     db.clock.set(T0 + Duration::days(5));
     assert_eq!(refusal(login(db, "bob").await), Refusal::LicensesExpired);
 }
+
+/// Repeated floating logins and their logouts, settled from memory (issue 3), still take a
+/// seat each, free it at logout, and never take more seats than the pool has: the last one
+/// is decided in full and refused.
+pub async fn s3_repeated_floating_logins_never_take_more_seats_than_exist(db: &TestDb) {
+    floating_license(db, 2).await;
+    users(db, &["ann", "bob"]).await;
+    let first = allowed(login(db, "ann").await);
+    assert_eq!(first.products[0].seat, SeatUse::Floating);
+    assert!(db.ledger.logout_many(&[first.session_id]).await.unwrap()[0]);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 0);
+
+    let a = allowed(login(db, "ann").await);
+    let b = allowed(login(db, "ann").await);
+    assert_eq!(a.products[0].seat, SeatUse::Floating);
+    assert_eq!(
+        a.auto_allocated.as_ref().map(|p| p.product.as_str()),
+        Some("crm")
+    );
+    assert_eq!(pool_used(db, "concurrent", 1).await, 2);
+    assert_eq!(refusal(login(db, "ann").await), Refusal::NoLicense);
+    assert_eq!(refusal(login(db, "bob").await), Refusal::NoLicense);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 2);
+
+    // A logout frees the seat at once; an unknown or repeated one ends nothing.
+    assert_eq!(
+        db.ledger
+            .logout_many(&[a.session_id.clone(), "nope".into()])
+            .await
+            .unwrap(),
+        vec![true, false]
+    );
+    assert!(!db.ledger.logout_many(&[a.session_id]).await.unwrap()[0]);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 1);
+    allowed(login(db, "bob").await);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 2);
+
+    // Blocked on another node: the next login here is refused, her session is gone.
+    let other = db.reopen().await;
+    other.block_user(&admin(), "ann", "left").await.unwrap();
+    assert_eq!(refusal(login(db, "ann").await), Refusal::Blocked);
+    assert!(!db.ledger.logout_many(&[b.session_id]).await.unwrap()[0]);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 1);
+}
