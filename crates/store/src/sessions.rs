@@ -343,24 +343,14 @@ impl Ledger {
         if !own.is_empty() {
             let done = self.kept_logins(now, hits.generation, &own, logins).await?;
             moved |= done.len() < own.len();
-            for (i, a) in done {
-                if let Some(slot) = answers.get_mut(i) {
-                    *slot = Some(a);
-                }
-            }
+            fill(&mut answers, done);
         }
         if !floating.is_empty() && !moved {
             match self
                 .kept_floating(now, hits.generation, &floating, logins)
                 .await?
             {
-                FloatingOutcome::Done(done) => {
-                    for (i, a) in done {
-                        if let Some(slot) = answers.get_mut(i) {
-                            *slot = Some(a);
-                        }
-                    }
-                }
+                FloatingOutcome::Done(done) => fill(&mut answers, done),
                 FloatingOutcome::Moved => moved = true,
                 // A pool is full: the full path decides (another pool, or a refusal).
                 FloatingOutcome::NotNow => {}
@@ -545,25 +535,12 @@ impl Ledger {
             }
             for ((_, kept), (i, session_id, answer)) in chunk.iter().zip(done) {
                 if let Some(key) = &kept.floating {
-                    holds.push(vec![
-                        Val::Text(session_id),
-                        Val::Text(key.product.clone()),
-                        Val::Text(key.area.as_str().into()),
-                        Val::Text(key.kind.as_str().into()),
-                        Val::Int(key.folder.0),
-                        Val::Int(ts(now)),
-                    ]);
+                    holds.push(hold_row(session_id, key, now));
                 }
                 answers.push((i, answer));
             }
         }
-        let held = insert_rows(
-            &mut tx,
-            "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
-            6,
-            holds,
-        )
-        .await;
+        let held = insert_rows(&mut tx, HOLD_INSERT, 6, holds).await;
         if let Err(e) = held {
             // Most likely a pool's capacity check; whatever it is, the full path decides
             // again under the lock and reports what is really wrong.
@@ -612,6 +589,30 @@ impl Ledger {
             done.push((*i, session_id, LoginAnswer::Allowed(answer)));
         }
         (q.bind(generation.to_string()), done)
+    }
+}
+
+/// A row of `floating_holds` (`HOLD_INSERT`): the session holds a seat of `key`.
+fn hold_row(session_id: String, key: &PoolKey, now: OffsetDateTime) -> Vec<Val> {
+    vec![
+        Val::Text(session_id),
+        Val::Text(key.product.clone()),
+        Val::Text(key.area.as_str().into()),
+        Val::Text(key.kind.as_str().into()),
+        Val::Int(key.folder.0),
+        Val::Int(ts(now)),
+    ]
+}
+
+const HOLD_INSERT: &str =
+    "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)";
+
+/// Puts answers settled from memory in their places in the batch.
+fn fill(answers: &mut [Option<LoginAnswer>], done: Vec<(usize, LoginAnswer)>) {
+    for (i, a) in done {
+        if let Some(slot) = answers.get_mut(i) {
+            *slot = Some(a);
+        }
     }
 }
 
@@ -834,14 +835,7 @@ async fn login_in(
                     }
                     let seat = match key.kind {
                         SeatKind::Concurrent => {
-                            holds.push(vec![
-                                Val::Text(session_id.clone()),
-                                Val::Text(key.product.clone()),
-                                Val::Text(key.area.as_str().into()),
-                                Val::Text(key.kind.as_str().into()),
-                                Val::Int(key.folder.0),
-                                Val::Int(ts(now)),
-                            ]);
+                            holds.push(hold_row(session_id.clone(), &key, now));
                             SeatUse::Floating
                         }
                         SeatKind::Named => {
@@ -946,13 +940,7 @@ async fn login_in(
         sessions,
     )
     .await?;
-    insert_rows(
-        tx,
-        "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)",
-        6,
-        holds,
-    )
-    .await?;
+    insert_rows(tx, HOLD_INSERT, 6, holds).await?;
     insert_rows(
         tx,
         "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
