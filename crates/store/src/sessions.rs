@@ -316,21 +316,13 @@ impl Ledger {
         }
         let now = self.now();
         let mut ended: Vec<Option<bool>> = vec![None; logouts.len()];
-        if !logouts.is_empty()
-            && let Some(generation) = self.logins.generation()
-        {
-            match self.quick_logouts(generation, logouts).await? {
-                Some(gone) => {
-                    for (slot, id) in ended.iter_mut().zip(logouts) {
-                        if gone.contains(id) {
-                            *slot = Some(true);
-                        }
-                    }
+        let mark_ended = |ended: &mut Vec<Option<bool>>, gone: &BTreeSet<String>| {
+            for (slot, id) in ended.iter_mut().zip(logouts) {
+                if gone.contains(id) {
+                    *slot = Some(true);
                 }
-                None => self.logins.clear(),
             }
-        }
-
+        };
         let mut answers: Vec<Option<LoginAnswer>> = vec![None; logins.len()];
         let hits = self
             .logins
@@ -340,21 +332,37 @@ impl Ledger {
             .into_iter()
             .partition(|(_, k)| k.floating.is_some());
         let mut moved = false;
-        if !own.is_empty() {
-            let done = self.kept_logins(now, hits.generation, &own, logins).await?;
-            moved |= done.len() < own.len();
-            fill(&mut answers, done);
-        }
-        if !floating.is_empty() && !moved {
+        let mut logouts_done = false;
+        if !floating.is_empty() {
+            // The logouts share the floating logins' transaction: one commit for the turn.
             match self
-                .kept_floating(now, hits.generation, &floating, logins)
+                .kept_floating(now, hits.generation, &floating, logins, logouts)
                 .await?
             {
-                FloatingOutcome::Done(done) => fill(&mut answers, done),
+                FloatingOutcome::Done(done, gone) => {
+                    fill(&mut answers, done);
+                    mark_ended(&mut ended, &gone);
+                    logouts_done = true;
+                }
                 FloatingOutcome::Moved => moved = true,
                 // A pool is full: the full path decides (another pool, or a refusal).
                 FloatingOutcome::NotNow => {}
             }
+        }
+        if !logouts.is_empty()
+            && !logouts_done
+            && !moved
+            && let Some(generation) = self.logins.generation()
+        {
+            match self.quick_logouts(generation, logouts).await? {
+                Some(gone) => mark_ended(&mut ended, &gone),
+                None => moved = true,
+            }
+        }
+        if !own.is_empty() && !moved {
+            let done = self.kept_logins(now, hits.generation, &own, logins).await?;
+            moved |= done.len() < own.len();
+            fill(&mut answers, done);
         }
         if moved {
             self.logins.clear();
@@ -443,23 +451,12 @@ impl Ledger {
         generation: i64,
         ids: &[String],
     ) -> Result<Option<BTreeSet<String>>> {
-        let lock = self.generation_lock();
         let mut gone = BTreeSet::new();
         for chunk in ids.chunks(crate::db::CHUNK) {
-            let sql = format!(
-                "DELETE FROM sessions WHERE id IN ({}) \
-                 AND NOT EXISTS (SELECT 1 FROM assignments a \
-                   WHERE a.user_id = sessions.user_id AND a.release_pending = 1) \
-                 AND (SELECT value FROM meta WHERE key = 'generation'{lock}) = ${} \
-                 RETURNING id",
-                crate::db::placeholders(1, chunk.len()),
-                chunk.len() + 1
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.clone());
-            }
-            let rows = q.bind(generation.to_string()).fetch_all(&self.pool).await?;
+            let rows = self
+                .quick_logout(generation, chunk)
+                .fetch_all(&self.pool)
+                .await?;
             if rows.is_empty() && self.current_generation().await? != Some(generation) {
                 return Ok((!gone.is_empty()).then_some(gone));
             }
@@ -468,6 +465,25 @@ impl Ledger {
             }
         }
         Ok(Some(gone))
+    }
+
+    /// The statement of `quick_logouts` for one chunk of ids; it answers the ids it ended.
+    fn quick_logout(&self, generation: i64, ids: &[String]) -> crate::db::Q<'static> {
+        let sql = format!(
+            "DELETE FROM sessions WHERE id IN ({}) \
+             AND NOT EXISTS (SELECT 1 FROM assignments a \
+               WHERE a.user_id = sessions.user_id AND a.release_pending = 1) \
+             AND (SELECT value FROM meta WHERE key = 'generation'{}) = ${} \
+             RETURNING id",
+            crate::db::placeholders(1, ids.len()),
+            self.generation_lock(),
+            ids.len() + 1
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(id.clone());
+        }
+        q.bind(generation.to_string())
     }
 
     async fn current_generation(&self) -> Result<Option<i64>> {
@@ -511,20 +527,33 @@ impl Ledger {
         Ok(answers)
     }
 
-    /// Repeated floating logins: one transaction (no write lock) inserts the sessions at an
-    /// unchanged generation and their holds; the holds' trigger counts them into their pools,
-    /// whose capacity check refuses the lot if any pool is full.
+    /// Repeated floating logins: one transaction (no write lock) ends the turn's `logouts`
+    /// as `quick_logouts` does (first, so their seats are free), then inserts the sessions at
+    /// an unchanged generation and their holds; the holds' trigger counts them into their
+    /// pools, whose capacity check refuses the lot if any pool is full (and then nothing of
+    /// the transaction, logouts included, is kept).
     async fn kept_floating(
         &self,
         now: OffsetDateTime,
         generation: i64,
         found: &[(usize, KeptLogin)],
         logins: &[LoginRequest],
+        logouts: &[String],
     ) -> Result<FloatingOutcome> {
         let mut tx = match self.backend {
             crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             crate::Backend::Postgres => self.pool.begin().await?,
         };
+        let mut gone = BTreeSet::new();
+        for chunk in logouts.chunks(crate::db::CHUNK) {
+            for r in self
+                .quick_logout(generation, chunk)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                gone.insert(get_str(&r, "id")?);
+            }
+        }
         let mut answers = Vec::with_capacity(found.len());
         let mut holds = Vec::with_capacity(found.len());
         for chunk in found.chunks(KEPT_ROWS) {
@@ -549,7 +578,7 @@ impl Ledger {
             return Ok(FloatingOutcome::NotNow);
         }
         tx.commit().await?;
-        Ok(FloatingOutcome::Done(answers))
+        Ok(FloatingOutcome::Done(answers, gone))
     }
 
     /// The statement that inserts the sessions of `chunk` if the generation is unchanged,
@@ -618,7 +647,8 @@ fn fill(answers: &mut [Option<LoginAnswer>], done: Vec<(usize, LoginAnswer)>) {
 
 /// How kept floating logins went.
 enum FloatingOutcome {
-    Done(Vec<(usize, LoginAnswer)>),
+    /// The answers, and the logouts ended.
+    Done(Vec<(usize, LoginAnswer)>, BTreeSet<String>),
     /// The generation moved: forget what is kept.
     Moved,
     /// Not settled from memory (a pool is full): decide in full.
