@@ -16,7 +16,7 @@
 #   BATCH_MAX=                   --batch-max for the server (empty: the server's default)
 #   DED_USERS=500 FLO_USERS=500  users per kind
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for the PostgreSQL run (a
-#                                database sk_bench_<pid> is created in it and dropped after)
+#                                database sk_bench_login_<pid> is created in it and dropped after)
 #   SEATKEEPER_BIN=              use this binary instead of building one
 #   CARGO_TARGET_DIR             where cargo builds (default: cargo's, ./target)
 #   RESULTS_DIR=                 keep wrk outputs, server logs and the table here
@@ -26,7 +26,6 @@
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 BACKENDS=${BACKENDS:-sqlite postgres}
 THREADS=${THREADS:-2}
@@ -38,79 +37,16 @@ DED_USERS=${DED_USERS:-500}
 FLO_USERS=${FLO_USERS:-500}
 NAMED_SEATS=${NAMED_SEATS:-2000}
 CONCURRENT_SEATS=${CONCURRENT_SEATS:-2000}
-BENCH_POSTGRES=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
-BENCH_POSTGRES=${BENCH_POSTGRES%/}
-LUA=$ROOT/scripts/bench/login.lua
+LUA=$PWD/scripts/bench/login.lua
 
-die() {
-  echo "bench-login: $*" >&2
-  exit 1
-}
-log() { echo "== $*" >&2; }
-
-# ---------------------------------------------------------------- tools and binary
-sudo_if_needed() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-if ! command -v wrk >/dev/null; then
-  log "installing wrk"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-command -v wrk >/dev/null || die "wrk is not installed and could not be installed"
-command -v curl >/dev/null || die "curl is needed"
-
-if [ -n "${SEATKEEPER_BIN:-}" ]; then
-  BIN=$SEATKEEPER_BIN
-else
-  log "building seatkeeper (release) in ${CARGO_TARGET_DIR:-target}"
-  cargo build --release --locked -p seatkeeper >&2
-  BIN=${CARGO_TARGET_DIR:-target}/release/seatkeeper
-  case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-fi
-[ -x "$BIN" ] || die "no seatkeeper binary at $BIN"
-
-# ---------------------------------------------------------------- cleanup
-WORK=$(mktemp -d -t sk-bench.XXXXXX)
-SERVER_PID=
-PG_DB=
-cleanup() {
-  local rc=$?
-  stop_server
-  if [ -n "$PG_DB" ]; then
-    psql "$BENCH_POSTGRES/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
-      >/dev/null 2>&1 || echo "bench-login: could not drop database $PG_DB" >&2
-    PG_DB=
-  fi
-  rm -rf "$WORK"
-  exit "$rc"
-}
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      kill -TERM "$SERVER_PID" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-  fi
-}
-trap cleanup EXIT
-trap 'echo "bench-login: failed (line $LINENO): $BASH_COMMAND" >&2' ERR
-trap 'exit 130' INT TERM
-
-RESULTS=${RESULTS_DIR:-$WORK/results}
-mkdir -p "$RESULTS"
+BENCH_NAME=bench-login
+# shellcheck source=scripts/bench/lib.sh
+source scripts/bench/lib.sh
 
 # ---------------------------------------------------------------- data
 # A vendor key, a license with NAMED_SEATS named and CONCURRENT_SEATS concurrent seats of
 # one all-modules product, DED_USERS users granted it, FLO_USERS users with nothing, and an
 # integration token (printed on stdout).
-# Runs a command quietly; shows its output if it fails.
-quiet() {
-  "$@" >"$WORK/cmd.log" 2>&1 || { cat "$WORK/cmd.log" >&2; return 1; }
-}
 prepare() {
   local db=$1 dir=$2
   local sk=("$BIN" --database "$db")
@@ -146,34 +82,8 @@ EOF
 }
 
 # ---------------------------------------------------------------- server
-PORT=
-start_server() {
-  local db=$1 dir=$2 name=$3
-  local serve_log=$RESULTS/server-$name.log
-  local args=(--database "$db" --vendor-key "$dir/vendor.pub.pem" serve --listen 127.0.0.1:0)
-  if [ -n "$BATCH_MAX" ]; then args+=(--batch-max "$BATCH_MAX"); fi
-  "$BIN" "${args[@]}" >"$serve_log" 2>&1 &
-  SERVER_PID=$!
-  PORT=
-  for _ in $(seq 1 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$serve_log" >&2; die "the server exited at start"; }
-    PORT=$(sed -n 's|^Seatkeeper listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$serve_log")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || die "the server did not start listening within 30 s (log: $serve_log)"
-  for _ in $(seq 1 100); do
-    [ "$(curl -fsS "http://127.0.0.1:$PORT/healthz" 2>/dev/null)" = ok ] && return 0
-    sleep 0.1
-  done
-  die "GET /healthz did not answer ok"
-}
 
 # ---------------------------------------------------------------- measuring
-TICK=$(getconf CLK_TCK)
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# total and idle jiffies of the whole machine
-machine_ticks() { awk '/^cpu /{t=0; for (i=2;i<=NF;i++) t+=$i; print t, $5 + $6}' /proc/stat; }
 
 # run_wrk NAME MODE TOKEN: warm-up, then the measured run; appends a result line to $ROWS.
 run_wrk() {
@@ -219,43 +129,18 @@ ROWS=$RESULTS/rows.txt
 for backend in $BACKENDS; do
   dir=$WORK/$backend
   mkdir -p "$dir"
-  case $backend in
-    sqlite)
-      db=$dir/bench.db
-      ;;
-    postgres)
-      if ! psql "$BENCH_POSTGRES/postgres" -qXAt -c 'select 1' >/dev/null 2>&1; then
-        if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
-          log "PostgreSQL is down; starting the local cluster"
-          pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-          for _ in $(seq 1 50); do
-            psql "$BENCH_POSTGRES/postgres" -qXAt -c 'select 1' >/dev/null 2>&1 && break
-            sleep 0.2
-          done
-        fi
-      fi
-      psql "$BENCH_POSTGRES/postgres" -qXAt -c 'select 1' >/dev/null 2>&1 ||
-        die "PostgreSQL at $BENCH_POSTGRES is unreachable (set BENCH_POSTGRES, or BACKENDS=sqlite)"
-      PG_DB=sk_bench_$$
-      psql "$BENCH_POSTGRES/postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PG_DB" >/dev/null
-      db=$BENCH_POSTGRES/$PG_DB
-      ;;
-    *) die "unknown backend '$backend' (sqlite or postgres)" ;;
-  esac
+  bench_database "$backend" "$dir"
   log "$backend: preparing $DED_USERS dedicated and $FLO_USERS floating users"
   prepare "$db" "$dir" >"$dir/token"
   token=$(cat "$dir/token")
   [ -n "$token" ] || die "no integration token for $backend"
-  start_server "$db" "$dir" "$backend"
+  start_server "$db" "$dir" "$backend" ${BATCH_MAX:+--batch-max "$BATCH_MAX"}
   log "$backend: server pid $SERVER_PID on 127.0.0.1:$PORT"
   for mode in bare dedicated floating; do
     run_wrk "$backend" "$mode" "$token"
   done
   stop_server
-  if [ "$backend" = postgres ]; then
-    psql "$BENCH_POSTGRES/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
-    PG_DB=
-  fi
+  drop_database
 done
 
 # ---------------------------------------------------------------- the table

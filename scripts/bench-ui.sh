@@ -36,7 +36,6 @@
 set -Eeuo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 BACKENDS=${BACKENDS:-sqlite postgres}
 THREADS=${THREADS:-2}
@@ -46,74 +45,15 @@ WARMUP=${WARMUP:-2s}
 USERS=${USERS:-100000}
 EXPLAIN=${EXPLAIN:-1}
 TARGET_P99_MS=100
-BENCH_POSTGRES=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
-BENCH_POSTGRES=${BENCH_POSTGRES%/}
-LUA=$ROOT/scripts/bench/ui.lua
+LUA=$PWD/scripts/bench/ui.lua
 PAGE=50 # rows per page of /ui/users (crates/server/src/ui/users.rs)
 PASSWORD='bench ui password, not a secret'
 
-die() {
-  echo "bench-ui: $*" >&2
-  exit 1
-}
-log() { echo "== $*" >&2; }
+BENCH_NAME=bench-ui
+# shellcheck source=scripts/bench/lib.sh
+source scripts/bench/lib.sh
 
 [ "$USERS" -ge 1000 ] || die "USERS must be at least 1000"
-
-# ---------------------------------------------------------------- tools and binary
-sudo_if_needed() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-if ! command -v wrk >/dev/null; then
-  log "installing wrk"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-command -v wrk >/dev/null || die "wrk is not installed and could not be installed"
-command -v curl >/dev/null || die "curl is needed"
-
-if [ -n "${SEATKEEPER_BIN:-}" ]; then
-  BIN=$SEATKEEPER_BIN
-else
-  log "building seatkeeper (release) in ${CARGO_TARGET_DIR:-target}"
-  cargo build --release --locked -p seatkeeper >&2
-  BIN=${CARGO_TARGET_DIR:-target}/release/seatkeeper
-  case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-fi
-[ -x "$BIN" ] || die "no seatkeeper binary at $BIN"
-
-# ---------------------------------------------------------------- cleanup
-WORK=$(mktemp -d -t sk-bench-ui.XXXXXX)
-SERVER_PID=
-PG_DB=
-cleanup() {
-  local rc=$?
-  stop_server
-  if [ -n "$PG_DB" ]; then
-    psql "$BENCH_POSTGRES/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
-      >/dev/null 2>&1 || echo "bench-ui: could not drop database $PG_DB" >&2
-    PG_DB=
-  fi
-  rm -rf "$WORK"
-  exit "$rc"
-}
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      kill -TERM "$SERVER_PID" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-  fi
-}
-trap cleanup EXIT
-trap 'echo "bench-ui: failed (line $LINENO): $BASH_COMMAND" >&2' ERR
-trap 'exit 130' INT TERM
-
-RESULTS=${RESULTS_DIR:-$WORK/results}
-mkdir -p "$RESULTS"
 
 # ---------------------------------------------------------------- data
 # USERS - 1 users user000001... (with the built-in admin, USERS in the list):
@@ -131,10 +71,6 @@ NAMED_SEATS=$((GRANT_N + 100))
 LAST_PAGE=$(((USERS + PAGE - 1) / PAGE))
 MID_PAGE=$(((LAST_PAGE + 1) / 2))
 
-# Runs a command quietly; shows its output if it fails.
-quiet() {
-  "$@" >"$WORK/cmd.log" 2>&1 || { cat "$WORK/cmd.log" >&2; return 1; }
-}
 prepare() {
   local db=$1 dir=$2
   local sk=("$BIN" --database "$db")
@@ -178,27 +114,6 @@ EOF
 }
 
 # ---------------------------------------------------------------- server
-PORT=
-start_server() {
-  local db=$1 dir=$2 name=$3
-  local serve_log=$RESULTS/server-$name.log
-  "$BIN" --database "$db" --vendor-key "$dir/vendor.pub.pem" serve --listen 127.0.0.1:0 \
-    >"$serve_log" 2>&1 &
-  SERVER_PID=$!
-  PORT=
-  for _ in $(seq 1 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$serve_log" >&2; die "the server exited at start"; }
-    PORT=$(sed -n 's|^Seatkeeper listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$serve_log")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-  done
-  [ -n "$PORT" ] || die "the server did not start listening within 30 s (log: $serve_log)"
-  for _ in $(seq 1 100); do
-    [ "$(curl -fsS "http://127.0.0.1:$PORT/healthz" 2>/dev/null)" = ok ] && return 0
-    sleep 0.1
-  done
-  die "GET /healthz did not answer ok"
-}
 
 # Signs in through the form: GET /ui/login sets sk_pre and carries the same token in _csrf;
 # POST /ui/login answers 303 with Set-Cookie: sk_ui=<secret>. Prints the secret.
@@ -238,15 +153,6 @@ PAGES=(
 )
 
 # ---------------------------------------------------------------- measuring
-TICK=$(getconf CLK_TCK)
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# CPU ticks of every live process named postgres (the database's backends; one that exits
-# during a run takes its ticks with it, hence the clamp at 0 below)
-pg_ticks() {
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '$2 == "(postgres)" {t += $14 + $15} END {print t + 0}'
-}
-# total and idle jiffies of the whole machine
-machine_ticks() { awk '/^cpu /{t=0; for (i=2;i<=NF;i++) t+=$i; print t, $5 + $6}' /proc/stat; }
 
 # cold BACKEND NAME PATH EXPECT SECRET: one request, its status and time; appends to $COLD.
 cold() {
@@ -357,29 +263,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for backend in $BACKENDS; do
   dir=$WORK/$backend
   mkdir -p "$dir"
-  case $backend in
-    sqlite)
-      db=$dir/bench.db
-      ;;
-    postgres)
-      if ! psql "$BENCH_POSTGRES/postgres" -qXAt -c 'select 1' >/dev/null 2>&1; then
-        if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
-          log "PostgreSQL is down; starting the local cluster"
-          pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-          for _ in $(seq 1 50); do
-            psql "$BENCH_POSTGRES/postgres" -qXAt -c 'select 1' >/dev/null 2>&1 && break
-            sleep 0.2
-          done
-        fi
-      fi
-      psql "$BENCH_POSTGRES/postgres" -qXAt -c 'select 1' >/dev/null 2>&1 ||
-        die "PostgreSQL at $BENCH_POSTGRES is unreachable (set BENCH_POSTGRES, or BACKENDS=sqlite)"
-      PG_DB=sk_bench_ui_$$
-      psql "$BENCH_POSTGRES/postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PG_DB" >/dev/null
-      db=$BENCH_POSTGRES/$PG_DB
-      ;;
-    *) die "unknown backend '$backend' (sqlite or postgres)" ;;
-  esac
+  bench_database "$backend" "$dir"
   log "$backend: preparing $USERS users"
   prepare "$db" "$dir"
   if [ "$backend" = postgres ]; then
@@ -407,10 +291,7 @@ for backend in $BACKENDS; do
       log "$backend: no sqlite3 command, no query plans"
     fi
   fi
-  if [ "$backend" = postgres ]; then
-    psql "$BENCH_POSTGRES/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
-    PG_DB=
-  fi
+  drop_database
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
