@@ -658,19 +658,26 @@ enum FloatingOutcome {
 /// Rows per statement of kept logins (5 values each).
 const KEPT_ROWS: usize = 50;
 
-/// The ledger's generation and the time at which time alone changes capacity next.
+/// The ledger's generation and the time at which time alone changes capacity next (one read).
 async fn generation_and_limit(tx: &mut Tx) -> Result<(i64, Option<i64>)> {
-    let generation = crate::db::meta_get(tx, "generation")
+    let mut generation = None;
+    let mut valid_until = None;
+    for r in sqlx::query("SELECT key, value FROM meta WHERE key IN ($1, $2)")
+        .bind("generation")
+        .bind(crate::reconcile::VALID_UNTIL)
+        .fetch_all(&mut **tx)
         .await?
-        .ok_or_else(|| crate::StoreError::Corrupt("no generation in meta".into()))?;
-    let valid_until = match crate::db::meta_get(tx, crate::reconcile::VALID_UNTIL)
-        .await?
-        .as_deref()
     {
-        None | Some("never") => None,
-        Some(t) => Some(parse::<i64>(t)?),
-    };
-    Ok((parse::<i64>(&generation)?, valid_until))
+        let value = get_str(&r, "value")?;
+        if get_str(&r, "key")? == "generation" {
+            generation = Some(parse::<i64>(&value)?);
+        } else if value != "never" {
+            valid_until = Some(parse::<i64>(&value)?);
+        }
+    }
+    let generation =
+        generation.ok_or_else(|| crate::StoreError::Corrupt("no generation in meta".into()))?;
+    Ok((generation, valid_until))
 }
 
 /// The login decisions of a batch, inside the caller's write transaction. Few statements

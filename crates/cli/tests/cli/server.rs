@@ -1210,14 +1210,7 @@ async fn ui_walk(api: &Api, w: &World) {
         .find(|c| c.starts_with("sk_pre="))
         .unwrap();
     let html = page.text().await.unwrap();
-    let token = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = csrf_of(&html);
     // Sign-in without the pre-session token is refused too (login CSRF).
     let r = http
         .post(format!("{base}/ui/login"))
@@ -1266,14 +1259,7 @@ async fn ui_walk(api: &Api, w: &World) {
             .contains("frame-ancestors 'none'")
     );
     let html = page.text().await.unwrap();
-    let csrf = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&html);
 
     let audit_before = api
         .ok(Method::GET, "/api/v1/audit?limit=1", &w.admin, None)
@@ -1364,4 +1350,15 @@ async fn ui_walk(api: &Api, w: &World) {
                 .starts_with("/ui/login?next=")
         );
     }
+}
+
+/// The CSRF token a UI page's forms carry.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
 }

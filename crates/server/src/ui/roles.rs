@@ -287,6 +287,15 @@ fn manual_of(form: &Form) -> Result<ManualGrants, String> {
     }
 }
 
+/// The scope, the page to go back to, and the keep/remove choice of a redistribution form;
+/// or the page that says what is wrong with it.
+fn request_of(ui: &Ui, form: &Form) -> Result<(Scope, String, ManualGrants), Box<Response>> {
+    let scope = scope_of(form).map_err(|e| Box::new(done(ui, "/ui/roles", false, e)))?;
+    let back = back_of(&scope);
+    let manual = manual_of(form).map_err(|e| Box::new(done(ui, &back, false, e)))?;
+    Ok((scope, back, manual))
+}
+
 fn back_of(scope: &Scope) -> String {
     match scope {
         Scope::Role { role } => format!("/ui/roles/{role}"),
@@ -322,14 +331,9 @@ fn items(id: &str, title: &str, total: u64, list: &[PlanItem]) -> Markup {
 /// D4: what a redistribution would do — grants, recalls, unmet needs — with nothing changed.
 pub async fn preview(State(state): State<AppState>, ui: Ui, form: Form) -> UiResult<Response> {
     ui.require(ManageLicenses)?;
-    let scope = match scope_of(&form) {
-        Ok(s) => s,
-        Err(e) => return Ok(done(&ui, "/ui/roles", false, e)),
-    };
-    let back = back_of(&scope);
-    let manual = match manual_of(&form) {
-        Ok(m) => m,
-        Err(e) => return Ok(done(&ui, &back, false, e)),
+    let (scope, back, manual) = match request_of(&ui, &form) {
+        Ok(r) => r,
+        Err(refused) => return Ok(*refused),
     };
     let report = match state
         .ledger
@@ -385,14 +389,9 @@ fn preview_page(
 
 pub async fn apply(State(state): State<AppState>, ui: Ui, form: Form) -> UiResult<Response> {
     ui.require(ManageLicenses)?;
-    let scope = match scope_of(&form) {
-        Ok(s) => s,
-        Err(e) => return Ok(done(&ui, "/ui/roles", false, e)),
-    };
-    let back = back_of(&scope);
-    let manual = match manual_of(&form) {
-        Ok(m) => m,
-        Err(e) => return Ok(done(&ui, &back, false, e)),
+    let (scope, back, manual) = match request_of(&ui, &form) {
+        Ok(r) => r,
+        Err(refused) => return Ok(*refused),
     };
     let r = state.ledger.redistribute(&ui.actor(), &scope, manual).await;
     Ok(outcome(&ui, &back, r, |r| {
