@@ -39,6 +39,8 @@ pub struct Ledger {
     pub(crate) writers_waiting: Arc<WriteQueue>,
     /// Login answers this process has computed, for repeated logins (see `login_cache`).
     pub(crate) logins: Arc<crate::login_cache::LoginCache>,
+    /// SQLite file only: the thread that writes turns settled from `logins`.
+    pub(crate) writer: Option<Arc<crate::sqlite_writer::SqliteWriter>>,
 }
 
 /// Writers waiting for the write lock, and how many have got it so far.
@@ -97,6 +99,17 @@ pub fn database_url(spec: &str) -> (Backend, String) {
     }
 }
 
+/// The file a SQLite `spec` names, unless it is an in-memory database (which a second
+/// connection would not see) or carries URL options.
+fn sqlite_file(spec: &str) -> Option<String> {
+    let path = spec
+        .strip_prefix("sqlite://")
+        .or_else(|| spec.strip_prefix("sqlite:"))
+        .unwrap_or(spec);
+    (!path.is_empty() && !path.contains(":memory:") && !path.contains('?'))
+        .then(|| path.to_string())
+}
+
 impl Ledger {
     /// Opens (creating if needed) and migrates the ledger at `spec`: a SQLite file path or a
     /// `postgres://` URL.
@@ -136,12 +149,19 @@ impl Ledger {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
+        let writer = match sqlite_file(spec) {
+            Some(path) if backend == Backend::Sqlite => {
+                Some(Arc::new(crate::sqlite_writer::SqliteWriter::open(&path)?))
+            }
+            _ => None,
+        };
         let ledger = Ledger {
             pool,
             backend,
             clock,
             writers_waiting: waiting_counter(&url),
             logins: Arc::default(),
+            writer,
         };
         ledger.init_instance().await?;
         // A redistribution a crashed process left half-applied is finished before anyone

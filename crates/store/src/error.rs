@@ -11,6 +11,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// From the SQLite writer thread (`sqlite_writer`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
 }
@@ -29,7 +32,7 @@ impl StoreError {
             StoreError::Domain(e) => e.code(),
             StoreError::Open { .. } => "database_open",
             StoreError::Migrate(_) => "database_migration",
-            StoreError::Database(_) => "database",
+            StoreError::Database(_) | StoreError::Sqlite(_) => "database",
             StoreError::Corrupt(_) => "database_corrupt",
         }
     }

@@ -21,6 +21,7 @@ mod reports;
 mod roles;
 mod sessions;
 mod settings;
+mod sqlite_writer;
 mod usage;
 mod users;
 mod views;

@@ -22,6 +22,7 @@ use crate::db::{
 use crate::folders::FolderTree;
 use crate::login_cache::Kept as KeptLogin;
 use crate::reconcile::{EXPIRED_PRODUCTS, reconcile};
+use crate::sqlite_writer::{HoldRow, SessionRow, SqliteWriter, Turn, TurnOutcome, write_turn};
 use crate::users::UserRecord;
 use crate::{Actor, HeldSeat, Ledger, Result};
 
@@ -332,37 +333,57 @@ impl Ledger {
             .into_iter()
             .partition(|(_, k)| k.floating.is_some());
         let mut moved = false;
-        let mut logouts_done = false;
-        if !floating.is_empty() {
-            // The logouts share the floating logins' transaction: one commit for the turn.
-            match self
-                .kept_floating(now, hits.generation, &floating, logins, logouts)
-                .await?
-            {
-                FloatingOutcome::Done(done, gone) => {
-                    fill(&mut answers, done);
-                    mark_ended(&mut ended, &gone);
-                    logouts_done = true;
+        if let Some(writer) = &self.writer {
+            let generation = if own.is_empty() && floating.is_empty() {
+                self.logins.generation()
+            } else {
+                Some(hits.generation)
+            };
+            if let Some(generation) = generation {
+                let kept = KeptTurn {
+                    generation,
+                    own: &own,
+                    floating: &floating,
+                    logins,
+                    logouts,
+                };
+                moved = self
+                    .kept_turn(writer, now, kept, &mut answers, &mut ended)
+                    .await?;
+            }
+        } else {
+            let mut logouts_done = false;
+            if !floating.is_empty() {
+                // The logouts share the floating logins' transaction: one commit for the turn.
+                match self
+                    .kept_floating(now, hits.generation, &floating, logins, logouts)
+                    .await?
+                {
+                    FloatingOutcome::Done(done, gone) => {
+                        fill(&mut answers, done);
+                        mark_ended(&mut ended, &gone);
+                        logouts_done = true;
+                    }
+                    FloatingOutcome::Moved => moved = true,
+                    // A pool is full: the full path decides (another pool, or a refusal).
+                    FloatingOutcome::NotNow => {}
                 }
-                FloatingOutcome::Moved => moved = true,
-                // A pool is full: the full path decides (another pool, or a refusal).
-                FloatingOutcome::NotNow => {}
             }
-        }
-        if !logouts.is_empty()
-            && !logouts_done
-            && !moved
-            && let Some(generation) = self.logins.generation()
-        {
-            match self.quick_logouts(generation, logouts).await? {
-                Some(gone) => mark_ended(&mut ended, &gone),
-                None => moved = true,
+            if !logouts.is_empty()
+                && !logouts_done
+                && !moved
+                && let Some(generation) = self.logins.generation()
+            {
+                match self.quick_logouts(generation, logouts).await? {
+                    Some(gone) => mark_ended(&mut ended, &gone),
+                    None => moved = true,
+                }
             }
-        }
-        if !own.is_empty() && !moved {
-            let done = self.kept_logins(now, hits.generation, &own, logins).await?;
-            moved |= done.len() < own.len();
-            fill(&mut answers, done);
+            if !own.is_empty() && !moved {
+                let done = self.kept_logins(now, hits.generation, &own, logins).await?;
+                moved |= done.len() < own.len();
+                fill(&mut answers, done);
+            }
         }
         if moved {
             self.logins.clear();
@@ -605,19 +626,101 @@ impl Ledger {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         let mut done = Vec::with_capacity(chunk.len());
         for (i, kept) in chunk {
-            let client = logins.get(*i).map(|r| r.client.clone()).unwrap_or_default();
-            let session_id = new_session_id(now);
+            let (row, answer) = kept_session(now, kept, logins.get(*i));
             q = q
-                .bind(session_id.clone())
-                .bind(kept.user_id)
-                .bind(ts(now))
-                .bind(ts(now))
-                .bind(client);
-            let mut answer = kept.answer.clone();
-            answer.session_id = session_id.clone();
-            done.push((*i, session_id, LoginAnswer::Allowed(answer)));
+                .bind(row.id.clone())
+                .bind(row.user_id)
+                .bind(row.at)
+                .bind(row.at)
+                .bind(row.client);
+            done.push((*i, row.id, answer));
         }
         (q.bind(generation.to_string()), done)
+    }
+}
+
+/// A new session for a login answered from memory: its row and the answer naming it.
+fn kept_session(
+    now: OffsetDateTime,
+    kept: &KeptLogin,
+    request: Option<&LoginRequest>,
+) -> (SessionRow, LoginAnswer) {
+    let id = new_session_id(now);
+    let mut answer = kept.answer.clone();
+    answer.session_id = id.clone();
+    let row = SessionRow {
+        id,
+        user_id: kept.user_id,
+        at: ts(now),
+        client: request.map(|r| r.client.clone()).unwrap_or_default(),
+    };
+    (row, LoginAnswer::Allowed(answer))
+}
+
+/// What `Ledger::kept_turn` is asked to settle.
+struct KeptTurn<'a> {
+    generation: i64,
+    own: &'a [(usize, KeptLogin)],
+    floating: &'a [(usize, KeptLogin)],
+    logins: &'a [LoginRequest],
+    logouts: &'a [String],
+}
+
+impl Ledger {
+    /// SQLite: what the login cache settles in a turn — logouts, logins on the user's own
+    /// seat, floating logins — as one transaction on the writer thread (`sqlite_writer`).
+    /// Fills the answers and endings it settled; true when the generation moved.
+    async fn kept_turn(
+        &self,
+        writer: &SqliteWriter,
+        now: OffsetDateTime,
+        kept: KeptTurn<'_>,
+        answers: &mut [Option<LoginAnswer>],
+        ended: &mut [Option<bool>],
+    ) -> Result<bool> {
+        let mut own_answers = Vec::with_capacity(kept.own.len());
+        let mut own_rows = Vec::with_capacity(kept.own.len());
+        for (i, k) in kept.own {
+            let (row, answer) = kept_session(now, k, kept.logins.get(*i));
+            own_rows.push(row);
+            own_answers.push((*i, answer));
+        }
+        let mut floating_answers = Vec::with_capacity(kept.floating.len());
+        let mut floating_rows = Vec::with_capacity(kept.floating.len());
+        for (i, k) in kept.floating {
+            let Some(pool) = &k.floating else { continue };
+            let (row, answer) = kept_session(now, k, kept.logins.get(*i));
+            let hold = HoldRow {
+                product: pool.product.clone(),
+                area: pool.area.as_str().into(),
+                kind: pool.kind.as_str().into(),
+                folder_id: pool.folder.0,
+            };
+            floating_rows.push((row, hold));
+            floating_answers.push((*i, answer));
+        }
+        let turn = Turn {
+            generation: kept.generation,
+            logouts: kept.logouts.to_vec(),
+            own: own_rows,
+            floating: floating_rows,
+        };
+        match writer.call(move |conn| write_turn(conn, &turn)).await? {
+            TurnOutcome::Moved => Ok(true),
+            TurnOutcome::Done { gone, floating } => {
+                let gone: BTreeSet<String> = gone.into_iter().collect();
+                for (slot, id) in ended.iter_mut().zip(kept.logouts) {
+                    if gone.contains(id) {
+                        *slot = Some(true);
+                    }
+                }
+                fill(answers, own_answers);
+                if floating {
+                    fill(answers, floating_answers);
+                }
+                Ok(false)
+            }
+        }
     }
 }
 

@@ -1,0 +1,189 @@
+//! SQLite only: the integration API's repeated logins and logouts written by one connection
+//! on a thread of its own (issue 3's throughput).
+//!
+//! Through `sqlx` every statement crosses from the async runtime to a worker thread and
+//! back, and each pooled connection finds its page cache stale after another one wrote. A
+//! turn of the server's group commit that the login cache can settle (`login_cache`) is
+//! instead handed over once, as a whole, to this thread, which runs it as one transaction
+//! with cached prepared statements on a connection whose cache stays warm, and answers when
+//! it has committed. Everything else — the full login path, administrators, the reaper —
+//! still goes through the `sqlx` pool; SQLite's write lock orders the two.
+
+use std::sync::mpsc;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+
+use crate::{Result, StoreError};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The writing thread; it ends when the last `Ledger` clone holding this is dropped.
+pub(crate) struct SqliteWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriter")
+    }
+}
+
+impl SqliteWriter {
+    /// Opens a connection on the (migrated) database file at `path` with the pool's settings
+    /// and starts its thread.
+    pub(crate) fn open(path: &str) -> Result<SqliteWriter> {
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+            url: path.to_string(),
+            message: e.to_string(),
+        })?;
+        // As the pool's connections: queue behind other writers instead of failing, cascade
+        // session deletes to their floating holds.
+        conn.execute_batch(
+            "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
+             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        )?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sk-sqlite-writer".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Open {
+                url: path.to_string(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(SqliteWriter { jobs: tx })
+    }
+
+    /// Runs `work` on the writer's connection and waits for its result.
+    pub(crate) async fn call<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn: &mut Connection| {
+                let _ = reply.send(work(conn));
+            }))
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+fn gone() -> StoreError {
+    StoreError::Corrupt("the SQLite writer thread has stopped".into())
+}
+
+/// A session row to insert.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRow {
+    pub id: String,
+    pub user_id: i64,
+    pub at: i64,
+    pub client: String,
+}
+
+/// A floating seat the session takes: its pool.
+#[derive(Debug, Clone)]
+pub(crate) struct HoldRow {
+    pub product: String,
+    pub area: String,
+    pub kind: String,
+    pub folder_id: i64,
+}
+
+/// One turn settled from the login cache, valid only at `generation`.
+#[derive(Debug, Clone)]
+pub(crate) struct Turn {
+    pub generation: i64,
+    /// Sessions to end if their user has nothing releasing.
+    pub logouts: Vec<String>,
+    /// Logins on the user's own seat.
+    pub own: Vec<SessionRow>,
+    /// Logins that take a floating seat.
+    pub floating: Vec<(SessionRow, HoldRow)>,
+}
+
+#[derive(Debug)]
+pub(crate) enum TurnOutcome {
+    /// The generation moved: nothing was written.
+    Moved,
+    /// Written: the logouts that ended, and whether the floating logins were (a full pool
+    /// refuses them all, and they are then decided in full).
+    Done { gone: Vec<String>, floating: bool },
+}
+
+const GENERATION: &str = "SELECT value FROM meta WHERE key = 'generation'";
+/// Same rule as `Ledger::quick_logout`: a user with a seat releasing takes the full path.
+const LOGOUT: &str = "DELETE FROM sessions WHERE id = $1 \
+     AND NOT EXISTS (SELECT 1 FROM assignments a \
+       WHERE a.user_id = sessions.user_id AND a.release_pending = 1)";
+const SESSION: &str = "INSERT INTO sessions (id, user_id, started_at, last_seen, client) \
+     VALUES ($1, $2, $3, $3, $4)";
+const HOLD: &str = "INSERT INTO floating_holds \
+     (session_id, product_code, area, kind, folder_id, acquired_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Writes `turn` in one transaction under SQLite's write lock, logouts first (so their seats
+/// are free for the logins). The floating holds go in a savepoint: their trigger counts them
+/// into the pools, whose `CHECK` refuses the lot when one is full, and the rest of the turn
+/// still commits.
+pub(crate) fn write_turn(conn: &mut Connection, turn: &Turn) -> Result<TurnOutcome> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let generation: String = tx.prepare_cached(GENERATION)?.query_row([], |r| r.get(0))?;
+    if generation.parse::<i64>().ok() != Some(turn.generation) {
+        return Ok(TurnOutcome::Moved);
+    }
+    let mut gone = Vec::new();
+    {
+        let mut end = tx.prepare_cached(LOGOUT)?;
+        for id in &turn.logouts {
+            if end.execute([id])? == 1 {
+                gone.push(id.clone());
+            }
+        }
+        let mut insert = tx.prepare_cached(SESSION)?;
+        for s in &turn.own {
+            insert.execute(params![s.id, s.user_id, s.at, s.client])?;
+        }
+    }
+    let floating = if turn.floating.is_empty() {
+        false
+    } else {
+        let sp = tx.savepoint()?;
+        match insert_floating(&sp, &turn.floating) {
+            Ok(()) => {
+                sp.commit()?;
+                true
+            }
+            Err(rusqlite::Error::SqliteFailure(e, msg))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
+                tracing::debug!(
+                    ?msg,
+                    "floating logins from memory refused; deciding in full"
+                );
+                // Dropping the savepoint rolls the holds and their sessions back.
+                drop(sp);
+                false
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    tx.commit()?;
+    Ok(TurnOutcome::Done { gone, floating })
+}
+
+fn insert_floating(conn: &Connection, rows: &[(SessionRow, HoldRow)]) -> rusqlite::Result<()> {
+    let mut session = conn.prepare_cached(SESSION)?;
+    let mut hold = conn.prepare_cached(HOLD)?;
+    for (s, h) in rows {
+        session.execute(params![s.id, s.user_id, s.at, s.client])?;
+        hold.execute(params![s.id, h.product, h.area, h.kind, h.folder_id, s.at])?;
+    }
+    Ok(())
+}
