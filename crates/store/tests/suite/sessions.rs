@@ -598,3 +598,56 @@ pub async fn s3_repeated_floating_logins_never_take_more_seats_than_exist(db: &T
     assert!(!db.ledger.logout_many(&[b.session_id]).await.unwrap()[0]);
     assert_eq!(pool_used(db, "concurrent", 1).await, 1);
 }
+
+/// One turn of the server's group commit with everything at once (issue 3): a logout, a
+/// repeated login on the user's own seat and more repeated floating logins than the pool has
+/// seats. The floating ones that do not fit are decided in full and refused; the logout
+/// still ends (its seat goes to one of them) and the own-seat login is still allowed.
+pub async fn s3_a_turn_with_a_full_pool_still_ends_its_logouts_and_admits_own_seats(db: &TestDb) {
+    mixed_license(db, 1, 2, 1).await;
+    users(db, &["ded", "ann", "bob", "cid"]).await;
+    db.ledger
+        .grant(&admin(), &s(&["ded"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    // Each user logs in once in full, so that the next logins are answered from memory.
+    allowed(login(db, "ded").await);
+    for u in ["ann", "bob"] {
+        let a = allowed(login(db, u).await);
+        assert_eq!(a.products[0].seat, SeatUse::Floating);
+        assert!(db.ledger.logout_many(&[a.session_id]).await.unwrap()[0]);
+    }
+    let held = allowed(login(db, "cid").await);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 1);
+
+    let turn: Vec<LoginRequest> = ["ded", "ann", "bob", "cid"]
+        .iter()
+        .map(|u| LoginRequest {
+            login: (*u).into(),
+            client: "test".into(),
+        })
+        .collect();
+    let (ended, answers) = db
+        .ledger
+        .gate_batch(&[held.session_id.clone()], &turn)
+        .await
+        .unwrap();
+    assert_eq!(ended, vec![true]);
+    let mut answers = answers.into_iter();
+    let own = allowed(answers.next().unwrap());
+    assert_eq!(own.products[0].seat, SeatUse::Dedicated);
+    let floating: Vec<LoginAnswer> = answers.collect();
+    let admitted = floating
+        .iter()
+        .filter(|a| matches!(a, LoginAnswer::Allowed(_)))
+        .count();
+    assert_eq!(admitted, 2, "{floating:?}");
+    for a in floating {
+        if let LoginAnswer::Refused(r) = a {
+            assert_eq!(r.reason, Refusal::NoLicense);
+        }
+    }
+    assert_eq!(pool_used(db, "concurrent", 1).await, 2);
+    // The ended session is gone for good.
+    assert!(!db.ledger.logout_many(&[held.session_id]).await.unwrap()[0]);
+}
