@@ -629,7 +629,7 @@ pub async fn s3_a_turn_with_a_full_pool_still_ends_its_logouts_and_admits_own_se
         .collect();
     let (ended, answers) = db
         .ledger
-        .gate_batch(&[held.session_id.clone()], &turn)
+        .gate_batch(std::slice::from_ref(&held.session_id), &turn)
         .await
         .unwrap();
     assert_eq!(ended, vec![true]);
