@@ -39,7 +39,7 @@ pub struct Ledger {
     pub(crate) writers_waiting: Arc<WriteQueue>,
     /// Login answers this process has computed, for repeated logins (see `login_cache`).
     pub(crate) logins: Arc<crate::login_cache::LoginCache>,
-    /// SQLite file only: the thread that writes turns settled from `logins`.
+    /// SQLite only: the thread that writes turns settled from `logins`.
     pub(crate) writer: Option<Arc<crate::sqlite_writer::SqliteWriter>>,
 }
 
@@ -91,23 +91,18 @@ pub fn database_url(spec: &str) -> (Backend, String) {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
         (Backend::Postgres, spec.to_string())
     } else {
-        let path = spec
-            .strip_prefix("sqlite://")
-            .or_else(|| spec.strip_prefix("sqlite:"))
-            .unwrap_or(spec);
-        (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        (
+            Backend::Sqlite,
+            format!("sqlite://{}?mode=rwc", sqlite_path(spec)),
+        )
     }
 }
 
-/// The file a SQLite `spec` names, unless it is an in-memory database (which a second
-/// connection would not see) or carries URL options.
-fn sqlite_file(spec: &str) -> Option<String> {
-    let path = spec
-        .strip_prefix("sqlite://")
+/// The file a SQLite `spec` names.
+fn sqlite_path(spec: &str) -> &str {
+    spec.strip_prefix("sqlite://")
         .or_else(|| spec.strip_prefix("sqlite:"))
-        .unwrap_or(spec);
-    (!path.is_empty() && !path.contains(":memory:") && !path.contains('?'))
-        .then(|| path.to_string())
+        .unwrap_or(spec)
 }
 
 impl Ledger {
@@ -149,11 +144,11 @@ impl Ledger {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        let writer = match sqlite_file(spec) {
-            Some(path) if backend == Backend::Sqlite => {
-                Some(Arc::new(crate::sqlite_writer::SqliteWriter::open(&path)?))
-            }
-            _ => None,
+        let writer = match backend {
+            Backend::Sqlite => Some(Arc::new(crate::sqlite_writer::SqliteWriter::open(
+                sqlite_path(spec),
+            )?)),
+            Backend::Postgres => None,
         };
         let ledger = Ledger {
             pool,

@@ -352,6 +352,7 @@ impl Ledger {
                     .await?;
             }
         } else {
+            // PostgreSQL: each part on its own, with no lock but the generation row's.
             let mut logouts_done = false;
             if !floating.is_empty() {
                 // The logouts share the floating logins' transaction: one commit for the turn.
@@ -561,10 +562,7 @@ impl Ledger {
         logins: &[LoginRequest],
         logouts: &[String],
     ) -> Result<FloatingOutcome> {
-        let mut tx = match self.backend {
-            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            crate::Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.pool.begin().await?;
         let mut gone = BTreeSet::new();
         for chunk in logouts.chunks(crate::db::CHUNK) {
             for r in self
