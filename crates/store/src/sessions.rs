@@ -347,9 +347,13 @@ impl Ledger {
                     logins,
                     logouts,
                 };
-                moved = self
-                    .kept_turn(writer, now, kept, &mut answers, &mut ended)
-                    .await?;
+                match self.kept_turn(writer, now, kept).await? {
+                    Some((done, gone)) => {
+                        fill(&mut answers, done);
+                        mark_ended(&mut ended, &gone);
+                    }
+                    None => moved = true,
+                }
             }
         } else {
             // PostgreSQL: each part on its own, with no lock but the generation row's.
@@ -667,34 +671,26 @@ struct KeptTurn<'a> {
 impl Ledger {
     /// SQLite: what the login cache settles in a turn — logouts, logins on the user's own
     /// seat, floating logins — as one transaction on the writer thread (`sqlite_writer`).
-    /// Fills the answers and endings it settled; true when the generation moved.
+    /// The answers it settled and the logouts it ended; `None` when the generation moved.
     async fn kept_turn(
         &self,
         writer: &SqliteWriter,
         now: OffsetDateTime,
         kept: KeptTurn<'_>,
-        answers: &mut [Option<LoginAnswer>],
-        ended: &mut [Option<bool>],
-    ) -> Result<bool> {
-        let mut own_answers = Vec::with_capacity(kept.own.len());
+    ) -> Result<Option<(Vec<(usize, LoginAnswer)>, BTreeSet<String>)>> {
+        let mut answers = Vec::with_capacity(kept.own.len() + kept.floating.len());
         let mut own_rows = Vec::with_capacity(kept.own.len());
         for (i, k) in kept.own {
             let (row, answer) = kept_session(now, k, kept.logins.get(*i));
             own_rows.push(row);
-            own_answers.push((*i, answer));
+            answers.push((*i, answer));
         }
         let mut floating_answers = Vec::with_capacity(kept.floating.len());
         let mut floating_rows = Vec::with_capacity(kept.floating.len());
         for (i, k) in kept.floating {
             let Some(pool) = &k.floating else { continue };
             let (row, answer) = kept_session(now, k, kept.logins.get(*i));
-            let hold = HoldRow {
-                product: pool.product.clone(),
-                area: pool.area.as_str().into(),
-                kind: pool.kind.as_str().into(),
-                folder_id: pool.folder.0,
-            };
-            floating_rows.push((row, hold));
+            floating_rows.push((row, HoldRow::from(pool)));
             floating_answers.push((*i, answer));
         }
         let turn = Turn {
@@ -703,33 +699,30 @@ impl Ledger {
             own: own_rows,
             floating: floating_rows,
         };
-        match writer.call(move |conn| write_turn(conn, &turn)).await? {
-            TurnOutcome::Moved => Ok(true),
-            TurnOutcome::Done { gone, floating } => {
-                let gone: BTreeSet<String> = gone.into_iter().collect();
-                for (slot, id) in ended.iter_mut().zip(kept.logouts) {
-                    if gone.contains(id) {
-                        *slot = Some(true);
+        Ok(
+            match writer.call(move |conn| write_turn(conn, &turn)).await? {
+                TurnOutcome::Moved => None,
+                TurnOutcome::Done { gone, floating } => {
+                    // Not written when a pool was full: those are decided in full.
+                    if floating {
+                        answers.extend(floating_answers);
                     }
+                    Some((answers, gone.into_iter().collect()))
                 }
-                fill(answers, own_answers);
-                if floating {
-                    fill(answers, floating_answers);
-                }
-                Ok(false)
-            }
-        }
+            },
+        )
     }
 }
 
 /// A row of `floating_holds` (`HOLD_INSERT`): the session holds a seat of `key`.
 fn hold_row(session_id: String, key: &PoolKey, now: OffsetDateTime) -> Vec<Val> {
+    let h = HoldRow::from(key);
     vec![
         Val::Text(session_id),
-        Val::Text(key.product.clone()),
-        Val::Text(key.area.as_str().into()),
-        Val::Text(key.kind.as_str().into()),
-        Val::Int(key.folder.0),
+        Val::Text(h.product),
+        Val::Text(h.area),
+        Val::Text(h.kind),
+        Val::Int(h.folder_id),
         Val::Int(ts(now)),
     ]
 }

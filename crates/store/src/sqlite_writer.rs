@@ -12,6 +12,7 @@
 use std::sync::mpsc;
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use seatkeeper_core::PoolKey;
 
 use crate::{Result, StoreError};
 
@@ -94,6 +95,17 @@ pub(crate) struct HoldRow {
     pub area: String,
     pub kind: String,
     pub folder_id: i64,
+}
+
+impl From<&PoolKey> for HoldRow {
+    fn from(key: &PoolKey) -> Self {
+        HoldRow {
+            product: key.product.clone(),
+            area: key.area.as_str().into(),
+            kind: key.kind.as_str().into(),
+            folder_id: key.folder.0,
+        }
+    }
 }
 
 /// One turn settled from the login cache, valid only at `generation`.
