@@ -8,20 +8,13 @@
 DROP TRIGGER floating_holds_count ON floating_holds;
 DROP FUNCTION sk_count_floating();
 
-CREATE FUNCTION sk_count_floating_taken() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for both triggers: each names its transition table `changed`, and the
+-- operation gives the sign.
+CREATE FUNCTION sk_count_floating_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE seat_pools p SET used = p.used + n.held
-    FROM (SELECT product_code, area, kind, folder_id, count(*) AS held FROM taken
-          GROUP BY product_code, area, kind, folder_id) n
-    WHERE p.product_code = n.product_code AND p.area = n.area AND p.kind = n.kind
-      AND p.folder_id = n.folder_id;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION sk_count_floating_freed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE seat_pools p SET used = p.used - n.held
-    FROM (SELECT product_code, area, kind, folder_id, count(*) AS held FROM freed
+    UPDATE seat_pools p
+    SET used = p.used + n.held * CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END
+    FROM (SELECT product_code, area, kind, folder_id, count(*) AS held FROM changed
           GROUP BY product_code, area, kind, folder_id) n
     WHERE p.product_code = n.product_code AND p.area = n.area AND p.kind = n.kind
       AND p.folder_id = n.folder_id;
@@ -29,10 +22,9 @@ BEGIN
 END $$;
 
 CREATE TRIGGER floating_holds_taken AFTER INSERT ON floating_holds
-REFERENCING NEW TABLE AS taken
-FOR EACH STATEMENT EXECUTE FUNCTION sk_count_floating_taken();
+REFERENCING NEW TABLE AS changed
+FOR EACH STATEMENT EXECUTE FUNCTION sk_count_floating_changed();
 
 CREATE TRIGGER floating_holds_freed AFTER DELETE ON floating_holds
-REFERENCING OLD TABLE AS freed
-FOR EACH STATEMENT EXECUTE FUNCTION sk_count_floating_freed();
-
+REFERENCING OLD TABLE AS changed
+FOR EACH STATEMENT EXECUTE FUNCTION sk_count_floating_changed();
