@@ -394,18 +394,8 @@ impl Ledger {
             self.logins.clear();
         }
 
-        let rest_logouts: Vec<String> = logouts
-            .iter()
-            .zip(&ended)
-            .filter(|(_, e)| e.is_none())
-            .map(|(id, _)| id.clone())
-            .collect();
-        let rest: Vec<LoginRequest> = logins
-            .iter()
-            .zip(&answers)
-            .filter(|(_, a)| a.is_none())
-            .map(|(r, _)| r.clone())
-            .collect();
+        let rest_logouts = unsettled(logouts, &ended);
+        let rest = unsettled(logins, &answers);
         let (full_ended, decided) = if rest_logouts.is_empty() && rest.is_empty() {
             (Vec::new(), Vec::new())
         } else {
@@ -468,6 +458,11 @@ impl Ledger {
         Ok((ended, answers))
     }
 
+    /// PostgreSQL (SQLite: `kept_turn`). The generation row is read `FOR SHARE` by these
+    /// statements: a writer that has moved it (and may be reading sessions) makes them wait
+    /// and then see the new value; one that comes later waits for them to commit, and then
+    /// sees what they wrote.
+    ///
     /// Ends sessions in one statement, without the write lock, at an unchanged generation:
     /// those of users with no seat releasing (their floating seats go with them, by the
     /// foreign key's cascade). `None` when the generation moved; otherwise the ids ended —
@@ -499,10 +494,9 @@ impl Ledger {
             "DELETE FROM sessions WHERE id IN ({}) \
              AND NOT EXISTS (SELECT 1 FROM assignments a \
                WHERE a.user_id = sessions.user_id AND a.release_pending = 1) \
-             AND (SELECT value FROM meta WHERE key = 'generation'{}) = ${} \
+             AND (SELECT value FROM meta WHERE key = 'generation' FOR SHARE) = ${} \
              RETURNING id",
             crate::db::placeholders(1, ids.len()),
-            self.generation_lock(),
             ids.len() + 1
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -518,17 +512,6 @@ impl Ledger {
             .await?
             .map(|r| get_str(&r, "value").and_then(|v| parse::<i64>(&v)))
             .transpose()
-    }
-
-    /// On PostgreSQL the generation row is read `FOR SHARE`: a writer that has moved it (and
-    /// may be reading sessions) makes the statement wait and then see the new value; one
-    /// that comes later waits for it to commit, and then sees what it wrote. SQLite runs
-    /// each writing statement under its one write lock.
-    fn generation_lock(&self) -> &'static str {
-        match self.backend {
-            crate::Backend::Sqlite => "",
-            crate::Backend::Postgres => " FOR SHARE",
-        }
     }
 
     /// Repeated logins on the user's own seat: per chunk, one statement that inserts the
@@ -620,9 +603,8 @@ impl Ledger {
             "INSERT INTO sessions (id, user_id, started_at, last_seen, client) \
              SELECT v.column1, v.column2, v.column3, v.column4, v.column5 \
              FROM (VALUES {}) AS v \
-             WHERE (SELECT value FROM meta WHERE key = 'generation'{}) = ${}",
+             WHERE (SELECT value FROM meta WHERE key = 'generation' FOR SHARE) = ${}",
             values.join(", "),
-            self.generation_lock(),
             chunk.len() * 5 + 1
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -729,6 +711,16 @@ fn hold_row(session_id: String, key: &PoolKey, now: OffsetDateTime) -> Vec<Val> 
 
 const HOLD_INSERT: &str =
     "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)";
+
+/// The requests whose slot is still empty (for the full path).
+fn unsettled<T: Clone, A>(requests: &[T], slots: &[Option<A>]) -> Vec<T> {
+    requests
+        .iter()
+        .zip(slots)
+        .filter(|(_, slot)| slot.is_none())
+        .map(|(r, _)| r.clone())
+        .collect()
+}
 
 /// Puts answers settled from memory in their places in the batch.
 fn fill(answers: &mut [Option<LoginAnswer>], done: Vec<(usize, LoginAnswer)>) {
