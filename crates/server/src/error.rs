@@ -79,6 +79,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match &e {
             StoreError::Domain(d) => ApiError::new(domain_status(d), d.code(), d.to_string()),
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "request not decided");
+                ApiError::unavailable("the ledger could not decide the request now; try again")
+            }
             other => {
                 // Database details go to the log, not to the caller.
                 tracing::error!(error = %other, "storage failure");

@@ -1,7 +1,8 @@
 //! Group commit for the integration API: concurrent logins, logouts and heartbeats are
 //! gathered while the previous batch commits and applied together, one transaction per
-//! batch. Each request still gets its own answer; a batch that fails is retried one request
-//! at a time, so one bad request cannot fail its neighbours.
+//! batch. Each request still gets its own answer (the ledger settles each request once, and
+//! answers an error only for those it could not decide); heartbeats of a batch that fails are
+//! retried one at a time, so one bad request cannot fail its neighbours.
 
 use seatkeeper_store::{Ledger, LoginAnswer, LoginRequest};
 use tokio::sync::{mpsc, oneshot};
@@ -72,8 +73,10 @@ async fn run(ledger: Ledger, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
     }
 }
 
-/// Logouts and logins of one turn share a transaction (the ledger ends the logouts first, so
-/// their seats are there for the logins). If the batch fails, each request is retried alone.
+/// Logouts and logins of one turn (the ledger ends the logouts first, so their seats are there
+/// for the logins). Each request gets its own answer: the ledger never applies a request
+/// twice, so nothing here retries. A login whose caller has gone (the connection dropped
+/// before the answer) is logged out at once: no client knows that session.
 async fn commit(
     ledger: &Ledger,
     logouts: Vec<(String, oneshot::Sender<ApiResult<bool>>)>,
@@ -84,31 +87,24 @@ async fn commit(
     }
     let ids: Vec<String> = logouts.iter().map(|(i, _)| i.clone()).collect();
     let reqs: Vec<LoginRequest> = logins.iter().map(|(r, _)| r.clone()).collect();
-    match ledger.gate_batch(&ids, &reqs).await {
-        Ok((ended, answers)) if ended.len() == ids.len() && answers.len() == reqs.len() => {
-            for ((_, reply), e) in logouts.into_iter().zip(ended) {
-                let _ = reply.send(Ok(e));
-            }
-            for ((_, reply), a) in logins.into_iter().zip(answers) {
-                let _ = reply.send(Ok(a));
-            }
+    let turn = ledger.gate_batch(&ids, &reqs).await;
+    for ((_, reply), ended) in logouts.into_iter().zip(turn.ended) {
+        let _ = reply.send(ended.map_err(ApiError::from));
+    }
+    let mut orphans = Vec::new();
+    for ((_, reply), answer) in logins.into_iter().zip(turn.answers) {
+        if let Err(Ok(LoginAnswer::Allowed(allowed))) = reply.send(answer.map_err(ApiError::from)) {
+            orphans.push(allowed.session_id);
         }
-        Ok(_) => {
-            tracing::error!("batch answered out of step");
-            for (_, reply) in logouts {
-                let _ = reply.send(Err(ApiError::unavailable("batch answered out of step")));
-            }
-            for (_, reply) in logins {
-                let _ = reply.send(Err(ApiError::unavailable("batch answered out of step")));
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, size = ids.len() + reqs.len(), "batch failed; retrying one by one");
-            apply(ledger, logouts, |l, ids| Box::pin(l.logout_many(ids))).await;
-            for job in logins {
-                apply(ledger, vec![job], |l, reqs| Box::pin(l.login_many(reqs))).await;
-            }
-        }
+    }
+    if !orphans.is_empty() {
+        let ended = ledger.gate_batch(&orphans, &[]).await;
+        let failed = ended.ended.iter().filter(|e| e.is_err()).count();
+        tracing::info!(
+            sessions = orphans.len(),
+            failed,
+            "logged out sessions whose caller left before the answer"
+        );
     }
 }
 

@@ -16,6 +16,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+    /// The ledger could not decide the request now (after retries); nothing of it remains.
+    /// Trying again later may succeed.
+    #[error("the ledger is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -34,6 +38,7 @@ impl StoreError {
             StoreError::Migrate(_) => "database_migration",
             StoreError::Database(_) | StoreError::Sqlite(_) => "database",
             StoreError::Corrupt(_) => "database_corrupt",
+            StoreError::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -42,6 +47,22 @@ impl StoreError {
 /// code's checks did not see), the caller still gets the domain refusal, not a SQL message.
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        // A lost or refused connection (a failover, the server restarting, an administrator
+        // ending it): the transaction did not happen (or, for a COMMIT, may have — the
+        // callers that care handle that), and the same request may succeed in a moment.
+        let lost = match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        };
+        if lost {
+            return StoreError::Unavailable(e.to_string());
+        }
         if let sqlx::Error::Database(db) = &e {
             let msg = db.message();
             let constraint = db.constraint().unwrap_or("");

@@ -291,11 +291,32 @@ async fn end_sessions(
     Ok((ids.iter().map(|i| found.contains(i)).collect(), report))
 }
 
+/// What one turn of logins and logouts came to: an answer or an error per request, in order.
+///
+/// Parts of a turn commit separately (what the login cache settles goes first), so a failure
+/// late in the turn never takes back an answer already settled: each request has its own
+/// result.
+#[derive(Debug)]
+pub struct TurnAnswers {
+    /// Per logout: whether it ended a live session (`false`: it had already ended).
+    pub ended: Vec<Result<bool>>,
+    pub answers: Vec<Result<LoginAnswer>>,
+}
+
+/// How often the full path is tried for one turn before its requests are answered with the
+/// error (a seat taken concurrently by a login answered from memory on another node, a
+/// dropped connection, a deadlock: all pass on a second try).
+const FULL_PATH_TRIES: u32 = 4;
+
 impl Ledger {
-    /// S1, S2: logs users in, in order, in one transaction. Each answer is an allowed session
-    /// (with the products and features it may use) or a refusal with its reason.
+    /// S1, S2: logs users in, in order. Each answer is an allowed session (with the products
+    /// and features it may use) or a refusal with its reason.
     pub async fn login_many(&self, requests: &[LoginRequest]) -> Result<Vec<LoginAnswer>> {
-        Ok(self.gate_batch(&[], requests).await?.1)
+        self.gate_batch(&[], requests)
+            .await
+            .answers
+            .into_iter()
+            .collect()
     }
 
     /// One turn of the server's group commit: ends the `logouts` (first, so their seats are
@@ -307,24 +328,34 @@ impl Ledger {
     /// repeated floating logins (the seat is then taken by the insert, which the database's
     /// capacity check refuses when the pool is full). Everything else — and anything those
     /// could not settle — is decided in full in one write transaction.
-    pub async fn gate_batch(
-        &self,
-        logouts: &[String],
-        logins: &[LoginRequest],
-    ) -> Result<(Vec<bool>, Vec<LoginAnswer>)> {
+    ///
+    /// Every login has its session id from the start. A part that fails may or may not have
+    /// committed (a dropped connection loses the answer to a COMMIT), so the ids it was
+    /// writing are *in doubt*: the full path ends them first, in the same transaction that
+    /// decides those logins again, and a logout in doubt that finds its session gone counts
+    /// as ended. No session is left that no client was told of, and no request is applied
+    /// twice.
+    pub async fn gate_batch(&self, logouts: &[String], logins: &[LoginRequest]) -> TurnAnswers {
         if logouts.is_empty() && logins.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return TurnAnswers {
+                ended: Vec::new(),
+                answers: Vec::new(),
+            };
         }
         let now = self.now();
-        let mut ended: Vec<Option<bool>> = vec![None; logouts.len()];
-        let mark_ended = |ended: &mut Vec<Option<bool>>, gone: &BTreeSet<String>| {
+        let ids: Vec<String> = logins.iter().map(|_| new_session_id(now)).collect();
+        let mut ended: Vec<Option<Result<bool>>> = (0..logouts.len()).map(|_| None).collect();
+        let mark_ended = |ended: &mut Vec<Option<Result<bool>>>, gone: &BTreeSet<String>| {
             for (slot, id) in ended.iter_mut().zip(logouts) {
                 if gone.contains(id) {
-                    *slot = Some(true);
+                    *slot = Some(Ok(true));
                 }
             }
         };
-        let mut answers: Vec<Option<LoginAnswer>> = vec![None; logins.len()];
+        let mut answers: Vec<Option<Result<LoginAnswer>>> =
+            (0..logins.len()).map(|_| None).collect();
+        // Session ids a failed part may have written, and whether its logouts may have ended.
+        let mut doubt = Doubt::default();
         let hits = self
             .logins
             .hits(logins.iter().map(|r| r.login.as_str()), ts(now));
@@ -346,13 +377,18 @@ impl Ledger {
                     floating: &floating,
                     logins,
                     logouts,
+                    ids: &ids,
                 };
-                match self.kept_turn(writer, now, kept).await? {
-                    Some((done, gone)) => {
+                match self.kept_turn(writer, now, kept).await {
+                    Ok(Some((done, gone))) => {
                         fill(&mut answers, done);
                         mark_ended(&mut ended, &gone);
                     }
-                    None => moved = true,
+                    Ok(None) => moved = true,
+                    Err(e) => {
+                        doubt.part(&e, own.iter().chain(&floating), &ids, true);
+                        moved = true;
+                    }
                 }
             }
         } else {
@@ -361,17 +397,21 @@ impl Ledger {
             if !floating.is_empty() {
                 // The logouts share the floating logins' transaction: one commit for the turn.
                 match self
-                    .kept_floating(now, hits.generation, &floating, logins, logouts)
-                    .await?
+                    .kept_floating(now, hits.generation, &floating, logins, logouts, &ids)
+                    .await
                 {
-                    FloatingOutcome::Done(done, gone) => {
+                    Ok(FloatingOutcome::Done(done, gone)) => {
                         fill(&mut answers, done);
                         mark_ended(&mut ended, &gone);
                         logouts_done = true;
                     }
-                    FloatingOutcome::Moved => moved = true,
+                    Ok(FloatingOutcome::Moved) => moved = true,
                     // A pool is full: the full path decides (another pool, or a refusal).
-                    FloatingOutcome::NotNow => {}
+                    Ok(FloatingOutcome::NotNow) => {}
+                    Err(e) => {
+                        doubt.part(&e, floating.iter(), &ids, true);
+                        moved = true;
+                    }
                 }
             }
             if !logouts.is_empty()
@@ -379,41 +419,115 @@ impl Ledger {
                 && !moved
                 && let Some(generation) = self.logins.generation()
             {
-                match self.quick_logouts(generation, logouts).await? {
-                    Some(gone) => mark_ended(&mut ended, &gone),
-                    None => moved = true,
+                match self.quick_logouts(generation, logouts).await {
+                    Ok(Some(gone)) => mark_ended(&mut ended, &gone),
+                    Ok(None) => moved = true,
+                    Err(e) => {
+                        doubt.part(&e, std::iter::empty(), &ids, true);
+                        moved = true;
+                    }
                 }
             }
             if !own.is_empty() && !moved {
-                let done = self.kept_logins(now, hits.generation, &own, logins).await?;
-                moved |= done.len() < own.len();
-                fill(&mut answers, done);
+                match self
+                    .kept_logins(now, hits.generation, &own, logins, &ids)
+                    .await
+                {
+                    Ok(done) => {
+                        moved |= done.len() < own.len();
+                        fill(&mut answers, done);
+                    }
+                    Err(e) => {
+                        // Chunks before the failing one committed (autocommit): in doubt.
+                        doubt.part(&e, own.iter(), &ids, false);
+                        moved = true;
+                    }
+                }
             }
         }
         if moved {
             self.logins.clear();
         }
 
-        let rest_logouts = unsettled(logouts, &ended);
-        let rest = unsettled(logins, &answers);
-        let (full_ended, decided) = if rest_logouts.is_empty() && rest.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            self.full_batch(now, &rest_logouts, &rest).await?
-        };
-        let mut decided = decided.into_iter();
-        let answers = answers
-            .into_iter()
-            .map(|a| a.or_else(|| decided.next()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| crate::StoreError::Corrupt("a login went unanswered".into()))?;
-        let mut full_ended = full_ended.into_iter();
-        let ended = ended
-            .into_iter()
-            .map(|e| e.or_else(|| full_ended.next()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| crate::StoreError::Corrupt("a logout went unanswered".into()))?;
-        Ok((ended, answers))
+        let rest_logouts: Vec<usize> = (0..logouts.len()).filter(|i| ended[*i].is_none()).collect();
+        let rest: Vec<usize> = (0..logins.len())
+            .filter(|i| answers[*i].is_none())
+            .collect();
+        if !rest_logouts.is_empty() || !rest.is_empty() || !doubt.sessions.is_empty() {
+            let logout_ids: Vec<String> =
+                rest_logouts.iter().map(|i| logouts[*i].clone()).collect();
+            let requests: Vec<LoginRequest> = rest.iter().map(|i| logins[*i].clone()).collect();
+            let rest_ids: Vec<String> = rest.iter().map(|i| ids[*i].clone()).collect();
+            let mut tries = 0;
+            let outcome = loop {
+                tries += 1;
+                // The sessions in doubt end first, in the transaction that decides again.
+                let mut ending = logout_ids.clone();
+                ending.extend(doubt.sessions.iter().cloned());
+                match self.full_batch(now, &ending, &requests, &rest_ids).await {
+                    Ok(done) => {
+                        doubt.sessions.clear();
+                        break Ok(done);
+                    }
+                    Err(e) => {
+                        // This attempt's sessions and logouts may have committed too.
+                        doubt.sessions.extend(rest_ids.iter().cloned());
+                        doubt.logouts = true;
+                        if tries >= FULL_PATH_TRIES || !retryable(&e) {
+                            break Err(e);
+                        }
+                        tracing::debug!(error = %e, tries, "full path failed; deciding again");
+                        tokio::time::sleep(Duration::from_millis(5 << tries)).await;
+                    }
+                }
+            };
+            match outcome {
+                Ok((full_ended, decided)) => {
+                    for (i, e) in rest_logouts.iter().zip(full_ended) {
+                        // A logout whose session a failed part may already have ended.
+                        ended[*i] = Some(Ok(e || doubt.logouts));
+                    }
+                    for (i, a) in rest.iter().zip(decided) {
+                        answers[*i] = Some(Ok(a));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, logins = rest.len(), logouts = rest_logouts.len(),
+                        "turn could not be decided; answering its requests with the error");
+                    self.end_in_doubt(now, &doubt.sessions).await;
+                    let failed = Failed::from(e);
+                    for i in rest_logouts {
+                        ended[i] = Some(Err(failed.error()));
+                    }
+                    for i in rest {
+                        answers[i] = Some(Err(failed.error()));
+                    }
+                }
+            }
+        }
+        TurnAnswers {
+            ended: ended
+                .into_iter()
+                .map(|e| e.unwrap_or_else(unanswered))
+                .collect(),
+            answers: answers
+                .into_iter()
+                .map(|a| a.unwrap_or_else(unanswered))
+                .collect(),
+        }
+    }
+
+    /// Last resort after a turn failed for good: ends the sessions it may have written, so
+    /// they hold no seat. If even that fails, the idle reaper ends them after the timeout.
+    async fn end_in_doubt(&self, now: OffsetDateTime, sessions: &BTreeSet<String>) {
+        if sessions.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = sessions.iter().cloned().collect();
+        if let Err(e) = self.full_batch(now, &ids, &[], &[]).await {
+            tracing::error!(error = %e, sessions = ids.len(),
+                "sessions of a failed turn may be left until the idle reaper ends them");
+        }
     }
 
     /// The full path: the write lock, time-driven changes, logouts, then every login decided
@@ -423,6 +537,7 @@ impl Ledger {
         now: OffsetDateTime,
         logouts: &[String],
         logins: &[LoginRequest],
+        ids: &[String],
     ) -> Result<(Vec<bool>, Vec<LoginAnswer>)> {
         let mut tx = self.begin_locked().await?;
         reconcile(&mut tx, now, false).await?;
@@ -442,7 +557,7 @@ impl Ledger {
         let (answers, keep) = if logins.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            login_in(&mut tx, now, logins).await?
+            login_in(&mut tx, now, logins, ids, self.backend).await?
         };
         // Read last, under the lock: the generation (and time limit) the kept answers hold
         // at, including any move this transaction made itself.
@@ -524,10 +639,11 @@ impl Ledger {
         generation: i64,
         found: &[(usize, KeptLogin)],
         logins: &[LoginRequest],
+        ids: &[String],
     ) -> Result<Vec<(usize, LoginAnswer)>> {
         let mut answers = Vec::with_capacity(found.len());
         for chunk in found.chunks(KEPT_ROWS) {
-            let (q, done) = self.kept_insert(now, generation, chunk, logins);
+            let (q, done) = self.kept_insert(now, generation, chunk, logins, ids);
             if q.execute(&self.pool).await?.rows_affected() != chunk.len() as u64 {
                 break;
             }
@@ -548,6 +664,7 @@ impl Ledger {
         found: &[(usize, KeptLogin)],
         logins: &[LoginRequest],
         logouts: &[String],
+        ids: &[String],
     ) -> Result<FloatingOutcome> {
         let mut tx = self.pool.begin().await?;
         let mut gone = BTreeSet::new();
@@ -563,7 +680,7 @@ impl Ledger {
         let mut answers = Vec::with_capacity(found.len());
         let mut holds = Vec::with_capacity(found.len());
         for chunk in found.chunks(KEPT_ROWS) {
-            let (q, done) = self.kept_insert(now, generation, chunk, logins);
+            let (q, done) = self.kept_insert(now, generation, chunk, logins, ids);
             if q.execute(&mut *tx).await?.rows_affected() != chunk.len() as u64 {
                 tx.rollback().await?;
                 return Ok(FloatingOutcome::Moved);
@@ -595,6 +712,7 @@ impl Ledger {
         generation: i64,
         chunk: &[(usize, KeptLogin)],
         logins: &[LoginRequest],
+        ids: &[String],
     ) -> (crate::db::Q<'static>, Vec<(usize, String, LoginAnswer)>) {
         let values: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", crate::db::placeholders(r * 5 + 1, 5)))
@@ -610,7 +728,7 @@ impl Ledger {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         let mut done = Vec::with_capacity(chunk.len());
         for (i, kept) in chunk {
-            let (row, answer) = kept_session(now, kept, logins.get(*i));
+            let (row, answer) = kept_session(now, kept, logins.get(*i), ids.get(*i));
             q = q
                 .bind(row.id.clone())
                 .bind(row.user_id)
@@ -628,8 +746,9 @@ fn kept_session(
     now: OffsetDateTime,
     kept: &KeptLogin,
     request: Option<&LoginRequest>,
+    id: Option<&String>,
 ) -> (SessionRow, LoginAnswer) {
-    let id = new_session_id(now);
+    let id = id.cloned().unwrap_or_else(|| new_session_id(now));
     let mut answer = kept.answer.clone();
     answer.session_id = id.clone();
     let row = SessionRow {
@@ -648,6 +767,8 @@ struct KeptTurn<'a> {
     floating: &'a [(usize, KeptLogin)],
     logins: &'a [LoginRequest],
     logouts: &'a [String],
+    /// The session id of each login of the turn.
+    ids: &'a [String],
 }
 
 impl Ledger {
@@ -663,7 +784,7 @@ impl Ledger {
         let mut answers = Vec::with_capacity(kept.own.len() + kept.floating.len());
         let mut own_rows = Vec::with_capacity(kept.own.len());
         for (i, k) in kept.own {
-            let (row, answer) = kept_session(now, k, kept.logins.get(*i));
+            let (row, answer) = kept_session(now, k, kept.logins.get(*i), kept.ids.get(*i));
             own_rows.push(row);
             answers.push((*i, answer));
         }
@@ -671,7 +792,7 @@ impl Ledger {
         let mut floating_rows = Vec::with_capacity(kept.floating.len());
         for (i, k) in kept.floating {
             let Some(pool) = &k.floating else { continue };
-            let (row, answer) = kept_session(now, k, kept.logins.get(*i));
+            let (row, answer) = kept_session(now, k, kept.logins.get(*i), kept.ids.get(*i));
             floating_rows.push((row, HoldRow::from(pool)));
             floating_answers.push((*i, answer));
         }
@@ -712,21 +833,69 @@ fn hold_row(session_id: String, key: &PoolKey, now: OffsetDateTime) -> Vec<Val> 
 const HOLD_INSERT: &str =
     "INSERT INTO floating_holds (session_id, product_code, area, kind, folder_id, acquired_at)";
 
-/// The requests whose slot is still empty (for the full path).
-fn unsettled<T: Clone, A>(requests: &[T], slots: &[Option<A>]) -> Vec<T> {
-    requests
-        .iter()
-        .zip(slots)
-        .filter(|(_, slot)| slot.is_none())
-        .map(|(r, _)| r.clone())
-        .collect()
-}
-
 /// Puts answers settled from memory in their places in the batch.
-fn fill(answers: &mut [Option<LoginAnswer>], done: Vec<(usize, LoginAnswer)>) {
+fn fill(answers: &mut [Option<Result<LoginAnswer>>], done: Vec<(usize, LoginAnswer)>) {
     for (i, a) in done {
         if let Some(slot) = answers.get_mut(i) {
-            *slot = Some(a);
+            *slot = Some(Ok(a));
+        }
+    }
+}
+
+/// What failed parts of a turn may have written: the session ids (ended before their logins
+/// are decided again) and whether its logouts may have ended.
+#[derive(Default)]
+struct Doubt {
+    sessions: BTreeSet<String>,
+    logouts: bool,
+}
+
+impl Doubt {
+    fn part<'a>(
+        &mut self,
+        error: &crate::StoreError,
+        logins: impl Iterator<Item = &'a (usize, KeptLogin)>,
+        ids: &[String],
+        logouts: bool,
+    ) {
+        tracing::warn!(%error, "part of a turn failed; its requests are decided in full");
+        self.sessions
+            .extend(logins.filter_map(|(i, _)| ids.get(*i).cloned()));
+        self.logouts |= logouts;
+    }
+}
+
+fn unanswered<T>() -> Result<T> {
+    Err(crate::StoreError::Corrupt(
+        "a request went unanswered".into(),
+    ))
+}
+
+/// Whether deciding a turn again may succeed: a seat taken concurrently, a lost connection, a
+/// deadlock or a busy database pass; a ledger this version cannot read does not.
+fn retryable(e: &crate::StoreError) -> bool {
+    !matches!(
+        e,
+        crate::StoreError::Corrupt(_)
+            | crate::StoreError::Migrate(_)
+            | crate::StoreError::Open { .. }
+    )
+}
+
+/// The error a turn that could not be decided answers each of its requests with.
+struct Failed(crate::StoreError);
+
+impl From<crate::StoreError> for Failed {
+    fn from(e: crate::StoreError) -> Self {
+        Failed(e)
+    }
+}
+
+impl Failed {
+    fn error(&self) -> crate::StoreError {
+        match &self.0 {
+            crate::StoreError::Domain(d) => crate::StoreError::Domain(d.clone()),
+            other => crate::StoreError::Unavailable(other.to_string()),
         }
     }
 }
@@ -774,6 +943,8 @@ async fn login_in(
     tx: &mut Tx,
     now: OffsetDateTime,
     requests: &[LoginRequest],
+    session_ids: &[String],
+    backend: crate::Backend,
 ) -> Result<(Vec<LoginAnswer>, Vec<(String, KeptLogin)>)> {
     let vals: Vec<Val> = requests
         .iter()
@@ -853,6 +1024,7 @@ async fn login_in(
     // The free all-modules pools, read only if someone logging in holds no all-modules seat.
     let needs_seat = users.values().any(|u| {
         u.state == UserState::Active
+            && !u.builtin
             && !held.get(&u.id).is_some_and(|hs| {
                 hs.iter().any(|h| {
                     !h.suspended
@@ -867,14 +1039,24 @@ async fn login_in(
     let mut free: BTreeMap<PoolKey, u64> = BTreeMap::new();
     let mut capacity: BTreeMap<PoolKey, u64> = BTreeMap::new();
     if needs_seat {
-        for r in sqlx::query(
+        // On PostgreSQL the pools are locked until the turn commits: a floating login
+        // answered from memory on another node takes its seat without the write lock, and
+        // would otherwise take the seat this decision counts as free (the capacity check
+        // would then refuse the whole turn). Lock order stays generation, then pools: this
+        // transaction touches the generation row, if at all, before this point.
+        let lock = match backend {
+            crate::Backend::Postgres => " FOR UPDATE OF s",
+            crate::Backend::Sqlite => "",
+        };
+        let sql = format!(
             "SELECT s.product_code, s.area, s.kind, s.folder_id, s.capacity, \
                  s.capacity - s.used AS free, p.name, p.features, p.all_modules \
                  FROM seat_pools s JOIN products p ON p.code = s.product_code \
-                 WHERE p.all_modules = 1 AND s.capacity > 0",
-        )
-        .fetch_all(&mut **tx)
-        .await?
+                 WHERE p.all_modules = 1 AND s.capacity > 0{lock}"
+        );
+        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut **tx)
+            .await?
         {
             let key = crate::reconcile::pool_key(&r)?;
             if !products.contains_key(&key.product) {
@@ -891,7 +1073,7 @@ async fn login_in(
     let mut new_named = Vec::new();
     let mut entries = Vec::new();
     let mut keep = Vec::new();
-    for req in requests {
+    for (i, req) in requests.iter().enumerate() {
         let Some(user) = users.get(&req.login.to_ascii_lowercase()) else {
             answers.push(refuse(&req.login, Refusal::UnknownUser));
             continue;
@@ -919,7 +1101,10 @@ async fn login_in(
         let mut auto = None;
         // The floating pool taken, when it is the one any login of this user goes to first.
         let mut first_floating = None;
-        let session_id = new_session_id(now);
+        let session_id = session_ids
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| new_session_id(now));
         if allowed_seats {
             for h in own.iter().filter(|h| !h.suspended && !h.releasing) {
                 session_products.push(product_view(
@@ -931,7 +1116,9 @@ async fn login_in(
                 ));
             }
             let has_all_modules = session_products.iter().any(|p| p.all_modules);
-            if !has_all_modules {
+            // The built-in administrator is let in without a seat and never takes a paid
+            // one by auto-allocation (it would keep it, and a real user would go without).
+            if !has_all_modules && !user.builtin {
                 // Products the user has a row for (suspended, releasing) cannot get a
                 // second named row; floating seats of them are fine.
                 let taken: BTreeSet<&str> = own.iter().map(|h| h.product.as_str()).collect();
@@ -1079,7 +1266,7 @@ async fn login_in(
 impl Ledger {
     /// Ends sessions at the application's request. `false` for ids that had already ended.
     pub async fn logout_many(&self, ids: &[String]) -> Result<Vec<bool>> {
-        Ok(self.gate_batch(ids, &[]).await?.0)
+        self.gate_batch(ids, &[]).await.ended.into_iter().collect()
     }
 
     /// Keeps sessions alive. `false` for ids that have ended (the application must log in

@@ -1362,3 +1362,206 @@ fn csrf_of(html: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Issue 13 (1): two `serve` nodes on one PostgreSQL database; clients log in on either
+/// node, send heartbeats to the other one and log out on either, while two administrators
+/// grant and recall dedicated seats. When every client has logged out every session it was
+/// given, no session is left (nobody holds a seat without a client knowing its id) and no
+/// logout of a session the client owned was answered 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x13_two_nodes_leave_no_phantom_sessions_on_postgres() {
+    const CLIENTS: usize = 40;
+    const USERS: usize = 60;
+    const FLOATING: u32 = 10;
+    const RUN: Duration = Duration::from_secs(12);
+    let Some((url, _guard)) = pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    prepare(&url, dir);
+    let nodes: Vec<Server> = (0..2).map(|_| start(&url, dir)).collect();
+    let api = Api::new(&nodes[0]);
+    let w = world(&url, dir, &api, 15, FLOATING).await;
+    let csv: String = std::iter::once("login,area".to_string())
+        .chain((0..USERS).map(|i| format!("u{i},employee")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let imported = api
+        .http
+        .post(format!("{}/api/v1/users/import", api.base))
+        .bearer_auth(&w.admin)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let deadline = tokio::time::Instant::now() + RUN;
+
+    let mut clients = Vec::new();
+    for c in 0..CLIENTS {
+        let bases = bases.clone();
+        let token = w.app.clone();
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (c as u64 + 1);
+            let mut next = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let (mut given, mut wrong_404, mut errors) = (0u32, 0u32, 0u32);
+            while tokio::time::Instant::now() < deadline {
+                let user = format!("u{}", next() % USERS as u64);
+                let node = (next() % 2) as usize;
+                let resp = http
+                    .post(format!("{}/integration/v1/login", bases[node]))
+                    .bearer_auth(&token)
+                    .json(&json!({"login": user}))
+                    .send()
+                    .await
+                    .unwrap();
+                if !resp.status().is_success() {
+                    errors += 1;
+                    continue;
+                }
+                let v: Value = resp.json().await.unwrap();
+                let Some(sid) = v["session_id"].as_str().map(str::to_string) else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                given += 1;
+                if next() % 2 == 0 {
+                    let _ = http
+                        .post(format!("{}/integration/v1/heartbeat", bases[1 - node]))
+                        .bearer_auth(&token)
+                        .json(&json!({"session_id": sid}))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                // Logged out on either node; a session the client owns must end exactly
+                // once. Retried on a server error (the session may or may not have ended).
+                let mut tries = 0;
+                loop {
+                    let out = http
+                        .post(format!(
+                            "{}/integration/v1/logout",
+                            bases[(next() % 2) as usize]
+                        ))
+                        .bearer_auth(&token)
+                        .json(&json!({"session_id": sid}))
+                        .send()
+                        .await
+                        .unwrap();
+                    match out.status() {
+                        StatusCode::OK => break,
+                        StatusCode::NOT_FOUND => {
+                            wrong_404 += 1;
+                            break;
+                        }
+                        s => {
+                            errors += 1;
+                            tries += 1;
+                            assert!(tries < 20, "logout keeps failing: {s}");
+                        }
+                    }
+                }
+            }
+            (given, wrong_404, errors)
+        }));
+    }
+    let mut admins = Vec::new();
+    for (a, base) in bases.iter().enumerate() {
+        let base = base.clone();
+        let token = w.admin.clone();
+        admins.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut i = a;
+            let mut writes = 0u32;
+            while tokio::time::Instant::now() < deadline {
+                let user = format!("u{}", (i * 7) % USERS);
+                i += 1;
+                let path = if i % 2 == 0 { "grants" } else { "recalls" };
+                let resp = http
+                    .post(format!("{base}/api/v1/{path}"))
+                    .bearer_auth(&token)
+                    .json(&json!({"users": [user], "products": ["crm"]}))
+                    .send()
+                    .await
+                    .unwrap();
+                // A write whose connection was dropped fails as a whole (and says so).
+                if resp.status().is_success() {
+                    writes += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            writes
+        }));
+    }
+    // The nodes' database connections are dropped now and then, as a failover or a network
+    // fault does: a COMMIT whose answer is lost leaves the turn in doubt.
+    let killer = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let mut killed = 0i64;
+            while tokio::time::Instant::now() + Duration::from_secs(2) < deadline {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+                killed += n;
+            }
+            killed
+        })
+    };
+    let (mut given, mut wrong_404, mut errors) = (0, 0, 0);
+    for c in clients {
+        let (g, w4, e) = c.await.unwrap();
+        given += g;
+        wrong_404 += w4;
+        errors += e;
+    }
+    let mut writes = 0;
+    for a in admins {
+        writes += a.await.unwrap();
+    }
+    let killed = killer.await.unwrap();
+    // A session whose answer was lost with a connection may be ended by the reaper only; the
+    // idle timeout is 10 minutes here, so none may be left now.
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM floating_holds")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(used), 0)::BIGINT FROM seat_pools WHERE kind = 'concurrent'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    eprintln!(
+        "x13 race: {given} sessions given, {writes} admin writes, {killed} connections \
+         dropped, {errors} errors answered, {left} sessions left, {wrong_404} wrong 404s"
+    );
+    assert!(given > 100, "the race ran: {given} sessions");
+    assert_eq!(left, 0, "sessions left that no client knows of");
+    assert_eq!(held, 0, "floating holds left");
+    assert_eq!(used, 0, "floating seats counted as used");
+    assert_eq!(wrong_404, 0, "logouts of live sessions answered 404");
+}

@@ -59,6 +59,7 @@ on_both_backends!(
     s3_racing_logins_never_take_more_floating_seats_than_exist,
     s3_repeated_floating_logins_never_take_more_seats_than_exist,
     s3_a_turn_with_a_full_pool_still_ends_its_logouts_and_admits_own_seats,
+    x13_the_builtin_admin_never_takes_a_seat_at_login,
     s4_recalling_a_seat_in_use_releases_it_at_session_end,
     x2_roles_permissions_and_tokens,
     l5_after_deleting_all_licenses_only_the_builtin_admin_logs_in,

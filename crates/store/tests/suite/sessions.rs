@@ -627,13 +627,13 @@ pub async fn s3_a_turn_with_a_full_pool_still_ends_its_logouts_and_admits_own_se
             client: "test".into(),
         })
         .collect();
-    let (ended, answers) = db
+    let turn = db
         .ledger
         .gate_batch(std::slice::from_ref(&held.session_id), &turn)
-        .await
-        .unwrap();
+        .await;
+    let ended: Vec<bool> = turn.ended.into_iter().map(Result::unwrap).collect();
     assert_eq!(ended, vec![true]);
-    let mut answers = answers.into_iter();
+    let mut answers = turn.answers.into_iter().map(Result::unwrap);
     let own = allowed(answers.next().unwrap());
     assert_eq!(own.products[0].seat, SeatUse::Dedicated);
     let floating: Vec<LoginAnswer> = answers.collect();
@@ -650,4 +650,24 @@ pub async fn s3_a_turn_with_a_full_pool_still_ends_its_logouts_and_admits_own_se
     assert_eq!(pool_used(db, "concurrent", 1).await, 2);
     // The ended session is gone for good.
     assert!(!db.ledger.logout_many(&[held.session_id]).await.unwrap()[0]);
+}
+
+/// Issue 13 (4): the built-in administrator is let in without a seat: its logins through the
+/// integration API never take a dedicated or a floating seat by auto-allocation, so the
+/// last seats stay with the users they were bought for.
+pub async fn x13_the_builtin_admin_never_takes_a_seat_at_login(db: &TestDb) {
+    mixed_license(db, 1, 1, 1).await;
+    users(db, &["ann", "bob"]).await;
+    for _ in 0..3 {
+        let a = allowed(login(db, "admin").await);
+        assert!(a.license_manager);
+        assert!(a.products.is_empty(), "{a:?}");
+        assert!(a.auto_allocated.is_none());
+    }
+    assert_eq!(pool_used(db, "named", 1).await, 0);
+    assert_eq!(pool_used(db, "concurrent", 1).await, 0);
+    // Both seats are there for the two users.
+    for u in ["ann", "bob"] {
+        assert!(allowed(login(db, u).await).auto_allocated.is_some());
+    }
 }
