@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use seatkeeper_core::capacity::{self, Placements};
+use seatkeeper_core::capacity::{self, LicenseTerms, Placements};
 use seatkeeper_core::seats::{Held, reconcile_pool};
 use seatkeeper_core::{Area, AreaLimit, FolderId, Package, PoolKey, SeatKind};
 use time::OffsetDateTime;
@@ -59,21 +59,54 @@ pub(crate) async fn load_placements(tx: &mut Tx) -> Result<Placements> {
     Ok(out)
 }
 
-pub(crate) async fn load_area_limits(tx: &mut Tx) -> Result<Vec<AreaLimit>> {
-    let rows = sqlx::query("SELECT area, max_users, valid_from, expires FROM area_limits")
+/// Every license file's packages and area limits, grouped by file: what the core needs to
+/// decide which limits are in force (a renewal's limits take over those of the file it renews).
+pub(crate) async fn load_license_terms(
+    tx: &mut Tx,
+    packages: &[Package],
+) -> Result<Vec<LicenseTerms>> {
+    let mut files: BTreeMap<i64, LicenseTerms> = BTreeMap::new();
+    let term = |id: i64| LicenseTerms {
+        file: id,
+        packages: Vec::new(),
+        limits: Vec::new(),
+    };
+    let by_serial: BTreeMap<&str, &Package> =
+        packages.iter().map(|p| (p.serial.as_str(), p)).collect();
+    for r in sqlx::query("SELECT serial, license_file_id FROM packages")
         .fetch_all(&mut **tx)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AreaLimit {
-                area: parse(&get_str(r, "area")?)?,
-                max_users: u32::try_from(get_i64(r, "max_users")?)
+        .await?
+    {
+        let id = get_i64(&r, "license_file_id")?;
+        let serial = get_str(&r, "serial")?;
+        let p = by_serial
+            .get(serial.as_str())
+            .ok_or_else(|| StoreError::Corrupt(format!("package {serial} vanished")))?;
+        files
+            .entry(id)
+            .or_insert_with(|| term(id))
+            .packages
+            .push((*p).clone());
+    }
+    for r in
+        sqlx::query("SELECT license_file_id, area, max_users, valid_from, expires FROM area_limits")
+            .fetch_all(&mut **tx)
+            .await?
+    {
+        let id = get_i64(&r, "license_file_id")?;
+        files
+            .entry(id)
+            .or_insert_with(|| term(id))
+            .limits
+            .push(AreaLimit {
+                area: parse(&get_str(&r, "area")?)?,
+                max_users: u32::try_from(get_i64(&r, "max_users")?)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                valid_from: dt(get_i64(r, "valid_from")?)?,
-                expires: get_opt_i64(r, "expires")?.map(dt).transpose()?,
-            })
-        })
-        .collect()
+                valid_from: dt(get_i64(&r, "valid_from")?)?,
+                expires: get_opt_i64(&r, "expires")?.map(dt).transpose()?,
+            });
+    }
+    Ok(files.into_values().collect())
 }
 
 /// Stored pools: capacity, active (`used`) and suspended counts.
@@ -248,7 +281,7 @@ pub(crate) async fn reconcile(
     crate::db::bump_generation(tx).await?;
     let packages = load_packages(tx).await?;
     let placements = load_placements(tx).await?;
-    let limits = load_area_limits(tx).await?;
+    let terms = load_license_terms(tx, &packages).await?;
     let view = capacity::pools_at(&packages, &placements, now);
     let current = load_pools(tx).await?;
 
@@ -302,14 +335,14 @@ pub(crate) async fn reconcile(
     )
     .await?;
 
-    for (area, limit) in capacity::area_limits_at(&limits, now) {
+    for (area, limit) in capacity::area_limits_at(&terms, now) {
         sqlx::query("UPDATE area_counters SET user_limit = $1 WHERE area = $2")
             .bind(limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)))
             .bind(area.as_str().to_string())
             .execute(&mut **tx)
             .await?;
     }
-    let next = [view.next_change, capacity::next_limit_change(&limits, now)]
+    let next = [view.next_change, capacity::next_limit_change(&terms, now)]
         .into_iter()
         .flatten()
         .min();

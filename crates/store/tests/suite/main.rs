@@ -4,6 +4,7 @@
 
 mod cases;
 mod distribution;
+mod limits;
 mod sessions;
 mod support;
 mod usage;
@@ -77,9 +78,15 @@ on_both_backends!(
     d4_a_second_run_for_all_visits_only_changed_users,
     i5_usage_history_records_changes_and_a_daily_point,
     u_user_list_filters_by_role_and_counts,
+    x13_a_renewal_with_the_same_limit_does_not_double_it,
+    x13_a_renewal_that_raises_or_lowers_the_limit_sets_it,
+    x13_limits_of_independent_files_add_up_each_until_its_file_ends,
+    x13_a_limit_expires_with_its_own_window,
+    x13_a_renewal_without_limits_leaves_the_renewed_limit_until_it_ends,
 );
 
 use cases::*;
 use distribution::*;
+use limits::*;
 use sessions::*;
 use usage::*;

@@ -135,10 +135,7 @@ pub async fn s1_login_names_products_or_the_refusal_reason(db: &TestDb) {
 pub async fn s1_expired_licenses_and_area_limits_refuse_with_their_reason(db: &TestDb) {
     let mut short = package("SHORT", "crm", SeatKind::Named, Area::Employee, 3);
     short.expires = Some(T0 + Duration::days(10));
-    let mut o = order(vec![product("crm", true)], vec![short]);
-    let mut wide = limit(Area::Employee, 2);
-    wide.expires = Some(T0 + Duration::days(20));
-    o.area_limits = vec![wide, limit(Area::Employee, 1)];
+    let o = order(vec![product("crm", true)], vec![short]);
     db.ledger
         .import_license(&admin(), &issue(db, &o).await, &trusted())
         .await
@@ -159,11 +156,14 @@ pub async fn s1_expired_licenses_and_area_limits_refuse_with_their_reason(db: &T
     assert_eq!(admin_login.expired_products, vec!["crm"]);
     assert!(admin_login.products.is_empty());
 
-    // New capacity; the limit then drops to 1 of 2 active users: the newest is refused.
-    let o = order(
+    // New capacity; its limit then drops to 1 of 2 active users: the newest is refused.
+    let mut o = order(
         vec![product("crm", true)],
         vec![package("LONG", "crm", SeatKind::Named, Area::Employee, 5)],
     );
+    let mut wide = limit(Area::Employee, 2);
+    wide.expires = Some(T0 + Duration::days(20));
+    o.area_limits = vec![wide, limit(Area::Employee, 1)];
     db.ledger
         .import_license(&admin(), &issue(db, &o).await, &trusted())
         .await
