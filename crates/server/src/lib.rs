@@ -130,6 +130,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         app_state.settings.clone(),
         config.reap_interval,
     ));
+    // A run left by a node that died is finished by a live one once its lease runs out (or at
+    // once when its process is certainly gone), not only when a process next opens the ledger.
+    let resumer = tokio::spawn(resume_runs_forever(
+        ledger.clone(),
+        config.reap_interval.min(Duration::from_secs(5)),
+    ));
     let sampler = tokio::spawn(sample_usage_forever(
         ledger.clone(),
         config.usage_sample_interval,
@@ -150,6 +156,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     reaper.abort();
+    resumer.abort();
     sampler.abort();
     ledger.close().await;
     tracing::info!("seatkeeper stopped");
@@ -177,6 +184,23 @@ async fn reap_forever(ledger: Ledger, settings: Arc<Settings>, interval: Duratio
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session reaper failed; will retry"),
+        }
+    }
+}
+
+/// D4: finishes redistributions whose owner has stopped renewing its lease.
+async fn resume_runs_forever(ledger: Ledger, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tick.tick().await;
+        match ledger.resume_stale_redistributions().await {
+            Ok(done) => {
+                for r in done {
+                    tracing::warn!(scope = %r.scope, granted = r.granted, recalled = r.recalled,
+                        "finished a redistribution another process left");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "resuming a redistribution failed; will retry"),
         }
     }
 }

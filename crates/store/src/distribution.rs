@@ -336,6 +336,15 @@ async fn pending_candidates(
     Ok(ids)
 }
 
+/// The redistribution running now, if any.
+pub(crate) async fn run_in_progress(tx: &mut Tx) -> Result<Option<i64>> {
+    sqlx::query("SELECT id FROM redistributions WHERE status = 'running'")
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| get_i64(&r, "id"))
+        .transpose()
+}
+
 /// Seats a plan may use per named pool: capacity − used − suspended.
 pub(crate) async fn load_available(tx: &mut Tx) -> Result<Available> {
     Ok(load_pools(tx)
@@ -1160,8 +1169,27 @@ impl Ledger {
         Ok(())
     }
 
+    /// [`Ledger::resume_redistributions`] when a run's lease has run out or its owner is
+    /// gone; a read and nothing more otherwise (no write lock, no new generation), so a live
+    /// node can ask every few seconds.
+    pub async fn resume_stale_redistributions(&self) -> Result<Vec<RedistributionReport>> {
+        let now = ts(self.now());
+        let stale = sqlx::query(
+            "SELECT lease_owner, lease_until FROM redistributions WHERE status = 'running'",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(get_i64(r, "lease_until")? < now || owner_gone(&get_str(r, "lease_owner")?)))
+        .collect::<Result<Vec<bool>>>()?;
+        if !stale.contains(&true) {
+            return Ok(Vec::new());
+        }
+        self.resume_redistributions().await
+    }
+
     /// Finishes runs that a crashed process left behind (roll forward). Called when a ledger
-    /// is opened; a run whose owner is alive (another node) is left to it until its lease
+    /// is opened, and by live servers every few seconds (`resume_stale_redistributions`); a run whose owner is alive (another node) is left to it until its lease
     /// runs out.
     pub async fn resume_redistributions(&self) -> Result<Vec<RedistributionReport>> {
         let mut out = Vec::new();
@@ -1375,9 +1403,19 @@ pub(crate) async fn redistribute_users_in(
     let mut users = users;
     users.sort_unstable();
     users.dedup();
+    // While a run is going, these users take no free seat: what they want becomes a pending
+    // need, served oldest account first when the run ends (with the run's own unmet needs),
+    // so a per-user run never jumps the order of the run in progress.
+    let waiting_for = run_in_progress(tx).await?;
+    if let Some(run) = waiting_for {
+        report.scope = format!("{} (seats wait for redistribution #{run})", report.scope);
+    }
     for part in users.chunks(DEFAULT_CHUNK_USERS) {
         let chunk = load_chunk(tx, &Resolved::Users(part.to_vec()), 0, part.len(), false).await?;
-        let available = load_available(tx).await?;
+        let mut available = load_available(tx).await?;
+        if waiting_for.is_some() {
+            available.values_mut().for_each(|free| *free = 0);
+        }
         let p = plan(&tree, &chunk.users, &chunk.holdings, &available, manual);
         tally(&mut report, &chunk, &p, Phase::Whole, DEFAULT_DETAIL);
         apply_chunk(tx, now, actor, None, &chunk, &p, Phase::Whole).await?;
@@ -1401,12 +1439,16 @@ pub(crate) async fn redistribute_users_in(
 
 /// Fulfils pending needs from free seats, oldest account first, and drops needs their users
 /// no longer want. Called whenever seats may have come free.
+///
+/// Not while a redistribution is running: users it has not reached yet may be older than the
+/// pending ones, so freed seats wait for its end, whose last step calls this.
 pub(crate) async fn fulfil_pending(tx: &mut Tx, now: OffsetDateTime) -> Result<u64> {
     if sqlx::query("SELECT user_id FROM pending_needs LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?
         .is_none()
         || !settings_in(tx).await?.role_based_distribution
+        || run_in_progress(tx).await?.is_some()
     {
         return Ok(0);
     }

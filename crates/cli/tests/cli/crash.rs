@@ -9,11 +9,11 @@ use sqlx::Connection as _;
 
 use super::*;
 
-const USERS: usize = 1200;
-const SEATS: u32 = 900;
+pub const USERS: usize = 1200;
+pub const SEATS: u32 = 900;
 
 /// A ledger where every employee wants crm (bound to the root role) and seats run short.
-fn prepared(dir: &Path) {
+pub fn prepared(dir: &Path) {
     ok("x.db", dir, &["vendor", "keygen", "--out", "v"]);
     ok(
         "x.db",
@@ -47,7 +47,7 @@ fn prepared(dir: &Path) {
     ok("x.db", dir, &["role", "bind", "All employees", "crm"]);
 }
 
-async fn journal(path: &Path) -> Option<(String, i64)> {
+pub async fn journal(path: &Path) -> Option<(String, i64)> {
     let url = format!("sqlite://{}?mode=ro", path.display());
     let mut c = sqlx::SqliteConnection::connect(&url).await.ok()?;
     sqlx::query_as::<_, (String, i64)>(

@@ -1565,3 +1565,135 @@ async fn x13_two_nodes_leave_no_phantom_sessions_on_postgres() {
     assert_eq!(used, 0, "floating seats counted as used");
     assert_eq!(wrong_404, 0, "logouts of live sessions answered 404");
 }
+
+/// Issue 13 (6), D4: a redistribution left running by a node that died is finished by a live
+/// `serve` node once its lease runs out, without any process opening the ledger; while it
+/// waits, a per-user redistribution gives the youngest account no seat ahead of the older
+/// users the run has not reached (its need waits, and the run's end serves needs in order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x13_a_live_node_finishes_a_run_whose_lease_ran_out() {
+    use super::crash::{SEATS, USERS, journal, prepared};
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    prepared(dir);
+    // A run killed once part of it has committed.
+    let mut child = bin()
+        .current_dir(dir)
+        .args([
+            "--database",
+            "x.db",
+            "redistribute",
+            "--all",
+            "--chunk-users",
+            "5",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut killed = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some((status, granted)) = journal(&dir.join("x.db")).await
+            && status == "running"
+            && granted > 0
+        {
+            child.kill().unwrap();
+            killed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.wait().unwrap();
+    assert!(killed, "the run was seen mid-way");
+    // Its owner, as far as the survivor can tell, is a node on another host whose lease
+    // lasts until T0 + 60 s.
+    {
+        let url = format!("sqlite://{}", dir.join("x.db").display());
+        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE redistributions SET lease_owner = 'elsewhere:1:x', lease_until = $1 \
+             WHERE status = 'running'",
+        )
+        .bind(T0 + 60)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    set_clock(dir, T0);
+    set_admin_password("x.db", dir);
+    let node = start("x.db", dir);
+    let api = Api::new(&node);
+    let signin = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "admin", "password": "correct horse battery staple"})),
+        )
+        .await;
+    let admin = signin.1["token"].as_str().unwrap().to_string();
+    let youngest = format!("k{:04}", USERS - 1);
+    let holds = |v: &Value| v["holds"].as_bool().unwrap();
+
+    // The run is still the other node's; the youngest account's own run waits for it.
+    let (status, _) = journal(&dir.join("x.db")).await.unwrap();
+    assert_eq!(status, "running");
+    api.ok(
+        Method::POST,
+        &format!("/api/v1/users/{youngest}/redistribute"),
+        &admin,
+        None,
+    )
+    .await;
+    let explain = api
+        .ok(
+            Method::GET,
+            &format!("/api/v1/users/{youngest}/explain/crm"),
+            &admin,
+            None,
+        )
+        .await;
+    assert!(!holds(&explain), "no seat ahead of the run: {explain}");
+
+    // The lease runs out: the live node finishes the run within a few seconds.
+    set_clock(dir, T0 + 61);
+    let waited = std::time::Instant::now();
+    loop {
+        let (status, granted) = journal(&dir.join("x.db")).await.unwrap();
+        if status == "done" {
+            assert_eq!(granted, i64::from(SEATS));
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "the run is still {status} after the lease ran out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Oldest first: the first accounts hold seats, the youngest waits with a pending need.
+    let oldest = api
+        .ok(Method::GET, "/api/v1/users/k0000/explain/crm", &admin, None)
+        .await;
+    assert!(holds(&oldest), "{oldest}");
+    let explain = api
+        .ok(
+            Method::GET,
+            &format!("/api/v1/users/{youngest}/explain/crm"),
+            &admin,
+            None,
+        )
+        .await;
+    assert!(!holds(&explain), "{explain}");
+    let summary = api.ok(Method::GET, "/api/v1/summary", &admin, None).await;
+    let crm = summary["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "crm")
+        .cloned()
+        .unwrap();
+    assert_eq!(crm["used"], SEATS, "{crm}");
+}
