@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor as _, Row as _, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Executor as _, Row as _, Transaction};
 use time::OffsetDateTime;
 
 use crate::clock::{Clock, SystemClock};
@@ -120,7 +120,23 @@ impl Ledger {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 8,
             })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            // A connection must come back outside any transaction. One that does not is one
+            // whose COMMIT or ROLLBACK failed: on SQLite a failed write (disk full, I/O error)
+            // can roll the transaction back by itself, so sqlx's ROLLBACK on drop fails too
+            // and sqlx still counts the transaction as open — every later `begin_with` on
+            // that connection would fail for good. Such a connection is closed (closing ends
+            // any transaction) and the pool opens a fresh one when it needs it.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        // The rollback that dropping a transaction queued may not have run
+                        // yet; a round trip lets it finish before the connection is judged.
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            });
         let options = match backend {
             // WAL lets readers work while a writer holds the lock; the busy timeout makes
             // writers from other processes queue instead of failing at once.
