@@ -41,6 +41,8 @@ pub struct Ledger {
     pub(crate) logins: Arc<crate::login_cache::LoginCache>,
     /// SQLite only: the thread that writes turns settled from `logins`.
     pub(crate) writer: Option<Arc<crate::sqlite_writer::SqliteWriter>>,
+    /// SQLite only: the shared lock that tells a restore this ledger is in use (`backup`).
+    _in_use: Option<Arc<std::fs::File>>,
 }
 
 /// Writers waiting for the write lock, and how many have got it so far.
@@ -99,7 +101,7 @@ pub fn database_url(spec: &str) -> (Backend, String) {
 }
 
 /// The file a SQLite `spec` names.
-fn sqlite_path(spec: &str) -> &str {
+pub(crate) fn sqlite_path(spec: &str) -> &str {
     spec.strip_prefix("sqlite://")
         .or_else(|| spec.strip_prefix("sqlite:"))
         .unwrap_or(spec)
@@ -115,6 +117,13 @@ impl Ledger {
     pub async fn open_with_clock(spec: &str, clock: Arc<dyn Clock>) -> Result<Ledger> {
         sqlx::any::install_default_drivers();
         let (backend, url) = database_url(spec);
+        let in_use = match backend {
+            Backend::Sqlite => Some(Arc::new(crate::backup::lock_ledger_file(
+                sqlite_path(spec),
+                false,
+            )?)),
+            Backend::Postgres => None,
+        };
         let options = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 4,
@@ -173,6 +182,7 @@ impl Ledger {
             writers_waiting: waiting_counter(&url),
             logins: Arc::default(),
             writer,
+            _in_use: in_use,
         };
         ledger.init_instance().await?;
         // A redistribution a crashed process left half-applied is finished before anyone
@@ -189,8 +199,34 @@ impl Ledger {
         self.clock.now()
     }
 
+    /// Closes the ledger's connections. On SQLite the write-ahead log is checkpointed into
+    /// the database file first and emptied, so that after a clean stop the `.db` file alone
+    /// holds every committed change.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+        if self.backend == Backend::Sqlite
+            && let Err(e) = self.checkpoint().await
+        {
+            tracing::warn!(error = %e, "the write-ahead log could not be checkpointed");
+        }
         self.pool.close().await;
+    }
+
+    /// Copies the whole write-ahead log into the database file and truncates it. Waits at
+    /// most a few seconds for readers of other processes (a backup) to finish.
+    async fn checkpoint(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        conn.execute("PRAGMA busy_timeout = 5000").await?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await?;
+        // The connection is closed with the pool; its shorter timeout goes with it.
+        if row.try_get::<i64, _>(0)? != 0 {
+            tracing::warn!("the write-ahead log is in use by another process; left for it");
+        }
+        Ok(())
     }
 
     /// A stable instance id, made once when the ledger is created (L1).

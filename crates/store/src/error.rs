@@ -16,6 +16,15 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+    /// A backup or restore refused (the ledger in use, an unsound backup file); nothing was
+    /// changed.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -34,6 +43,8 @@ impl StoreError {
             StoreError::Migrate(_) => "database_migration",
             StoreError::Database(_) | StoreError::Sqlite(_) => "database",
             StoreError::Corrupt(_) => "database_corrupt",
+            StoreError::Refused(_) => "refused",
+            StoreError::Io { .. } => "io",
         }
     }
 }

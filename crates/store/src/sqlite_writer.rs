@@ -16,7 +16,8 @@ use seatkeeper_core::PoolKey;
 
 use crate::{Result, StoreError};
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Works on the thread's connection: `None` once the writer is closed.
+type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
 /// The writing thread; it ends when the last `Ledger` clone holding this is dropped.
 pub(crate) struct SqliteWriter {
@@ -39,10 +40,10 @@ impl SqliteWriter {
         std::thread::Builder::new()
             .name("sk-sqlite-writer".into())
             .spawn(move || {
-                let mut conn = conn;
+                let mut conn = Some(conn);
                 while let Ok(job) = rx.recv() {
-                    if let Some(fresh) = outside_transaction(&conn, &file) {
-                        conn = fresh;
+                    if let Some(fresh) = conn.as_ref().and_then(|c| outside_transaction(c, &file)) {
+                        conn = Some(fresh);
                     }
                     job(&mut conn);
                 }
@@ -62,11 +63,26 @@ impl SqliteWriter {
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Box::new(move |conn: &mut Connection| {
-                let _ = reply.send(work(conn));
+            .send(Box::new(move |conn: &mut Option<Connection>| {
+                let _ = reply.send(conn.as_mut().map_or_else(|| Err(gone()), work));
             }))
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// Closes the writer's connection and waits until it is closed (a clean stop
+    /// checkpoints the log after this; an open connection would keep it). Later calls fail.
+    pub(crate) async fn close(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let sent = self
+            .jobs
+            .send(Box::new(move |conn: &mut Option<Connection>| {
+                drop(conn.take());
+                let _ = reply.send(());
+            }));
+        if sent.is_ok() {
+            let _ = done.await;
+        }
     }
 }
 
