@@ -41,7 +41,7 @@ pub struct Ledger {
     pub(crate) logins: Arc<crate::login_cache::LoginCache>,
     /// SQLite only: the thread that writes turns settled from `logins`.
     pub(crate) writer: Option<Arc<crate::sqlite_writer::SqliteWriter>>,
-    /// SQLite only: the shared lock that tells a restore this ledger is in use (`backup`).
+    /// SQLite only: the shared lock that tells a restore this ledger is in use (see `backup`).
     _in_use: Option<Arc<std::fs::File>>,
 }
 
