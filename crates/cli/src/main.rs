@@ -61,6 +61,12 @@ enum Command {
     Token(TokenCmd),
     /// Print the server's OpenAPI document (docs/openapi.json is this output).
     Openapi,
+    /// Write a checked copy of the SQLite ledger to a new file; safe while servers run.
+    /// (PostgreSQL: use pg_dump.)
+    Backup { file: PathBuf },
+    /// Replace the SQLite ledger with a backup; refused while a server or command uses it.
+    /// The backup's sessions are ended. (PostgreSQL: use pg_restore.)
+    Restore { file: PathBuf },
     /// Guided demo: issues a demo license, imports it, creates users and grants seats.
     Tour {
         /// Delete the SQLite database file first, so the tour starts from nothing.
@@ -512,7 +518,8 @@ impl CliError {
 
     fn exit(&self) -> u8 {
         match self {
-            CliError::Store(StoreError::Domain(_)) | CliError::Usage(_) => 2,
+            CliError::Store(StoreError::Domain(_) | StoreError::Refused(_))
+            | CliError::Usage(_) => 2,
             _ => 1,
         }
     }
@@ -610,6 +617,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve(args) = &cli.command {
         return serve(&cli, args).await;
     }
+    if let Command::Backup { file } | Command::Restore { file } = &cli.command {
+        return backup_or_restore(&cli, file, &who, &out).await;
+    }
     if let Command::Openapi = &cli.command {
         println!(
             "{}",
@@ -630,6 +640,40 @@ impl Cli {
             .clone()
             .unwrap_or_else(|| seatkeeper_server::config::DEFAULT_DATABASE.to_string())
     }
+}
+
+/// Backups and restores work on the SQLite file, not through an opened ledger (a restore
+/// must find the file unused; a backup needs no migration).
+async fn backup_or_restore(cli: &Cli, file: &Path, who: &Actor, out: &Out) -> Result<(), CliError> {
+    let spec = cli.database();
+    let Some(db) = seatkeeper_store::sqlite_file(&spec) else {
+        return Err(CliError::Usage(
+            "a PostgreSQL ledger is backed up with pg_dump and restored with pg_restore \
+             (see \"Backups and restores\" in docs/OPERATIONS.md)"
+                .into(),
+        ));
+    };
+    if let Command::Restore { .. } = &cli.command {
+        let r = seatkeeper_store::restore(db, file, who).await?;
+        out.show(&r, |r| {
+            println!(
+                "restored {} from {}; ended the backup's {} session(s), {} releasing seat(s) freed",
+                r.database,
+                r.from,
+                r.sessions_ended,
+                r.released.len()
+            );
+        })?;
+    } else {
+        let r = seatkeeper_store::backup(db, file)?;
+        out.show(&r, |r| {
+            println!(
+                "backed up {db} to {} ({} bytes, integrity {})",
+                r.file, r.bytes, r.integrity
+            );
+        })?;
+    }
+    Ok(())
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
@@ -775,7 +819,12 @@ async fn token_cmd(
 
 async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(), CliError> {
     match &cli.command {
-        Command::Vendor(_) | Command::Tour { .. } | Command::Serve(_) | Command::Openapi => Ok(()),
+        Command::Vendor(_)
+        | Command::Tour { .. }
+        | Command::Serve(_)
+        | Command::Openapi
+        | Command::Backup { .. }
+        | Command::Restore { .. } => Ok(()),
         Command::Admin(cmd) => admin_cmd(cmd, ledger, who, out).await,
         Command::Token(cmd) => token_cmd(cmd, ledger, who, out).await,
         Command::Instance => {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor as _, Row as _, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Executor as _, Row as _, Transaction};
 use time::OffsetDateTime;
 
 use crate::clock::{Clock, SystemClock};
@@ -41,6 +41,8 @@ pub struct Ledger {
     pub(crate) logins: Arc<crate::login_cache::LoginCache>,
     /// SQLite only: the thread that writes turns settled from `logins`.
     pub(crate) writer: Option<Arc<crate::sqlite_writer::SqliteWriter>>,
+    /// SQLite only: the shared lock that tells a restore this ledger is in use (see `backup`).
+    _in_use: Option<Arc<std::fs::File>>,
 }
 
 /// Writers waiting for the write lock, and how many have got it so far.
@@ -99,7 +101,7 @@ pub fn database_url(spec: &str) -> (Backend, String) {
 }
 
 /// The file a SQLite `spec` names.
-fn sqlite_path(spec: &str) -> &str {
+pub(crate) fn sqlite_path(spec: &str) -> &str {
     spec.strip_prefix("sqlite://")
         .or_else(|| spec.strip_prefix("sqlite:"))
         .unwrap_or(spec)
@@ -115,12 +117,35 @@ impl Ledger {
     pub async fn open_with_clock(spec: &str, clock: Arc<dyn Clock>) -> Result<Ledger> {
         sqlx::any::install_default_drivers();
         let (backend, url) = database_url(spec);
+        let in_use = match backend {
+            Backend::Sqlite => Some(Arc::new(crate::backup::lock_ledger_file(
+                sqlite_path(spec),
+                false,
+            )?)),
+            Backend::Postgres => None,
+        };
         let options = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 8,
             })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            // A connection must come back outside any transaction. One that does not is one
+            // whose COMMIT or ROLLBACK failed: on SQLite a failed write (disk full, I/O error)
+            // can roll the transaction back by itself, so sqlx's ROLLBACK on drop fails too
+            // and sqlx still counts the transaction as open — every later `begin_with` on
+            // that connection would fail for good. Such a connection is closed (closing ends
+            // any transaction) and the pool opens a fresh one when it needs it.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        // The rollback that dropping a transaction queued may not have run
+                        // yet; a round trip lets it finish before the connection is judged.
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            });
         let options = match backend {
             // WAL lets readers work while a writer holds the lock; the busy timeout makes
             // writers from other processes queue instead of failing at once.
@@ -157,6 +182,7 @@ impl Ledger {
             writers_waiting: waiting_counter(&url),
             logins: Arc::default(),
             writer,
+            _in_use: in_use,
         };
         ledger.init_instance().await?;
         // A redistribution a crashed process left half-applied is finished before anyone
@@ -173,8 +199,34 @@ impl Ledger {
         self.clock.now()
     }
 
+    /// Closes the ledger's connections. On SQLite the write-ahead log is checkpointed into
+    /// the database file first and emptied, so that after a clean stop the `.db` file alone
+    /// holds every committed change.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+        if self.backend == Backend::Sqlite
+            && let Err(e) = self.checkpoint().await
+        {
+            tracing::warn!(error = %e, "the write-ahead log could not be checkpointed");
+        }
         self.pool.close().await;
+    }
+
+    /// Copies the whole write-ahead log into the database file and truncates it. Waits at
+    /// most a few seconds for readers of other processes (a backup) to finish.
+    async fn checkpoint(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        conn.execute("PRAGMA busy_timeout = 5000").await?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await?;
+        // The connection is closed with the pool; its shorter timeout goes with it.
+        if row.try_get::<i64, _>(0)? != 0 {
+            tracing::warn!("the write-ahead log is in use by another process; left for it");
+        }
+        Ok(())
     }
 
     /// A stable instance id, made once when the ledger is created (L1).

@@ -20,6 +20,15 @@ pub enum StoreError {
     /// Trying again later may succeed.
     #[error("the ledger is unavailable: {0}")]
     Unavailable(String),
+    /// A backup or restore refused (the ledger in use, an unsound backup file); nothing was
+    /// changed.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
@@ -39,6 +48,8 @@ impl StoreError {
             StoreError::Database(_) | StoreError::Sqlite(_) => "database",
             StoreError::Corrupt(_) => "database_corrupt",
             StoreError::Unavailable(_) => "unavailable",
+            StoreError::Refused(_) => "refused",
+            StoreError::Io { .. } => "io",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! loads state, asks the core, and applies the answer inside one transaction.
 
 mod access;
+mod backup;
 mod clock;
 mod db;
 mod distribution;
@@ -27,6 +28,7 @@ mod users;
 mod views;
 
 pub use access::*;
+pub use backup::{BackupReport, RestoreReport, backup, restore, sqlite_file};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Ledger, database_url, redact};
 pub use distribution::{

@@ -193,7 +193,7 @@ fn product_view(
 
 /// Ends sessions (logout, reaper, administrator) and frees what they held: floating seats at
 /// once; releasing dedicated seats of users left with no session (S4).
-async fn end_sessions(
+pub(crate) async fn end_sessions(
     tx: &mut Tx,
     now: OffsetDateTime,
     actor: &Actor,

@@ -16,7 +16,8 @@ use seatkeeper_core::PoolKey;
 
 use crate::{Result, StoreError};
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Works on the thread's connection: `None` once the writer is closed.
+type Job = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
 /// The writing thread; it ends when the last `Ledger` clone holding this is dropped.
 pub(crate) struct SqliteWriter {
@@ -33,22 +34,17 @@ impl SqliteWriter {
     /// Opens a connection on the (migrated) database file at `path` with the pool's settings
     /// and starts its thread.
     pub(crate) fn open(path: &str) -> Result<SqliteWriter> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Open {
-            url: path.to_string(),
-            message: e.to_string(),
-        })?;
-        // As the pool's connections: queue behind other writers instead of failing, cascade
-        // session deletes to their floating holds.
-        conn.execute_batch(
-            "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
-             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-        )?;
+        let conn = connect(path)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let file = path.to_string();
         std::thread::Builder::new()
             .name("sk-sqlite-writer".into())
             .spawn(move || {
-                let mut conn = conn;
+                let mut conn = Some(conn);
                 while let Ok(job) = rx.recv() {
+                    if let Some(fresh) = conn.as_ref().and_then(|c| outside_transaction(c, &file)) {
+                        conn = Some(fresh);
+                    }
                     job(&mut conn);
                 }
             })
@@ -67,11 +63,68 @@ impl SqliteWriter {
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Box::new(move |conn: &mut Connection| {
-                let _ = reply.send(work(conn));
+            .send(Box::new(move |conn: &mut Option<Connection>| {
+                let _ = reply.send(conn.as_mut().map_or_else(|| Err(gone()), work));
             }))
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// Closes the writer's connection and waits until it is closed (a clean stop
+    /// checkpoints the log after this; an open connection would keep it). Later calls fail.
+    pub(crate) async fn close(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let sent = self
+            .jobs
+            .send(Box::new(move |conn: &mut Option<Connection>| {
+                drop(conn.take());
+                let _ = reply.send(());
+            }));
+        if sent.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// Opens a connection on the (migrated) database file at `path` with the pool's settings.
+fn connect(path: &str) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Open {
+        url: path.to_string(),
+        message: e.to_string(),
+    })?;
+    // As the pool's connections: queue behind other writers instead of failing, cascade
+    // session deletes to their floating holds.
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
+         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+    )?;
+    Ok(conn)
+}
+
+/// Every job starts outside a transaction. A job whose COMMIT failed (disk full, I/O error)
+/// and whose ROLLBACK on drop failed too would leave one open, and every later turn would
+/// fail at BEGIN: it is rolled back here, or, if that fails, the connection is replaced
+/// (closing it ends the transaction). `None`: keep the connection.
+fn outside_transaction(conn: &Connection, path: &str) -> Option<Connection> {
+    if conn.is_autocommit() {
+        return None;
+    }
+    match conn.execute_batch("ROLLBACK") {
+        Ok(()) if conn.is_autocommit() => None,
+        outcome => {
+            tracing::warn!(
+                ?outcome,
+                "SQLite writer left in a transaction; reconnecting"
+            );
+            match connect(path) {
+                Ok(fresh) => Some(fresh),
+                Err(e) => {
+                    // The job then fails at BEGIN and the next one tries again.
+                    tracing::warn!(error = %e, "SQLite writer cannot reconnect");
+                    None
+                }
+            }
+        }
     }
 }
 
@@ -198,4 +251,32 @@ fn insert_floating(conn: &Connection, rows: &[(SessionRow, HoldRow)]) -> rusqlit
         hold.execute(params![s.id, h.product, h.area, h.kind, h.folder_id, s.at])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 5 of issue 13: a job that leaves the writer's connection inside a transaction (as
+    /// a COMMIT and a ROLLBACK that both failed would) does not break the jobs after it.
+    #[tokio::test]
+    async fn x13_5_a_job_left_in_a_transaction_does_not_break_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let writer = SqliteWriter::open(path.to_str().unwrap()).unwrap();
+        writer
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE;")?))
+            .await
+            .unwrap();
+        let n = writer
+            .call(|c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute("INSERT INTO t VALUES (1)", [])?;
+                tx.commit()?;
+                Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::{bin, issue_license, ok, pg_database};
 
-pub const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
-pub const IDLE_SECS: i64 = 600;
+pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
+pub(crate) const IDLE_SECS: i64 = 600;
 
 pub struct Server {
     child: Child,
@@ -29,9 +29,30 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server as an operator does (SIGTERM) and waits for it to exit.
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        self.child.wait().unwrap()
+    }
+}
+
 /// Starts `seatkeeper serve` on a free port and waits until it listens.
-pub fn start(db: &str, dir: &Path) -> Server {
-    let mut child = bin()
+pub(crate) fn start(db: &str, dir: &Path) -> Server {
+    start_with(db, dir, |_| {})
+}
+
+/// Like [`start`], with `configure` applied to the command before it is spawned.
+pub(crate) fn start_with(db: &str, dir: &Path, configure: impl FnOnce(&mut Command)) -> Server {
+    let mut command = bin();
+    configure(&mut command);
+    let mut child = command
         .current_dir(dir)
         .args([
             "--database",
@@ -68,24 +89,24 @@ pub fn start(db: &str, dir: &Path) -> Server {
     Server { child, base }
 }
 
-pub fn set_clock(dir: &Path, at: i64) {
+pub(crate) fn set_clock(dir: &Path, at: i64) {
     std::fs::write(dir.join("clock"), at.to_string()).unwrap();
 }
 
-pub struct Api {
-    pub http: reqwest::Client,
-    pub base: String,
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Api {
-    pub fn new(server: &Server) -> Api {
+    pub(crate) fn new(server: &Server) -> Api {
         Api {
             http: reqwest::Client::new(),
             base: server.base.clone(),
         }
     }
 
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -108,13 +129,19 @@ impl Api {
         )
     }
 
-    pub async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
         let (status, v) = self.call(method.clone(), path, Some(token), body).await;
         assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
     }
 
-    async fn login(&self, token: &str, user: &str) -> Value {
+    pub(crate) async fn login(&self, token: &str, user: &str) -> Value {
         self.ok(
             Method::POST,
             "/integration/v1/login",
@@ -127,9 +154,9 @@ impl Api {
 
 /// Vendor key, a license request and a license with named and floating all-modules seats
 /// and a module product, imported through the admin API after signing in.
-pub struct World {
-    pub admin: String,
-    pub app: String,
+pub(crate) struct World {
+    pub(crate) admin: String,
+    pub(crate) app: String,
 }
 
 pub fn set_admin_password(db: &str, dir: &Path) {
@@ -156,7 +183,7 @@ pub fn set_admin_password(db: &str, dir: &Path) {
     assert!(child.wait().unwrap().success());
 }
 
-pub async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> World {
+pub(crate) async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> World {
     let (status, v) = api
         .call(
             Method::POST,
@@ -222,13 +249,13 @@ pub async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -
     }
 }
 
-pub fn prepare(db: &str, dir: &Path) {
+pub(crate) fn prepare(db: &str, dir: &Path) {
     set_clock(dir, T0);
     ok(db, dir, &["vendor", "keygen", "--out", "v"]);
     set_admin_password(db, dir);
 }
 
-async fn create_user(api: &Api, w: &World, login: &str, folder: &str) {
+pub(crate) async fn create_user(api: &Api, w: &World, login: &str, folder: &str) {
     api.ok(
         Method::POST,
         "/api/v1/users",

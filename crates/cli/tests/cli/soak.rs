@@ -145,7 +145,7 @@ async fn soak(db: &str, checker_url: &str, dir: &Path, nodes: usize) {
         let (bases, counts, http, token) =
             (bases.clone(), counts.clone(), http.clone(), w.app.clone());
         clients.push(tokio::spawn(async move {
-            let mut next = xorshift(0x5EED ^ (c as u64 + 1) * 0x9E37_79B9);
+            let mut next = xorshift(0x5EED ^ ((c as u64 + 1) * 0x9E37_79B9));
             let mut live: Vec<String> = Vec::new();
             while tokio::time::Instant::now() < deadline {
                 let roll = next() % 10;
@@ -209,7 +209,7 @@ async fn soak(db: &str, checker_url: &str, dir: &Path, nodes: usize) {
             let mut next = xorshift(0xAD);
             while tokio::time::Instant::now() < deadline {
                 let user = format!("s{:03}", next() % USERS as u64);
-                let grant = next() % 2 == 0;
+                let grant = next().is_multiple_of(2);
                 // Unknown until answered: a lost answer makes the outcome unknown (None).
                 last_ack.write().unwrap().insert(user.clone(), None);
                 let path = if grant { "grants" } else { "recalls" };
