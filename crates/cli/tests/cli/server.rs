@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 use super::{bin, issue_license, ok, pg_database};
 
+mod signin;
+
 const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 const IDLE_SECS: i64 = 600;
 
@@ -31,6 +33,11 @@ impl Drop for Server {
 
 /// Starts `seatkeeper serve` on a free port and waits until it listens.
 fn start(db: &str, dir: &Path) -> Server {
+    start_with(db, dir, &[])
+}
+
+/// [`start`] with more `serve` flags.
+fn start_with(db: &str, dir: &Path, extra: &[&str]) -> Server {
     let mut child = bin()
         .current_dir(dir)
         .args([
@@ -48,6 +55,7 @@ fn start(db: &str, dir: &Path) -> Server {
             "--reap-interval-secs",
             "1",
         ])
+        .args(extra)
         .env("SEATKEEPER_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
