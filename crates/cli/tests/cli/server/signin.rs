@@ -220,6 +220,39 @@ async fn guessing(db: &str, dir: &Path) {
         .filter(|m| m["kind"] == "signin_locked")
         .count();
     assert_eq!(n, 2, "two locks of admin, none for ghost: {messages}");
+
+    // Guesses sent all at once cannot overtake the count: each is counted before its password
+    // is checked, so only four are answered "wrong" and the rest are refused unchecked.
+    let answers = futures_join(
+        (0..20)
+            .map(|_| {
+                let (http, base) = (http.clone(), base.clone());
+                tokio::spawn(async move {
+                    api_signin(&http, &base, "admin", "wrong password!!")
+                        .await
+                        .0
+                })
+            })
+            .collect(),
+    )
+    .await;
+    let wrong = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, limited), (4, 16), "{answers:?}");
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<StatusCode>>) -> Vec<StatusCode> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
