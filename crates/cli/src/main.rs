@@ -926,7 +926,10 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
                         log.iter().map(|e| vec![
                             date(e.at),
                             e.actor.clone(),
-                            e.origin.clone(),
+                            // The channel, and the client's address when it came over HTTP.
+                            e.address
+                                .as_ref()
+                                .map_or_else(|| e.origin.clone(), |a| format!("{} {a}", e.origin)),
                             e.action.clone(),
                             e.target.clone(),
                             e.details.to_string()
