@@ -169,6 +169,21 @@ struct ServeArgs {
     /// least once a day [default: 60].
     #[arg(long, env = "SEATKEEPER_USAGE_SAMPLE_SECS")]
     usage_sample_secs: Option<u64>,
+    /// Failed sign-ins of one login within the window that lock it [default: 5].
+    #[arg(long, env = "SEATKEEPER_SIGNIN_MAX_FAILURES")]
+    signin_max_failures: Option<u32>,
+    /// The window in which failed sign-ins are counted, in seconds [default: 900].
+    #[arg(long, env = "SEATKEEPER_SIGNIN_FAILURE_WINDOW_SECS")]
+    signin_failure_window_secs: Option<u64>,
+    /// How long a locked login is refused, in seconds [default: 900].
+    #[arg(long, env = "SEATKEEPER_SIGNIN_LOCKOUT_SECS")]
+    signin_lockout_secs: Option<u64>,
+    /// Sign-in attempts one client address may make per minute, 0 for no limit [default: 30].
+    #[arg(long, env = "SEATKEEPER_SIGNIN_PER_ADDRESS_PER_MINUTE")]
+    signin_per_address_per_minute: Option<u32>,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeat, or comma-separated).
+    #[arg(long, env = "SEATKEEPER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// A TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "SEATKEEPER_CONFIG")]
     config: Option<PathBuf>,
@@ -192,6 +207,8 @@ enum AdminCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// End a login's sign-in lockout (after repeated wrong passwords) and forget its failures.
+    Unlock { login: String },
 }
 
 #[derive(Subcommand)]
@@ -688,6 +705,11 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             auth_cache_ttl_secs: args.auth_cache_ttl_secs,
             insecure_cookies: args.insecure_cookies.then_some(true),
             usage_sample_secs: args.usage_sample_secs,
+            signin_max_failures: args.signin_max_failures,
+            signin_failure_window_secs: args.signin_failure_window_secs,
+            signin_lockout_secs: args.signin_lockout_secs,
+            signin_per_address_per_minute: args.signin_per_address_per_minute,
+            trusted_proxies: Some(args.trusted_proxy.clone()),
         },
         args.config.as_deref(),
         args.demo,
@@ -743,6 +765,19 @@ async fn admin_cmd(
                 println!("password for {login} set");
             }
             Ok(())
+        }
+        AdminCmd::Unlock { login } => {
+            let had = ledger.unlock_signin(who, login).await?;
+            out.show(
+                &serde_json::json!({"login": login, "had_failures": had}),
+                |_| {
+                    if had {
+                        println!("sign-in for {login} unlocked; its failures are forgotten");
+                    } else {
+                        println!("{login} had no failed sign-ins on record");
+                    }
+                },
+            )
         }
     }
 }
@@ -940,7 +975,10 @@ async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Result<(
                         log.iter().map(|e| vec![
                             date(e.at),
                             e.actor.clone(),
-                            e.origin.clone(),
+                            // The channel, and the client's address when it came over HTTP.
+                            e.address
+                                .as_ref()
+                                .map_or_else(|| e.origin.clone(), |a| format!("{} {a}", e.origin)),
                             e.action.clone(),
                             e.target.clone(),
                             e.details.to_string()

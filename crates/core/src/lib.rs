@@ -11,6 +11,7 @@ pub mod license;
 pub mod login;
 pub mod model;
 pub mod seats;
+pub mod signin;
 pub mod users_csv;
 
 pub use error::{Error, LicenseError};

@@ -9,24 +9,20 @@ use axum::response::IntoResponse;
 use seatkeeper_core::license::LicenseRequest;
 use seatkeeper_core::{Area, Permission, UserState};
 use seatkeeper_store::{
-    Actor, AuditEntry, AuditFilter, BlockReport, CsvImportReport, DEFAULT_DETAIL,
-    DeleteLicensesReport, DistributionSettings, EndedSessions, ExplainView, FolderView,
-    GrantReport, ImportReport, InstanceInfo, LicenseFileView, ManualGrants, MessageView, NeedView,
-    NewUser, PackageView, Principal, ProductView, RecallReport, RedistributionReport, RoleChange,
-    RoleView, RunView, Scope, SeatChanges, SessionView, Summary, TokenScope, TokenView, UserFilter,
-    UserView,
+    AuditEntry, AuditFilter, BlockReport, CsvImportReport, DEFAULT_DETAIL, DeleteLicensesReport,
+    DistributionSettings, EndedSessions, ExplainView, FolderView, GrantReport, ImportReport,
+    InstanceInfo, LicenseFileView, ManualGrants, MessageView, NeedView, NewUser, PackageView,
+    Principal, ProductView, RecallReport, RedistributionReport, RoleChange, RoleView, RunView,
+    Scope, SeatChanges, SessionView, Summary, TokenScope, TokenView, UserFilter, UserView,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::AppState;
-use crate::auth::{self, verify_password};
+use crate::auth;
+use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiText};
-
-fn actor(p: &Principal) -> Actor {
-    Actor::new(p.login.clone(), format!("api:{}", p.scope.as_str()))
-}
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiText, Caller};
 
 /// A page of a list: `next_offset` is set when more items follow.
 #[derive(Debug, Serialize)]
@@ -83,10 +79,12 @@ pub struct SigninAnswer {
 
 pub async fn signin(
     State(state): State<AppState>,
+    client: Client,
     ApiJson(body): ApiJson<SigninBody>,
 ) -> ApiResult<Json<SigninAnswer>> {
     let (secret, principal) =
-        authenticate(&state, &body.login, &body.password, "api:signin").await?;
+        crate::signin::authenticate(&state, &client, &body.login, &body.password, "api:signin")
+            .await?;
     let expires_at = state.ledger.now() + state.settings.signin_ttl;
     Ok(Json(SigninAnswer {
         token: secret,
@@ -100,50 +98,9 @@ pub async fn signin(
     }))
 }
 
-/// Checks a login and password and opens a sign-in session: its secret and its principal.
-/// Shared by the API's sign-in and the admin UI's.
-pub async fn authenticate(
-    state: &AppState,
-    login: &str,
-    password: &str,
-    origin: &str,
-) -> ApiResult<(String, Principal)> {
-    let refused = || ApiError::unauthenticated("wrong login or password");
-    let creds = state.ledger.credentials(login).await?;
-    // The hash is verified even for unknown users so that timing does not reveal logins.
-    let stored = creds
-        .as_ref()
-        .and_then(|c| c.password_hash.clone())
-        .unwrap_or_else(|| state.settings.dummy_hash.clone());
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(|_| ApiError::unavailable("password check interrupted"))?;
-    let Some(creds) = creds.filter(|c| ok && c.active && c.password_hash.is_some()) else {
-        return Err(refused());
-    };
-    let secret = auth::new_secret(TokenScope::Signin)?;
-    let expires_at = state.ledger.now() + state.settings.signin_ttl;
-    state
-        .ledger
-        .create_token(
-            &Actor::new(creds.login.clone(), origin),
-            &creds.login,
-            "sign-in",
-            TokenScope::Signin,
-            &auth::secret_hash(&secret),
-            Some(expires_at),
-        )
-        .await?;
-    let principal = auth::principal_for(state, &secret)
-        .await?
-        .ok_or_else(refused)?;
-    Ok((secret, principal))
-}
-
 pub async fn signout(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
     if p.scope == TokenScope::Signin {
         state.ledger.delete_signin(p.token_id).await?;
@@ -177,7 +134,7 @@ pub struct LicenseRequestBody {
 
 pub async fn license_request(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<LicenseRequestBody>,
 ) -> ApiResult<Json<LicenseRequest>> {
     let version = body
@@ -186,7 +143,7 @@ pub async fn license_request(
     Ok(Json(
         state
             .ledger
-            .license_request(&actor(&p), body.company_id.as_deref(), &version)
+            .license_request(&p.actor, body.company_id.as_deref(), &version)
             .await?,
     ))
 }
@@ -198,7 +155,7 @@ pub async fn license_files(State(state): State<AppState>) -> ApiResult<Json<Vec<
 /// The body is the license file itself, as the vendor sent it.
 pub async fn import_license(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiText(body): ApiText,
 ) -> ApiResult<Json<ImportReport>> {
     if state.settings.vendor_keys.is_empty() {
@@ -211,7 +168,7 @@ pub async fn import_license(
     Ok(Json(
         state
             .ledger
-            .import_license(&actor(&p), &body, &state.settings.vendor_keys)
+            .import_license(&p.actor, &body, &state.settings.vendor_keys)
             .await?,
     ))
 }
@@ -223,7 +180,7 @@ pub struct ConfirmQuery {
 
 pub async fn delete_all_licenses(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiQuery(q): ApiQuery<ConfirmQuery>,
 ) -> ApiResult<Json<DeleteLicensesReport>> {
     if q.confirm != Some(true) {
@@ -231,7 +188,7 @@ pub async fn delete_all_licenses(
             "deleting every license switches the installation to demo mode: repeat with ?confirm=true",
         ));
     }
-    Ok(Json(state.ledger.delete_all_licenses(&actor(&p)).await?))
+    Ok(Json(state.ledger.delete_all_licenses(&p.actor).await?))
 }
 
 pub async fn packages(State(state): State<AppState>) -> ApiResult<Json<Vec<PackageView>>> {
@@ -253,12 +210,12 @@ pub struct PlacementBody {
 
 pub async fn place_seats(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<PlacementBody>,
 ) -> ApiResult<Json<Vec<PackageView>>> {
     state
         .ledger
-        .place_seats(&actor(&p), &body.serial, &body.folder, body.seats)
+        .place_seats(&p.actor, &body.serial, &body.folder, body.seats)
         .await?;
     Ok(Json(state.ledger.packages().await?))
 }
@@ -284,18 +241,18 @@ pub struct FolderBody {
 
 pub async fn create_folder(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<FolderBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<FolderView>)> {
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(state.ledger.create_folder(&actor(&p), &body.path).await?),
+        Json(state.ledger.create_folder(&p.actor, &body.path).await?),
     ))
 }
 
 pub async fn delete_folder(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let folders = state.ledger.folders().await?;
@@ -303,7 +260,7 @@ pub async fn delete_folder(
         .iter()
         .find(|f| f.id == id)
         .ok_or_else(|| seatkeeper_core::Error::UnknownFolder(id.to_string()))?;
-    state.ledger.delete_folder(&actor(&p), &folder.path).await?;
+    state.ledger.delete_folder(&p.actor, &folder.path).await?;
     Ok(Json(serde_json::json!({"deleted": folder.path})))
 }
 
@@ -361,13 +318,13 @@ pub struct NewUserBody {
 
 pub async fn create_user(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<UserView>)> {
     let user = state
         .ledger
         .create_user(
-            &actor(&p),
+            &p.actor,
             NewUser {
                 name: body.name.unwrap_or_else(|| body.login.clone()),
                 login: body.login,
@@ -390,10 +347,10 @@ pub async fn user(
 
 pub async fn delete_user(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(login): ApiPath<String>,
 ) -> ApiResult<Json<BlockReport>> {
-    let report = state.ledger.delete_user(&actor(&p), &login).await?;
+    let report = state.ledger.delete_user(&p.actor, &login).await?;
     state.principals.clear();
     Ok(Json(report))
 }
@@ -406,22 +363,22 @@ pub struct BlockBody {
 
 pub async fn block_user(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(login): ApiPath<String>,
     ApiJson(body): ApiJson<BlockBody>,
 ) -> ApiResult<Json<BlockReport>> {
     let reason = body.reason.unwrap_or_else(|| "manual".to_string());
-    let report = state.ledger.block_user(&actor(&p), &login, &reason).await?;
+    let report = state.ledger.block_user(&p.actor, &login, &reason).await?;
     state.principals.clear();
     Ok(Json(report))
 }
 
 pub async fn activate_user(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(login): ApiPath<String>,
 ) -> ApiResult<Json<UserView>> {
-    state.ledger.activate_user(&actor(&p), &login).await?;
+    state.ledger.activate_user(&p.actor, &login).await?;
     state.principals.clear();
     Ok(Json(state.ledger.user(&login).await?))
 }
@@ -434,13 +391,13 @@ pub struct MoveBody {
 
 pub async fn move_user(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(login): ApiPath<String>,
     ApiJson(body): ApiJson<MoveBody>,
 ) -> ApiResult<Json<UserView>> {
     state
         .ledger
-        .move_user(&actor(&p), &login, &body.folder)
+        .move_user(&p.actor, &login, &body.folder)
         .await?;
     Ok(Json(state.ledger.user(&login).await?))
 }
@@ -453,7 +410,7 @@ pub struct PasswordBody {
 
 pub async fn set_password(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(login): ApiPath<String>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -462,7 +419,7 @@ pub async fn set_password(
         .map_err(|_| ApiError::unavailable("password hashing interrupted"))??;
     state
         .ledger
-        .set_password_hash(&actor(&p), &login, &hash)
+        .set_password_hash(&p.actor, &login, &hash)
         .await?;
     state.principals.clear();
     Ok(Json(
@@ -473,10 +430,10 @@ pub async fn set_password(
 /// The body is the CSV file (the same columns `GET /users/export` writes).
 pub async fn import_users(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiText(body): ApiText,
 ) -> ApiResult<Json<CsvImportReport>> {
-    let report = state.ledger.import_users_csv(&actor(&p), &body).await?;
+    let report = state.ledger.import_users_csv(&p.actor, &body).await?;
     // Rows may have blocked users: their tokens must stop working here at once.
     state.principals.clear();
     Ok(Json(report))
@@ -498,26 +455,26 @@ pub struct PairsBody {
 
 pub async fn grant(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<PairsBody>,
 ) -> ApiResult<Json<GrantReport>> {
     Ok(Json(
         state
             .ledger
-            .grant(&actor(&p), &body.users, &body.products)
+            .grant(&p.actor, &body.users, &body.products)
             .await?,
     ))
 }
 
 pub async fn recall(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<PairsBody>,
 ) -> ApiResult<Json<RecallReport>> {
     Ok(Json(
         state
             .ledger
-            .recall(&actor(&p), &body.users, &body.products)
+            .recall(&p.actor, &body.users, &body.products)
             .await?,
     ))
 }
@@ -616,10 +573,10 @@ pub async fn sessions(
 
 pub async fn end_session(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EndedSessions>> {
-    Ok(Json(state.ledger.end_session(&actor(&p), &id).await?))
+    Ok(Json(state.ledger.end_session(&p.actor, &id).await?))
 }
 
 pub async fn reap_sessions(
@@ -676,7 +633,7 @@ pub struct RoleBody {
 
 pub async fn create_role(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<RoleBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<RoleView>)> {
     Ok((
@@ -684,7 +641,7 @@ pub async fn create_role(
         Json(
             state
                 .ledger
-                .create_role(&actor(&p), &body.name, &body.kind, body.parent_id)
+                .create_role(&p.actor, &body.name, &body.kind, body.parent_id)
                 .await?,
         ),
     ))
@@ -692,7 +649,7 @@ pub async fn create_role(
 
 async fn role_permission(
     state: &AppState,
-    p: &Principal,
+    p: &Caller,
     role: i64,
     permission: &str,
     on: bool,
@@ -700,7 +657,7 @@ async fn role_permission(
     let perm: Permission = permission.parse()?;
     state
         .ledger
-        .set_role_permission(&actor(p), role, perm, on)
+        .set_role_permission(&p.actor, role, perm, on)
         .await?;
     state.principals.clear();
     Ok(Json(
@@ -710,7 +667,7 @@ async fn role_permission(
 
 pub async fn grant_permission(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath((role, permission)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     role_permission(&state, &p, role, &permission, true).await
@@ -718,7 +675,7 @@ pub async fn grant_permission(
 
 pub async fn revoke_permission(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath((role, permission)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     role_permission(&state, &p, role, &permission, false).await
@@ -726,14 +683,14 @@ pub async fn revoke_permission(
 
 async fn role_member(
     state: &AppState,
-    p: &Principal,
+    p: &Caller,
     role: i64,
     login: &str,
     on: bool,
 ) -> ApiResult<Json<serde_json::Value>> {
     state
         .ledger
-        .set_role_member(&actor(p), role, login, on)
+        .set_role_member(&p.actor, role, login, on)
         .await?;
     state.principals.clear();
     Ok(Json(
@@ -743,7 +700,7 @@ async fn role_member(
 
 pub async fn add_member(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath((role, login)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     role_member(&state, &p, role, &login, true).await
@@ -751,7 +708,7 @@ pub async fn add_member(
 
 pub async fn remove_member(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath((role, login)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<serde_json::Value>> {
     role_member(&state, &p, role, &login, false).await
@@ -788,7 +745,7 @@ pub struct RoleUpdateAnswer {
 /// name changes nothing; the move is then applied, then the rename.
 pub async fn update_role(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<RoleUpdateBody>,
 ) -> ApiResult<Json<RoleUpdateAnswer>> {
@@ -797,7 +754,7 @@ pub async fn update_role(
             "nothing to change: give `name`, `parent`, or both",
         ));
     }
-    let who = actor(&p);
+    let who = p.actor.clone();
     if let Some(name) = &body.name {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
@@ -872,10 +829,10 @@ impl RoleChangeAnswer {
 
 pub async fn delete_role(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
-    let change = state.ledger.delete_role(&actor(&p), id).await?;
+    let change = state.ledger.delete_role(&p.actor, id).await?;
     // Its members may have held permissions through it.
     state.principals.clear();
     Ok(Json(RoleChangeAnswer {
@@ -892,14 +849,14 @@ pub struct LoginsBody {
 
 async fn role_members(
     state: &AppState,
-    p: &Principal,
+    p: &Caller,
     role: i64,
     logins: &[String],
     on: bool,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
     let change = state
         .ledger
-        .set_role_members(&actor(p), role, logins, on)
+        .set_role_members(&p.actor, role, logins, on)
         .await?;
     state.principals.clear();
     Ok(Json(RoleChangeAnswer {
@@ -910,7 +867,7 @@ async fn role_members(
 
 pub async fn add_members(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(role): ApiPath<i64>,
     ApiJson(body): ApiJson<LoginsBody>,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
@@ -919,7 +876,7 @@ pub async fn add_members(
 
 pub async fn remove_members(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(role): ApiPath<i64>,
     ApiJson(body): ApiJson<LoginsBody>,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
@@ -928,14 +885,14 @@ pub async fn remove_members(
 
 async fn role_product(
     state: &AppState,
-    p: &Principal,
+    p: &Caller,
     role: i64,
     product: String,
     on: bool,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
     let change = state
         .ledger
-        .set_role_product(&actor(p), role, &product, on)
+        .set_role_product(&p.actor, role, &product, on)
         .await?;
     Ok(Json(RoleChangeAnswer {
         product: Some(product),
@@ -946,7 +903,7 @@ async fn role_product(
 
 pub async fn bind_product(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath((role, product)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
     role_product(&state, &p, role, product, true).await
@@ -954,7 +911,7 @@ pub async fn bind_product(
 
 pub async fn unbind_product(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath((role, product)): ApiPath<(i64, String)>,
 ) -> ApiResult<Json<RoleChangeAnswer>> {
     role_product(&state, &p, role, product, false).await
@@ -977,7 +934,7 @@ pub struct SettingsBody {
 
 pub async fn set_distribution_settings(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<SettingsBody>,
 ) -> ApiResult<Json<DistributionSettings>> {
     let old = state.ledger.distribution_settings().await?;
@@ -992,7 +949,7 @@ pub async fn set_distribution_settings(
     Ok(Json(
         state
             .ledger
-            .set_distribution_settings(&actor(&p), new)
+            .set_distribution_settings(&p.actor, new)
             .await?,
     ))
 }
@@ -1039,13 +996,13 @@ pub struct RedistributeBody {
 
 pub async fn redistribute(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<RedistributeBody>,
 ) -> ApiResult<Json<RedistributionReport>> {
     Ok(Json(
         state
             .ledger
-            .redistribute(&actor(&p), &body.scope, body.manual)
+            .redistribute(&p.actor, &body.scope, body.manual)
             .await?,
     ))
 }
@@ -1070,11 +1027,11 @@ pub async fn redistributions(
 
 pub async fn redistribute_user(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(login): ApiPath<String>,
 ) -> ApiResult<Json<RedistributionReport>> {
     Ok(Json(
-        state.ledger.redistribute_user(&actor(&p), &login).await?,
+        state.ledger.redistribute_user(&p.actor, &login).await?,
     ))
 }
 
@@ -1183,7 +1140,7 @@ pub struct NewToken {
 
 pub async fn create_token(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<NewToken>)> {
     if body.scope == TokenScope::Signin {
@@ -1205,7 +1162,7 @@ pub async fn create_token(
     let view = state
         .ledger
         .create_token(
-            &actor(&p),
+            &p.actor,
             &owner,
             &body.name,
             body.scope,
@@ -1224,10 +1181,10 @@ pub async fn create_token(
 
 pub async fn delete_token(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    p: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    state.ledger.delete_token(&actor(&p), id).await?;
+    state.ledger.delete_token(&p.actor, id).await?;
     state.principals.clear();
     Ok(Json(serde_json::json!({"deleted": id})))
 }

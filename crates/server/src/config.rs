@@ -1,7 +1,7 @@
 //! `seatkeeper serve` configuration: flags, then environment variables (both read by the
 //! CLI), then an optional TOML file, then defaults — the first that gives a value wins.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +32,15 @@ pub struct Overrides {
     pub insecure_cookies: Option<bool>,
     /// How often the usage history is sampled (changes only; one point a day at least).
     pub usage_sample_secs: Option<u64>,
+    /// Sign-in attempts for one login within `signin_failure_window_secs` without a success
+    /// that lock it for `signin_lockout_secs`.
+    pub signin_max_failures: Option<u32>,
+    pub signin_failure_window_secs: Option<u64>,
+    pub signin_lockout_secs: Option<u64>,
+    /// Sign-in attempts one client address may make per minute, over all logins (0: no limit).
+    pub signin_per_address_per_minute: Option<u32>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (exact addresses).
+    pub trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +58,11 @@ pub struct ServeConfig {
     pub auth_cache_ttl: Duration,
     pub insecure_cookies: bool,
     pub usage_sample_interval: Duration,
+    /// Password guessing: the per-login lockout (kept in the ledger, so it holds on every node).
+    pub signin: seatkeeper_core::signin::SigninPolicy,
+    /// Password guessing: attempts per client address per minute (0: off); per process.
+    pub signin_per_address_per_minute: u32,
+    pub trusted_proxies: Vec<IpAddr>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -121,9 +135,52 @@ impl ServeConfig {
                     .unwrap_or(60)
                     .max(1),
             ),
+            signin: seatkeeper_core::signin::SigninPolicy {
+                max_failures: given
+                    .signin_max_failures
+                    .or(from_file.signin_max_failures)
+                    .unwrap_or(5),
+                window_secs: secs_i64(
+                    given
+                        .signin_failure_window_secs
+                        .or(from_file.signin_failure_window_secs)
+                        .unwrap_or(15 * 60),
+                ),
+                lockout_secs: secs_i64(
+                    given
+                        .signin_lockout_secs
+                        .or(from_file.signin_lockout_secs)
+                        .unwrap_or(15 * 60),
+                ),
+            },
+            signin_per_address_per_minute: given
+                .signin_per_address_per_minute
+                .or(from_file.signin_per_address_per_minute)
+                .unwrap_or(30),
+            trusted_proxies: given
+                .trusted_proxies
+                .filter(|v| !v.is_empty())
+                .or(from_file.trusted_proxies)
+                .unwrap_or_default(),
             demo,
             clock_file,
         };
+        let max = seatkeeper_store::MAX_SIGNIN_WINDOW_SECS;
+        if config.signin.max_failures == 0 {
+            return Err(ServeError::Config(
+                "signin_max_failures must be at least 1".into(),
+            ));
+        }
+        for (name, v) in [
+            ("signin_failure_window_secs", config.signin.window_secs),
+            ("signin_lockout_secs", config.signin.lockout_secs),
+        ] {
+            if !(1..=max).contains(&v) {
+                return Err(ServeError::Config(format!(
+                    "{name} must be between 1 and {max}"
+                )));
+            }
+        }
         if config.idle_timeout.is_zero() {
             return Err(ServeError::Config(
                 "idle_timeout_secs must be at least 1".into(),
@@ -141,6 +198,12 @@ impl ServeConfig {
         }
         Ok(config)
     }
+}
+
+/// Seconds from the configuration; a value too large for the ledger is caught by the range
+/// check that follows.
+fn secs_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Reads trusted vendor public keys (PEM; a private key file is accepted for its public half).

@@ -6,7 +6,44 @@ use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 
+use crate::AppState;
+use crate::client::Client;
 use crate::error::ApiError;
+
+/// The authenticated caller of an admin route and the audit's actor for what it does: the
+/// one place where the API's "who and from where" is put together (the credential check in
+/// front of the route left the principal in the request).
+pub struct Caller {
+    pub principal: seatkeeper_store::Principal,
+    pub actor: seatkeeper_store::Actor,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = seatkeeper_store::Principal;
+    fn deref(&self) -> &Self::Target {
+        &self.principal
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let principal = parts
+            .extensions
+            .get::<seatkeeper_store::Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthenticated("this route needs a credential"))?;
+        let client = Client::from_request_parts(parts, state).await?;
+        let actor = client.actor(
+            principal.login.clone(),
+            format!("api:{}", principal.scope.as_str()),
+        );
+        Ok(Caller { principal, actor })
+    }
+}
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod routes;
+pub mod signin;
 pub mod ui;
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct Settings {
     pub vendor_keys: Vec<VerifyingKey>,
     /// Verified against when a login is unknown, so that sign-in timing reveals nothing.
     pub dummy_hash: String,
+    /// Proxies whose `X-Forwarded-For` is believed (see `client`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone)]
@@ -46,6 +50,8 @@ pub struct AppState {
     pub gate: Gate,
     pub principals: PrincipalCache,
     pub settings: Arc<Settings>,
+    /// The sign-in limits both sign-in paths share.
+    pub signin: Arc<signin::SigninLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +88,12 @@ pub fn state(
             signin_ttl: time::Duration::hours(12),
             vendor_keys,
             dummy_hash,
+            trusted_proxies: config.trusted_proxies.clone(),
         }),
+        signin: Arc::new(signin::SigninLimits::new(
+            config.signin,
+            config.signin_per_address_per_minute,
+        )),
     })
 }
 
@@ -152,9 +163,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %seatkeeper_store::redact(&config.database), "seatkeeper listening");
     println!("Seatkeeper listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The TCP peer's address reaches the handlers (sign-in limits, audit records).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     reaper.abort();
     resumer.abort();
     sampler.abort();

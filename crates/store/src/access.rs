@@ -246,7 +246,22 @@ impl Ledger {
         .fetch_one(&mut *tx)
         .await?;
         let id = get_i64(&row, "id")?;
-        if scope != TokenScope::Signin {
+        if scope == TokenScope::Signin {
+            // Every sign-in session is opened here: it is audited and ends the login's run of
+            // failures in the same transaction.
+            crate::signin::signin_succeeded(&mut tx, now, &user.login).await?;
+            audit(
+                &mut tx,
+                now,
+                actor,
+                vec![Audit::new(
+                    "auth.signin",
+                    &user.login,
+                    json!({"token_id": id}),
+                )],
+            )
+            .await?;
+        } else {
             audit(
                 &mut tx,
                 now,

@@ -271,6 +271,19 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// A transaction that writes only rows of its own (sign-in failures, audit records of a
+    /// refused sign-in): without the ledger's write lock, so that a burst of wrong passwords
+    /// never queues the integration logins behind it. SQLite still takes its write lock at
+    /// BEGIN (one writer at a time); PostgreSQL orders it by row locks.
+    pub(crate) async fn begin_rows(&self) -> Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
+        }
+    }
+}
+
 /// Moves the ledger to its next generation. On PostgreSQL the row stays locked until the
 /// transaction ends, so a login answered from memory (which reads the row `FOR SHARE`)
 /// either commits before this transaction reads anything or sees the new generation.
@@ -496,6 +509,8 @@ pub(crate) async fn audit(
                 Val::Int(ts(now)),
                 Val::Text(actor.name.clone()),
                 Val::Text(actor.origin.clone()),
+                Val::OptText(actor.address.clone()),
+                Val::OptText(actor.user_agent.clone()),
                 Val::Text(a.action.to_string()),
                 Val::Text(a.target),
                 Val::Text(a.details.to_string()),
@@ -504,8 +519,8 @@ pub(crate) async fn audit(
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO audit_log (at, actor, origin, action, target, details)",
-        6,
+        "INSERT INTO audit_log (at, actor, origin, address, user_agent, action, target, details)",
+        8,
         rows,
     )
     .await

@@ -22,6 +22,7 @@ mod reports;
 mod roles;
 mod sessions;
 mod settings;
+mod signin;
 mod sqlite_writer;
 mod usage;
 mod users;
@@ -38,18 +39,24 @@ pub use distribution::{
 pub use error::StoreError;
 pub use roles::{ExplainView, ReasonView, RoleChange};
 pub use seatkeeper_core::distribution::ManualGrants;
+pub use seatkeeper_core::signin::SigninPolicy;
 pub use sessions::*;
 pub use settings::{MAX_IDLE_TIMEOUT_SECS, ServerSettings};
+pub use signin::{MAX_SIGNIN_WINDOW_SECS, SigninCheck, SigninRefusal};
 pub use usage::{USAGE_DAILY_POINT, USAGE_RETENTION};
 pub use views::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Who does a change and from where: written into every audit record (N3).
+/// Who does a change and from where: written into every audit record (N3). `origin` is the
+/// channel (`api:signin`, `ui`, `cli`, …); `address` and `user_agent` say which client, when
+/// the change came over HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub name: String,
     pub origin: String,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Actor {
@@ -57,7 +64,16 @@ impl Actor {
         Actor {
             name: name.into(),
             origin: origin.into(),
+            address: None,
+            user_agent: None,
         }
+    }
+
+    /// The same actor, from this client.
+    pub fn from_client(mut self, address: Option<String>, user_agent: Option<String>) -> Self {
+        self.address = address;
+        self.user_agent = user_agent;
+        self
     }
 
     /// Changes Seatkeeper makes by itself, such as suspending seats when a package expires.

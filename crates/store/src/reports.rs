@@ -6,7 +6,7 @@ use seatkeeper_core::capacity::counts;
 use seatkeeper_core::{Area, SeatKind};
 use time::Duration;
 
-use crate::db::{Val, count, dt, get_i64, get_opt_i64, get_str, parse};
+use crate::db::{Val, count, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse};
 use crate::reconcile::{load_packages, load_pools};
 use crate::{
     AreaSummary, AuditEntry, AuditFilter, Ledger, ProductSummary, Result, StoreError, Summary,
@@ -95,7 +95,8 @@ impl Ledger {
     /// N3: the newest audit records first.
     pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut sql = String::from(
-            "SELECT id, at, actor, origin, action, target, details FROM audit_log WHERE 1 = 1",
+            "SELECT id, at, actor, origin, address, user_agent, action, target, details FROM audit_log \
+             WHERE 1 = 1",
         );
         let mut binds = Vec::new();
         if let Some(a) = &filter.action {
@@ -130,6 +131,8 @@ impl Ledger {
                     at: dt(get_i64(r, "at")?)?,
                     actor: get_str(r, "actor")?,
                     origin: get_str(r, "origin")?,
+                    address: get_opt_str(r, "address")?,
+                    user_agent: get_opt_str(r, "user_agent")?,
                     action: get_str(r, "action")?,
                     target: get_str(r, "target")?,
                     details: serde_json::from_str(&get_str(r, "details")?)

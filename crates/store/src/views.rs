@@ -252,6 +252,9 @@ pub struct AuditEntry {
     pub at: OffsetDateTime,
     pub actor: String,
     pub origin: String,
+    /// The client's address and user agent, for changes made over HTTP.
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
     pub action: String,
     pub target: String,
     pub details: serde_json::Value,

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 use super::{bin, issue_license, ok, pg_database};
 
+mod signin;
+
 pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 pub(crate) const IDLE_SECS: i64 = 600;
 
@@ -48,8 +50,22 @@ pub(crate) fn start(db: &str, dir: &Path) -> Server {
     start_with(db, dir, |_| {})
 }
 
+/// [`start`] with more `serve` flags.
+pub(crate) fn start_flags(db: &str, dir: &Path, extra: &[&str]) -> Server {
+    start_full(db, dir, extra, |_| {})
+}
+
 /// Like [`start`], with `configure` applied to the command before it is spawned.
 pub(crate) fn start_with(db: &str, dir: &Path, configure: impl FnOnce(&mut Command)) -> Server {
+    start_full(db, dir, &[], configure)
+}
+
+fn start_full(
+    db: &str,
+    dir: &Path,
+    extra: &[&str],
+    configure: impl FnOnce(&mut Command),
+) -> Server {
     let mut command = bin();
     configure(&mut command);
     let mut child = command
@@ -69,6 +85,7 @@ pub(crate) fn start_with(db: &str, dir: &Path, configure: impl FnOnce(&mut Comma
             "--reap-interval-secs",
             "1",
         ])
+        .args(extra)
         .env("SEATKEEPER_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

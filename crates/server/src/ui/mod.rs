@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::auth;
+use crate::client::Client;
 use crate::error::ApiError;
 
 pub(crate) const SESSION_COOKIE: &str = "sk_ui";
@@ -124,11 +125,13 @@ pub struct Ui {
     pub unread: u64,
     pub flash: Option<Flash>,
     pub secure_cookies: bool,
+    /// Where the request came from, for the audit.
+    pub client: Client,
 }
 
 impl Ui {
     pub fn actor(&self) -> Actor {
-        Actor::new(self.principal.login.clone(), "ui")
+        self.client.actor(self.principal.login.clone(), "ui")
     }
 
     /// Refuses (403 page) when the administrator lacks `p`.
@@ -512,12 +515,18 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
     let flash = flash_of(req.headers());
     let had_flash = flash.is_some();
     let secure_cookies = state.settings.secure_cookies;
+    let client = Client::of(
+        req.extensions(),
+        req.headers(),
+        &state.settings.trusted_proxies,
+    );
     req.extensions_mut().insert(Ui {
         principal,
         csrf,
         unread,
         flash,
         secure_cookies,
+        client,
     });
     let mut r = next.run(req).await;
     // The notice was shown on this page (a redirect passes it on untouched).
@@ -664,6 +673,7 @@ fn signin_form_with(
 
 async fn signin(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> UiResult<Response> {
@@ -682,7 +692,7 @@ async fn signin(
         .unwrap_or_default();
     let next = form.get("next").map(str::to_string);
     let (secret, principal) =
-        match crate::admin::authenticate(&state, &login, &password, "ui:signin").await {
+        match crate::signin::authenticate(&state, &client, &login, &password, "ui:signin").await {
             Ok(v) => v,
             Err(e) if e.status == StatusCode::UNAUTHORIZED => {
                 return signin_form(
@@ -691,6 +701,23 @@ async fn signin(
                     Some("Wrong login or password."),
                     StatusCode::UNAUTHORIZED,
                 );
+            }
+            // The same limits as the API's sign-in: the page says when to try again.
+            Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+                let wait = e.retry_after.unwrap_or(60);
+                let mut r = signin_form(
+                    &state,
+                    next.as_deref(),
+                    Some(&format!(
+                        "Too many sign-in attempts. Sign-in is refused for {}, even with \
+                         the right password; try again later.",
+                        crate::signin::human(wait)
+                    )),
+                    StatusCode::TOO_MANY_REQUESTS,
+                )?;
+                r.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, wait.into());
+                return Ok(r);
             }
             Err(e) => return Err(e.into()),
         };
@@ -721,6 +748,7 @@ async fn signin(
             unread: 0,
             flash: None,
             secure_cookies: secure,
+            client,
         };
         let text = if summary.licenses_loaded {
             "Every license has expired: only administrators can sign in to the application. Upload a renewal below."

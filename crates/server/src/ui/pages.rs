@@ -388,7 +388,8 @@ pub async fn audit(
                     @if entries.is_empty() { tr { td colspan="6" .muted { "No record matches." } } }
                     @for e in &entries {
                         tr data-action=(e.action) {
-                            td { (view::datetime(e.at)) } td { (e.actor) } td { (e.origin) }
+                            td { (view::datetime(e.at)) } td { (e.actor) }
+                            td title=[e.user_agent.as_deref()] { (e.origin) @if let Some(a) = &e.address { br; span.muted { (a) } } }
                             td { code { (e.action) } } td { (e.target) }
                             td.details { code { (truncate(&e.details.to_string(), 300)) } }
                         }
