@@ -10,6 +10,7 @@ use sqlx::Connection as _;
 
 mod crash;
 mod server;
+mod tour;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_seatkeeper"));
