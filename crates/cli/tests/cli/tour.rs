@@ -146,7 +146,8 @@ fn serve_demo(dir: &Path) -> (Server, String) {
 }
 
 /// The bash script that runs `steps` one after the other in one shell (variables and
-/// functions carry over, as when pasted), each step's output and status into `out/<i>`.
+/// functions carry over, as when pasted), each step's output and status into
+/// `$TOUR_OUT/<i>` (an absolute path: the tours change directory).
 fn script(steps: &[Step], exe: &str) -> String {
     let mut s = String::from("set -o pipefail\n");
     for (i, step) in steps.iter().enumerate() {
@@ -154,7 +155,7 @@ fn script(steps: &[Step], exe: &str) -> String {
         let command = step.command.replace("cargo run -q --", &format!("'{exe}'"));
         let _ = write!(
             s,
-            "{{\n{command}\n}} >\"out/{i}\" 2>&1 </dev/null\necho $? >\"out/{i}.rc\"\n"
+            "{{\n{command}\n}} >\"$TOUR_OUT/{i}\" 2>&1 </dev/null\necho $? >\"$TOUR_OUT/{i}.rc\"\n"
         );
     }
     s
@@ -191,34 +192,33 @@ fn x13_12_readme_tours_hold_on_a_fresh_demo() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, base) = serve_demo(dir.path());
     std::fs::create_dir(dir.path().join("out")).unwrap();
+    // The tours work in the demo's folder; they must leave its own files alone (a restart
+    // of the demo reads its vendor key from there).
+    let demo_key = dir.path().join("seatkeeper-demo.db.demo/vendor.pub.pem");
+    let demo_key_before = std::fs::read_to_string(&demo_key).unwrap();
     std::fs::write(
         dir.path().join("tour.sh"),
         script(&steps, env!("CARGO_BIN_EXE_seatkeeper")),
     )
     .unwrap();
-    let mut shell = Command::new("bash")
-        .arg("tour.sh")
+    // Bounded: `timeout` ends a tour that hangs (a server that stopped answering, say).
+    let shell = Command::new("timeout")
+        .args(["50", "bash", "tour.sh"])
         .current_dir(dir.path())
         .env("SK", &base)
+        .env("TOUR_OUT", dir.path().join("out"))
         .env_remove("SEATKEEPER_DATABASE")
         .env_remove("SEATKEEPER_VENDOR_KEYS")
         .env_remove("SEATKEEPER_ACTOR")
         .env("SEATKEEPER_LOG", "warn")
         .stdin(Stdio::null())
-        .spawn()
+        .status()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(50);
-    loop {
-        if shell.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = shell.kill();
-            let _ = shell.wait();
-            panic!("the README tours took more than 50 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert_ne!(
+        shell.code(),
+        Some(124),
+        "the README's tours took more than 50 s"
+    );
 
     let mut failures = String::new();
     for (i, step) in steps.iter().enumerate() {
@@ -257,6 +257,11 @@ fn x13_12_readme_tours_hold_on_a_fresh_demo() {
     assert!(
         failures.is_empty(),
         "the README's tours differ from the product:\n{failures}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&demo_key).unwrap(),
+        demo_key_before,
+        "the tours overwrote the demo's vendor key"
     );
     assert!(
         started.elapsed() < Duration::from_secs(60),
