@@ -500,6 +500,9 @@ pub enum CliError {
     Store(StoreError),
     Usage(String),
     Io(String, std::io::Error),
+    /// A file named on the command line cannot be read (missing, not permitted, not UTF-8):
+    /// the caller's input is wrong, so it is a refusal like any other bad argument.
+    Unreadable(String, std::io::Error),
 }
 
 impl std::fmt::Display for CliError {
@@ -507,7 +510,7 @@ impl std::fmt::Display for CliError {
         match self {
             CliError::Store(e) => write!(f, "{e}"),
             CliError::Usage(m) => f.write_str(m),
-            CliError::Io(path, e) => write!(f, "{path}: {e}"),
+            CliError::Io(path, e) | CliError::Unreadable(path, e) => write!(f, "{path}: {e}"),
         }
     }
 }
@@ -530,20 +533,22 @@ impl CliError {
             CliError::Store(e) => e.code(),
             CliError::Usage(_) => "usage",
             CliError::Io(..) => "io",
+            CliError::Unreadable(..) => "unreadable_file",
         }
     }
 
     fn exit(&self) -> u8 {
         match self {
             CliError::Store(StoreError::Domain(_) | StoreError::Refused(_))
-            | CliError::Usage(_) => 2,
+            | CliError::Usage(_)
+            | CliError::Unreadable(..) => 2,
             _ => 1,
         }
     }
 }
 
 pub fn read_file(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| CliError::Io(path.display().to_string(), e))
+    std::fs::read_to_string(path).map_err(|e| CliError::Unreadable(path.display().to_string(), e))
 }
 
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {

@@ -55,9 +55,9 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// The four places auto-allocation looks, in the order of seed `003_*.txt`: floating seats
-/// in the user's folder, then the root; then dedicated seats in the user's folder, then the
-/// root. A user in the root gets two steps, not four.
+/// The four places auto-allocation looks (S2, the order of Efecte's auto-allocation): floating
+/// seats in the user's folder, then the root; then dedicated seats in the user's folder, then
+/// the root. A user in the root gets two steps, not four.
 pub fn allocation_order(folder: FolderId) -> Vec<(SeatKind, FolderId)> {
     let mut order = Vec::with_capacity(4);
     for kind in [SeatKind::Concurrent, SeatKind::Named] {

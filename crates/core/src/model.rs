@@ -1,4 +1,5 @@
-//! The domain's nouns, in the words of `SPEC.md`.
+//! The domain's nouns (products, areas, packages, folders, users, roles, assignments,
+//! sessions); the features they serve are listed in `docs/FEATURES.md`.
 
 use std::fmt;
 use std::str::FromStr;

@@ -91,6 +91,12 @@ fn order(now: time::OffsetDateTime) -> Order {
                 features: vec!["self_service".into()],
                 all_modules: false,
             },
+            Product {
+                code: "telephony".into(),
+                name: "Telephony module".into(),
+                features: vec!["calls".into()],
+                all_modules: false,
+            },
         ],
         packages: vec![
             pkg(
@@ -109,6 +115,13 @@ fn order(now: time::OffsetDateTime) -> Order {
             ),
             analytics,
             pkg("DEMO-PORTAL", "portal", SeatKind::Named, Area::Portal, 60),
+            pkg(
+                "DEMO-TELEPHONY",
+                "telephony",
+                SeatKind::Named,
+                Area::Employee,
+                10,
+            ),
         ],
         area_limits: vec![
             OrderAreaLimit {
@@ -208,26 +221,23 @@ pub async fn load(ledger: &Ledger, config: &ServeConfig) -> Result<DemoLoaded, S
     let logins = |range: std::ops::RangeInclusive<usize>, prefix: &str| -> Vec<String> {
         range.map(|i| format!("{prefix}{i:03}")).collect()
     };
-    // Roles: an organizational tree and a functional role of license managers.
+    // Roles: an organizational tree and a functional role of license managers. The Sales roles
+    // start empty and without products: the README's API and command-line tours fill them
+    // (members, analytics bound to "Sales department") and show the redistribution that
+    // follows, so nothing here may pre-empt it.
     let sales = ledger
         .create_role(&system, "Sales department", "organizational", None)
         .await?;
-    let north = ledger
+    ledger
         .create_role(&system, "Sales North", "organizational", Some(sales.id))
         .await?;
     let support = ledger
         .create_role(&system, "Support department", "organizational", None)
         .await?;
-    // Licenses distributed with the roles: analytics for Sales (inherited by Sales North);
-    // the role members get them from the redistribution below.
+    // Telephony goes with the Support department: 25 members, 10 seats, so the redistribution
+    // below leaves pending needs and a system message to look at.
     ledger
-        .set_role_product(&system, sales.id, "analytics", true)
-        .await?;
-    ledger
-        .set_role_members(&system, sales.id, &logins(201..=215, "emp"), true)
-        .await?;
-    ledger
-        .set_role_members(&system, north.id, &logins(216..=235, "emp"), true)
+        .set_role_product(&system, support.id, "telephony", true)
         .await?;
     ledger
         .set_role_members(&system, support.id, &logins(236..=260, "emp"), true)
@@ -263,8 +273,9 @@ pub async fn load(ledger: &Ledger, config: &ServeConfig) -> Result<DemoLoaded, S
     ledger
         .grant(&system, &logins(1..=35, "cust"), &["portal".into()])
         .await?;
-    // Role-based distribution for everyone: 35 members want analytics and 15 seats are
-    // left after the 25 granted by hand, so the demo shows pending needs and a system message.
+    // Role-based distribution for everyone: 10 of the Support department's 25 members get a
+    // telephony seat, 15 needs stay pending. Analytics keeps 15 of its 40 seats free for the
+    // tours' grants.
     ledger
         .redistribute(
             &system,

@@ -1,4 +1,4 @@
-//! More of the admin UI: CSV import and export (U2, U4), a user's Licenses tab explaining a
+//! More of the admin UI: CSV import and export (U1, U4), a user's Licenses tab explaining a
 //! role via its ancestor (D6), settings (D5, S3), folders with placed seats (X1), and the
 //! users list's paging and filters (U1).
 
@@ -50,8 +50,9 @@ async fn import_csv(ui: &Ui, name: &str, text: &str) {
 /// A file with two bad lines is refused whole and the refusal lists both; a good file creates
 /// its users, who are then found by the search and are in the CSV export.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ui_u2_csv_import_reports_every_bad_line_and_export_downloads() {
-    let Some(ui) = Ui::start("ui_u2_csv_import_reports_every_bad_line_and_export_downloads").await
+async fn ui_u1_u4_csv_import_reports_every_bad_line_and_export_downloads() {
+    let Some(ui) =
+        Ui::start("ui_u1_u4_csv_import_reports_every_bad_line_and_export_downloads").await
     else {
         return;
     };

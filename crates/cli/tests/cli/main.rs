@@ -12,6 +12,7 @@ mod crash;
 mod ops;
 mod server;
 mod soak;
+mod tour;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_seatkeeper"));

@@ -442,7 +442,7 @@ pub async fn create(State(state): State<AppState>, ui: Ui, form: Form) -> UiResu
     }))
 }
 
-/// U2: CSV import, all lines or none; a refused file lists every bad line.
+/// U1: CSV import, all lines or none; a refused file lists every bad line.
 pub async fn import_csv(
     State(state): State<AppState>,
     ui: Ui,
