@@ -581,7 +581,7 @@ impl Ledger {
                     .collect(),
             })
             .collect();
-        Ok(users_csv::write(&rows)?)
+        Ok(users_csv::write(&rows))
     }
 }
 
