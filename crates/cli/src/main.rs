@@ -211,7 +211,8 @@ enum TokenCmd {
 enum LicenseCmd {
     /// Write a license request for the vendor (L1).
     Request {
-        /// The company id the vendor gave you; remembered after the first request.
+        /// The company id the vendor gave you; recorded by the first request. A different one
+        /// later is refused: change it with `license company-id`.
         #[arg(long)]
         company_id: Option<String>,
         /// The application version the licenses are for.
@@ -220,6 +221,14 @@ enum LicenseCmd {
         /// Where to write the request (standard output if omitted).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Change the installation's company id (refused while license files are loaded: they
+    /// are bound to the old one).
+    CompanyId {
+        company_id: String,
+        /// Confirm the change.
+        #[arg(long)]
+        confirm: bool,
     },
     /// Import a license file from the vendor (L2, L3). Needs --vendor-key.
     Import { file: PathBuf },
@@ -1016,6 +1025,23 @@ async fn license_cmd(
             let text =
                 serde_json::to_string_pretty(&req).map_err(|e| CliError::Usage(e.to_string()))?;
             write_or_print(output.as_deref(), &text)
+        }
+        LicenseCmd::CompanyId {
+            company_id,
+            confirm,
+        } => {
+            if !confirm {
+                return Err(CliError::Usage(format!(
+                    "changing the company id re-binds this installation's licenses; run again with --confirm to set it to {company_id:?}"
+                )));
+            }
+            let info = ledger.set_company_id(who, company_id).await?;
+            out.show(&info, |i| {
+                println!(
+                    "company id: {}",
+                    i.company_id.as_deref().unwrap_or_default()
+                )
+            })
         }
         LicenseCmd::Import { file } => {
             let keys = trusted_keys(cli)?;

@@ -191,6 +191,16 @@ pub fn table() -> Vec<Route> {
             post(admin::license_request),
         ),
         r(
+            M::PUT,
+            "/api/v1/license/company-id",
+            MANAGE,
+            "licenses",
+            "Change the installation's company id; refused while license files are loaded",
+            J,
+            &[],
+            put(admin::set_company_id),
+        ),
+        r(
             M::GET,
             "/api/v1/licenses",
             VIEW,

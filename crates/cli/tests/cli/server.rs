@@ -17,7 +17,7 @@ use super::{bin, issue_license, ok, pg_database};
 const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 const IDLE_SECS: i64 = 600;
 
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub base: String,
 }
@@ -30,7 +30,7 @@ impl Drop for Server {
 }
 
 /// Starts `seatkeeper serve` on a free port and waits until it listens.
-fn start(db: &str, dir: &Path) -> Server {
+pub(crate) fn start(db: &str, dir: &Path) -> Server {
     let mut child = bin()
         .current_dir(dir)
         .args([
@@ -68,24 +68,24 @@ fn start(db: &str, dir: &Path) -> Server {
     Server { child, base }
 }
 
-fn set_clock(dir: &Path, at: i64) {
+pub(crate) fn set_clock(dir: &Path, at: i64) {
     std::fs::write(dir.join("clock"), at.to_string()).unwrap();
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Api {
-    fn new(server: &Server) -> Api {
+    pub(crate) fn new(server: &Server) -> Api {
         Api {
             http: reqwest::Client::new(),
             base: server.base.clone(),
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -108,13 +108,19 @@ impl Api {
         )
     }
 
-    async fn ok(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
         let (status, v) = self.call(method.clone(), path, Some(token), body).await;
         assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
     }
 
-    async fn login(&self, token: &str, user: &str) -> Value {
+    pub(crate) async fn login(&self, token: &str, user: &str) -> Value {
         self.ok(
             Method::POST,
             "/integration/v1/login",
@@ -127,9 +133,9 @@ impl Api {
 
 /// Vendor key, a license request and a license with named and floating all-modules seats
 /// and a module product, imported through the admin API after signing in.
-struct World {
-    admin: String,
-    app: String,
+pub(crate) struct World {
+    pub(crate) admin: String,
+    pub(crate) app: String,
 }
 
 fn set_admin_password(db: &str, dir: &Path) {
@@ -156,7 +162,7 @@ fn set_admin_password(db: &str, dir: &Path) {
     assert!(child.wait().unwrap().success());
 }
 
-async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> World {
+pub(crate) async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> World {
     let (status, v) = api
         .call(
             Method::POST,
@@ -222,13 +228,13 @@ async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> Wo
     }
 }
 
-fn prepare(db: &str, dir: &Path) {
+pub(crate) fn prepare(db: &str, dir: &Path) {
     set_clock(dir, T0);
     ok(db, dir, &["vendor", "keygen", "--out", "v"]);
     set_admin_password(db, dir);
 }
 
-async fn create_user(api: &Api, w: &World, login: &str, folder: &str) {
+pub(crate) async fn create_user(api: &Api, w: &World, login: &str, folder: &str) {
     api.ok(
         Method::POST,
         "/api/v1/users",

@@ -925,3 +925,58 @@ pub async fn concurrent_grants_for_the_last_seats_never_oversubscribe(db: &TestD
     assert_eq!(won, SEATS as usize);
     assert_eq!(used(db, "crm").await, (5, 5, 0));
 }
+
+async fn company(db: &TestDb) -> Option<String> {
+    db.ledger.instance().await.unwrap().company_id
+}
+
+/// Issue 13 item 9: a license request never changes a recorded company id; only the explicit
+/// change does, and not while license files bound to the old id are loaded.
+pub async fn x13_9_company_id_changes_only_explicitly(db: &TestDb) {
+    db.ledger
+        .license_request(&admin(), Some("ACME"), "1.0")
+        .await
+        .unwrap();
+    db.ledger
+        .license_request(&admin(), Some("ACME"), "1.0")
+        .await
+        .unwrap();
+    let audits = audit_count(db).await;
+    let err = domain(
+        db.ledger
+            .license_request(&admin(), Some("GLOBEX"), "1.0")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(&err, Error::CompanyIdChange { installed, requested }
+            if installed == "ACME" && requested == "GLOBEX"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "company_id_change");
+    assert_eq!(company(db).await.as_deref(), Some("ACME"));
+    assert_eq!(audit_count(db).await, audits);
+
+    // Without license files, the explicit change is allowed (and audited).
+    let info = db.ledger.set_company_id(&admin(), "GLOBEX").await.unwrap();
+    assert_eq!(info.company_id.as_deref(), Some("GLOBEX"));
+    assert_eq!(audit_count(db).await, audits + 1);
+    db.ledger.set_company_id(&admin(), "ACME").await.unwrap();
+
+    // With a license file loaded for ACME, it is refused, and the genuine file still imports.
+    crm_seats(db, "S-1", 3).await;
+    let audits = audit_count(db).await;
+    let err = domain(
+        db.ledger
+            .set_company_id(&admin(), "GLOBEX")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err, Error::CompanyIdLocked { files: 1 });
+    assert_eq!(company(db).await.as_deref(), Some("ACME"));
+    assert_eq!(audit_count(db).await, audits);
+    // Setting the id it already has is no change, so it is not refused.
+    db.ledger.set_company_id(&admin(), "ACME").await.unwrap();
+    crm_seats(db, "S-2", 2).await;
+    assert_eq!(used(db, "crm").await.0, 5);
+}

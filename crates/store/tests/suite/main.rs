@@ -76,6 +76,7 @@ on_both_backends!(
     d4_a_second_run_for_all_visits_only_changed_users,
     i5_usage_history_records_changes_and_a_daily_point,
     u_user_list_filters_by_role_and_counts,
+    x13_9_company_id_changes_only_explicitly,
 );
 
 use cases::*;
