@@ -64,3 +64,49 @@ fn x13_9_the_company_id_changes_only_by_its_own_confirmed_command() {
     let req: Value = serde_json::from_str(&ok("x.db", d, &["license", "request"])).unwrap();
     assert_eq!(req["company_id"], "GLOBEX");
 }
+
+/// Signs `login` in through the admin API and answers the bearer token.
+async fn sign_in(api: &Api, login: &str, password: &str) -> String {
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": login, "password": password})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x13_9_a_blocked_administrators_signin_stays_dead_after_unblock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, api, w) = served(dir.path()).await;
+    super::server::create_user(&api, &w, "boss", "").await;
+    api.ok(
+        Method::PUT,
+        "/api/v1/users/boss/password",
+        &w.admin,
+        Some(json!({"password": "a long enough password"})),
+    )
+    .await;
+    let boss = sign_in(&api, "boss", "a long enough password").await;
+    api.ok(Method::GET, "/api/v1/auth/me", &boss, None).await;
+    api.ok(
+        Method::POST,
+        "/api/v1/users/boss/block",
+        &w.admin,
+        Some(json!({})),
+    )
+    .await;
+    api.ok(Method::POST, "/api/v1/users/boss/activate", &w.admin, None)
+        .await;
+    let (status, v) = api
+        .call(Method::GET, "/api/v1/auth/me", Some(&boss), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    // A new sign-in works.
+    let again = sign_in(&api, "boss", "a long enough password").await;
+    api.ok(Method::GET, "/api/v1/auth/me", &again, None).await;
+}

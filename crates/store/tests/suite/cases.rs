@@ -980,3 +980,43 @@ pub async fn x13_9_company_id_changes_only_explicitly(db: &TestDb) {
     crm_seats(db, "S-2", 2).await;
     assert_eq!(used(db, "crm").await.0, 5);
 }
+
+/// Issue 13 item 9: blocking a user ends their sign-ins, so unblocking does not bring them
+/// back; a block by CSV import does the same. API tokens made on purpose are kept.
+pub async fn x13_9_a_block_ends_the_users_signins_for_good(db: &TestDb) {
+    use seatkeeper_store::TokenScope;
+    users(db, &["boss", "deputy"]).await;
+    for (owner, hash, scope) in [
+        ("boss", "signin-boss", TokenScope::Signin),
+        ("boss", "api-boss", TokenScope::Admin),
+        ("deputy", "signin-deputy", TokenScope::Signin),
+    ] {
+        db.ledger
+            .create_token(&admin(), owner, "t", scope, hash, None)
+            .await
+            .unwrap();
+    }
+    let valid = |hash: &'static str| {
+        let ledger = &db.ledger;
+        async move { ledger.principal(hash).await.unwrap().is_some() }
+    };
+    assert!(valid("signin-boss").await);
+    db.ledger
+        .block_user(&admin(), "boss", "manual")
+        .await
+        .unwrap();
+    assert!(!valid("signin-boss").await && !valid("api-boss").await);
+    db.ledger.activate_user(&admin(), "boss").await.unwrap();
+    assert!(
+        !valid("signin-boss").await,
+        "the sign-in ended at the block, not just paused"
+    );
+    assert!(valid("api-boss").await, "an API token is kept");
+
+    db.ledger
+        .import_users_csv(&admin(), "login,state\ndeputy,blocked\n")
+        .await
+        .unwrap();
+    db.ledger.activate_user(&admin(), "deputy").await.unwrap();
+    assert!(!valid("signin-deputy").await);
+}

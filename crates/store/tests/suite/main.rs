@@ -77,6 +77,7 @@ on_both_backends!(
     i5_usage_history_records_changes_and_a_daily_point,
     u_user_list_filters_by_role_and_counts,
     x13_9_company_id_changes_only_explicitly,
+    x13_9_a_block_ends_the_users_signins_for_good,
 );
 
 use cases::*;
