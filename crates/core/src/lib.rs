@@ -12,6 +12,7 @@ pub mod login;
 pub mod model;
 pub mod seats;
 pub mod users_csv;
+pub mod validate;
 
 pub use error::{Error, LicenseError};
 pub use model::*;

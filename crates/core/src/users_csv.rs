@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::RowError;
-use crate::{Area, Error, UserState, split_folder_path, validate_code};
+use crate::{Area, Error, UserState, validate};
 
 /// One good row of an import file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,14 +88,18 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
             |c: &str| unguard(index.get(c).and_then(|i| record.get(*i)).unwrap_or("")).to_string();
         let mut problems = Vec::new();
         let login = field("login");
-        if let Err(e) = validate_code("login", &login) {
+        if let Err(e) = validate::login(&login) {
             problems.push(e.to_string());
         } else if let Some(first) = seen.insert(login.to_ascii_lowercase(), line) {
             problems.push(format!("login {login:?} already appears on line {first}"));
         }
+        let name = field("name");
+        if let Err(e) = validate::name(&name) {
+            problems.push(e.to_string());
+        }
         let email = field("email");
-        if !email.is_empty() && (!email.contains('@') || email.contains(char::is_whitespace)) {
-            problems.push(format!("e-mail {email:?} is not an address"));
+        if let Err(e) = validate::email(&email) {
+            problems.push(e.to_string());
         }
         let area = match field("area").as_str() {
             "" => Some(Area::Employee),
@@ -112,22 +116,19 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
                 .ok(),
         };
         let folder = field("folder");
-        if let Err(e) = split_folder_path(&folder) {
+        if let Err(e) = validate::folder_path(&folder) {
             problems.push(e.to_string());
         }
         match (problems.is_empty(), area, state) {
-            (true, Some(area), Some(state)) => {
-                let name = field("name");
-                rows.push(UserRow {
-                    line,
-                    name: if name.is_empty() { login.clone() } else { name },
-                    login,
-                    email,
-                    area,
-                    folder,
-                    state,
-                })
-            }
+            (true, Some(area), Some(state)) => rows.push(UserRow {
+                line,
+                name: if name.is_empty() { login.clone() } else { name },
+                login,
+                email,
+                area,
+                folder,
+                state,
+            }),
             _ => errors.push(RowError {
                 line,
                 message: problems.join("; "),

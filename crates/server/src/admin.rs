@@ -109,6 +109,8 @@ pub async fn authenticate(
     origin: &str,
 ) -> ApiResult<(String, Principal)> {
     let refused = || ApiError::unauthenticated("wrong login or password");
+    // An over-long password cannot be right; refused before the slow hash sees it.
+    seatkeeper_core::validate::password(password)?;
     let creds = state.ledger.credentials(login).await?;
     // The hash is verified even for unknown users so that timing does not reveal logins.
     let stored = creds

@@ -110,3 +110,90 @@ async fn x13_9_a_blocked_administrators_signin_stays_dead_after_unblock() {
     let again = sign_in(&api, "boss", "a long enough password").await;
     api.ok(Method::GET, "/api/v1/auth/me", &again, None).await;
 }
+
+/// The newest audit record's id: unchanged means nothing was audited (nor changed).
+async fn last_audit(api: &Api, w: &World) -> Value {
+    api.ok(Method::GET, "/api/v1/audit?limit=1", &w.admin, None)
+        .await["items"][0]["id"]
+        .clone()
+}
+
+async fn refused(api: &Api, w: &World, method: Method, path: &str, body: Value) -> String {
+    let (status, v) = api.call(method, path, Some(&w.admin), Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+    assert_eq!(v["error"]["code"], "invalid", "{path}: {v}");
+    v["error"]["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x13_9_bad_input_is_refused_at_the_edge_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, api, w) = served(dir.path()).await;
+    let before = last_audit(&api, &w).await;
+    let megabyte = "x".repeat(1 << 20);
+    let user = |name: &str| json!({"login": "eve", "area": "employee", "name": name});
+    let m = refused(&api, &w, Method::POST, "/api/v1/users", user("Eve\0")).await;
+    assert!(m.contains("name contains a control character"), "{m}");
+    let m = refused(&api, &w, Method::POST, "/api/v1/users", user(&megabyte)).await;
+    assert!(m.contains("name is too long"), "{m}");
+    let m = refused(
+        &api,
+        &w,
+        Method::POST,
+        "/api/v1/users",
+        json!({"login": "eve", "area": "employee", "email": format!("{megabyte}@x.org")}),
+    )
+    .await;
+    assert!(m.contains("e-mail is too long"), "{m}");
+    for path in ["Sales/../Admin".to_string(), vec!["f"; 1000].join("/")] {
+        let m = refused(
+            &api,
+            &w,
+            Method::POST,
+            "/api/v1/folders",
+            json!({"path": path}),
+        )
+        .await;
+        assert!(m.contains("folder"), "{m}");
+    }
+    let m = refused(
+        &api,
+        &w,
+        Method::PUT,
+        "/api/v1/users/admin/password",
+        json!({"password": megabyte}),
+    )
+    .await;
+    assert!(m.contains("password is too long"), "{m}");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"login": "admin", "password": megabyte})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // The CSV import refuses the same things, line by line.
+    let csv = api
+        .http
+        .post(format!("{}/api/v1/users/import", api.base))
+        .bearer_auth(&w.admin)
+        .header("content-type", "text/csv")
+        .body("login,name,folder\neve,Eve\0,\nmal,Mal,a/../b\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = csv.json().await.unwrap();
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("line 2") && m.contains("line 3"), "{m}");
+
+    assert_eq!(last_audit(&api, &w).await, before, "nothing was changed");
+    let users = api
+        .ok(Method::GET, "/api/v1/users?q=eve", &w.admin, None)
+        .await;
+    assert_eq!(users["items"], json!([]), "{users}");
+    let folders = api.ok(Method::GET, "/api/v1/folders", &w.admin, None).await;
+    assert!(!folders.to_string().contains("Admin"), "{folders}");
+}
