@@ -4,11 +4,13 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
 use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{Access, enforce};
 use crate::error::ApiError;
@@ -804,6 +806,13 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Answers carry tokens (sign-in, token creation, the integration login's session id)
+        // and per-user data: no cache, shared or private, may keep them. Set on every API
+        // answer so a new route cannot forget it.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
 }
 

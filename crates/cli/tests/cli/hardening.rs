@@ -197,3 +197,51 @@ async fn x13_9_bad_input_is_refused_at_the_edge_and_changes_nothing() {
     let folders = api.ok(Method::GET, "/api/v1/folders", &w.admin, None).await;
     assert!(!folders.to_string().contains("Admin"), "{folders}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x13_9_answers_that_carry_tokens_are_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, api, w) = served(dir.path()).await;
+    super::server::create_user(&api, &w, "ann", "").await;
+    let calls = [
+        (
+            "/api/v1/auth/login",
+            None,
+            json!({"login": "admin", "password": "correct horse battery staple"}),
+        ),
+        (
+            "/api/v1/tokens",
+            Some(&w.admin),
+            json!({"name": "t", "scope": "admin"}),
+        ),
+        (
+            "/integration/v1/login",
+            Some(&w.app),
+            json!({"login": "ann", "client": "e2e"}),
+        ),
+    ];
+    for (path, token, body) in calls {
+        let mut req = api.http.post(format!("{}{path}", api.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        assert_eq!(
+            resp.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    // Errors too (a refused sign-in), and the admin lists.
+    let resp = api
+        .http
+        .get(format!("{}/api/v1/users", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
