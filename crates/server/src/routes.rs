@@ -35,6 +35,8 @@ pub struct RouteSpec {
     pub tag: &'static str,
     pub body: Body,
     pub query: &'static [&'static str],
+    /// The status of a successful answer: 200, or 201 for a route that creates something.
+    pub success: u16,
 }
 
 pub struct Route {
@@ -62,8 +64,17 @@ fn r(
             tag,
             body,
             query,
+            success: 200,
         },
         handler,
+    }
+}
+
+impl Route {
+    /// Marks a route that answers 201 Created (its handler returns `StatusCode::CREATED`).
+    fn created(mut self) -> Route {
+        self.spec.success = 201;
+        self
     }
 }
 
@@ -292,7 +303,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_folder),
-        ),
+        )
+        .created(),
         r(
             M::DELETE,
             "/api/v1/folders/{id}",
@@ -325,7 +337,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_user),
-        ),
+        )
+        .created(),
         r(
             M::POST,
             "/api/v1/users/import",
@@ -499,7 +512,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_role),
-        ),
+        )
+        .created(),
         r(
             M::PUT,
             "/api/v1/roles/{id}/permissions/{permission}",
@@ -741,7 +755,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_token),
-        ),
+        )
+        .created(),
         r(
             M::DELETE,
             "/api/v1/tokens/{id}",
@@ -848,7 +863,7 @@ pub fn openapi() -> Value {
             "security": security,
             "parameters": params,
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                spec.success.to_string(): {"description": if spec.success == 201 { "Created" } else { "Success" }, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
