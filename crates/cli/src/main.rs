@@ -480,6 +480,19 @@ enum VendorCmd {
     Inspect { file: PathBuf },
 }
 
+/// `seatkeeper user list | head`: when the reader goes away, end as other Unix tools do (by
+/// SIGPIPE, which shells do not report) instead of panicking in `println!`. Rust ignores
+/// SIGPIPE by default; the default action is restored for one-shot commands only: a server
+/// must not die because some peer closed a pipe.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called at the start of `main`, before any other thread exists; `signal` with
+    // SIG_DFL installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Why a command failed: a refusal (exit 2) or a problem running it (exit 1).
 #[derive(Debug)]
 pub enum CliError {
@@ -551,6 +564,9 @@ fn write_or_print(output: Option<&Path>, text: &str) -> Result<(), CliError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     let default_log = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {

@@ -493,3 +493,31 @@ async fn x13_9_a_refusal_before_the_body_keeps_the_connection_usable() {
     .await
     .unwrap();
 }
+
+#[test]
+fn x13_9_a_closed_output_pipe_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv: String = std::iter::once("login\n".to_string())
+        .chain((0..300).map(|i| format!("user{i:04}\n")))
+        .collect();
+    std::fs::write(d.join("u.csv"), csv).unwrap();
+    ok("x.db", d, &["user", "import", "u.csv"]);
+    for args in [&["user", "list"][..], &["--json", "user", "list"][..]] {
+        // `seatkeeper user list | head -0`: the reader is gone before the first line.
+        let mut child = super::bin()
+            .current_dir(d)
+            .args(["--database", "x.db"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?} exits quietly: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}");
+    }
+}
