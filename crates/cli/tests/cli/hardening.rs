@@ -521,3 +521,89 @@ fn x13_9_a_closed_output_pipe_ends_the_command_quietly() {
         assert_ne!(out.status.code(), Some(101), "{args:?}");
     }
 }
+
+/// `seatkeeper serve` on `db`, as a user the file permissions bind (root is not bound by
+/// them, so as root the server runs as `nobody`): how it ends, what it said, how long it took.
+#[cfg(unix)]
+fn serve_as_unprivileged(
+    db: &Path,
+    dir: &Path,
+    root: bool,
+) -> (Option<i32>, String, std::time::Duration) {
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = super::bin();
+    cmd.current_dir(dir)
+        .arg("--database")
+        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if root {
+        cmd.uid(65534).gid(65534);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return (status.code(), err, started.elapsed());
+        }
+        if started.elapsed() > std::time::Duration::from_secs(45) {
+            let _ = child.kill();
+            panic!("serve neither started nor failed within 45 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn x13_9_a_read_only_ledger_is_named_at_once() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let top = tempfile::tempdir().unwrap();
+    let set = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(top.path(), 0o755);
+    let root = std::fs::metadata(top.path()).unwrap().uid() == 0;
+
+    // A read-only database file (its directory writable).
+    let rw = top.path().join("rw");
+    std::fs::create_dir(&rw).unwrap();
+    ok("ledger.db", &rw, &["user", "list"]);
+    for entry in std::fs::read_dir(&rw).unwrap() {
+        let path = entry.unwrap().path();
+        if root {
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        }
+        set(&path, 0o644);
+    }
+    if root {
+        std::os::unix::fs::chown(&rw, Some(65534), Some(65534)).unwrap();
+    }
+    set(&rw.join("ledger.db"), 0o444);
+    let (code, err, took) = serve_as_unprivileged(&rw.join("ledger.db"), &rw, root);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: {err}"
+    );
+    assert!(err.contains("ledger.db is read-only"), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+
+    // A new ledger in a read-only directory.
+    let ro = top.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    set(&ro, 0o555);
+    let (code, err, took) = serve_as_unprivileged(&ro.join("ledger.db"), &ro, root);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: {err}"
+    );
+    assert!(
+        err.contains(&format!("the directory {} is read-only", ro.display())),
+        "{err}"
+    );
+}
