@@ -1020,3 +1020,68 @@ pub async fn x13_9_a_block_ends_the_users_signins_for_good(db: &TestDb) {
     db.ledger.activate_user(&admin(), "deputy").await.unwrap();
     assert!(!valid("signin-deputy").await);
 }
+
+/// Issue 13 item 9: a change that changes nothing writes no audit record (settings set to what
+/// they are, members added again or removed when they are not members).
+pub async fn x13_9_no_op_changes_write_no_audit_records(db: &TestDb) {
+    users(db, &["ann", "bob"]).await;
+    let role = db
+        .ledger
+        .create_role(&admin(), "Sales", "functional", None)
+        .await
+        .unwrap()
+        .id;
+    db.ledger
+        .set_role_members(&admin(), role, &s(&["ann"]), true)
+        .await
+        .unwrap();
+    let before = audit_count(db).await;
+    let same = db.ledger.distribution_settings().await.unwrap();
+    db.ledger
+        .set_distribution_settings(&admin(), same)
+        .await
+        .unwrap();
+    let server = db.ledger.server_settings().await.unwrap();
+    db.ledger
+        .set_server_settings(&admin(), server)
+        .await
+        .unwrap();
+    let again = db
+        .ledger
+        .set_role_members(&admin(), role, &s(&["ann", "ANN"]), true)
+        .await
+        .unwrap();
+    assert_eq!(again.changed, 0);
+    let none = db
+        .ledger
+        .set_role_members(&admin(), role, &s(&["bob"]), false)
+        .await
+        .unwrap();
+    assert_eq!(none.changed, 0);
+    assert_eq!(
+        audit_count(db).await,
+        before,
+        "no-op changes are not audited"
+    );
+
+    // A call that changes some of its users audits exactly those.
+    let some = db
+        .ledger
+        .set_role_members(&admin(), role, &s(&["ann", "bob"]), true)
+        .await
+        .unwrap();
+    assert_eq!(some.changed, 1);
+    let log = db
+        .ledger
+        .audit_log(&AuditFilter {
+            limit: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit_count(db).await, before + 1);
+    assert_eq!(
+        (log[0].action.as_str(), log[0].target.as_str()),
+        ("role.member.add", "bob")
+    );
+}

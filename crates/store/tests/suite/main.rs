@@ -78,6 +78,7 @@ on_both_backends!(
     u_user_list_filters_by_role_and_counts,
     x13_9_company_id_changes_only_explicitly,
     x13_9_a_block_ends_the_users_signins_for_good,
+    x13_9_no_op_changes_write_no_audit_records,
 );
 
 use cases::*;
