@@ -467,7 +467,6 @@ async fn x13_9_a_refusal_before_the_body_keeps_the_connection_usable() {
         let (head, _) = read_answer(&mut s);
         assert!(head.starts_with("http/1.1 401"), "{head}");
         assert!(!head.contains("connection: close"), "{head}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
         s.write_all(&body[1000..]).unwrap();
         // The same connection serves the next request.
         s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -542,18 +541,27 @@ fn serve_as_unprivileged(
         cmd.uid(65534).gid(65534);
     }
     let started = std::time::Instant::now();
-    let mut child = cmd.spawn().unwrap();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            return (status.code(), err, started.elapsed());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(45)) {
+        Ok(out) => {
+            let out = out.unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+                started.elapsed(),
+            )
         }
-        if started.elapsed() > std::time::Duration::from_secs(45) {
-            let _ = child.kill();
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
             panic!("serve neither started nor failed within 45 s");
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
