@@ -234,7 +234,8 @@ enum TokenCmd {
 enum LicenseCmd {
     /// Write a license request for the vendor (L1).
     Request {
-        /// The company id the vendor gave you; remembered after the first request.
+        /// The company id the vendor gave you; recorded by the first request. A different one
+        /// later is refused: change it with `license company-id`.
         #[arg(long)]
         company_id: Option<String>,
         /// The application version the licenses are for.
@@ -243,6 +244,14 @@ enum LicenseCmd {
         /// Where to write the request (standard output if omitted).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Change the installation's company id (refused while license files are loaded: they
+    /// are bound to the old one).
+    CompanyId {
+        company_id: String,
+        /// Confirm the change.
+        #[arg(long)]
+        confirm: bool,
     },
     /// Import a license file from the vendor (L2, L3). Needs --vendor-key.
     Import { file: PathBuf },
@@ -494,6 +503,19 @@ enum VendorCmd {
     Inspect { file: PathBuf },
 }
 
+/// `seatkeeper user list | head`: when the reader goes away, end as other Unix tools do (by
+/// SIGPIPE, which shells do not report) instead of panicking in `println!`. Rust ignores
+/// SIGPIPE by default; the default action is restored for one-shot commands only: a server
+/// must not die because some peer closed a pipe.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called at the start of `main`, before any other thread exists; `signal` with
+    // SIG_DFL installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Why a command failed: a refusal (exit 2) or a problem running it (exit 1).
 #[derive(Debug)]
 pub enum CliError {
@@ -571,6 +593,9 @@ fn write_or_print(output: Option<&Path>, text: &str) -> Result<(), CliError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
     let default_log = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {
@@ -1108,6 +1133,23 @@ async fn license_cmd(
             let text =
                 serde_json::to_string_pretty(&req).map_err(|e| CliError::Usage(e.to_string()))?;
             write_or_print(output.as_deref(), &text)
+        }
+        LicenseCmd::CompanyId {
+            company_id,
+            confirm,
+        } => {
+            if !confirm {
+                return Err(CliError::Usage(format!(
+                    "changing the company id re-binds this installation's licenses; run again with --confirm to set it to {company_id:?}"
+                )));
+            }
+            let info = ledger.set_company_id(who, company_id).await?;
+            out.show(&info, |i| {
+                println!(
+                    "company id: {}",
+                    i.company_id.as_deref().unwrap_or_default()
+                )
+            })
         }
         LicenseCmd::Import { file } => {
             let keys = trusted_keys(cli)?;

@@ -113,6 +113,21 @@ pub enum Error {
     },
     #[error("CSV import refused, nothing was changed:\n{}", render_rows(.0))]
     Csv(Vec<RowError>),
+    /// A license request named a company other than the one recorded: licenses are bound to
+    /// the recorded one, so it changes only on purpose, by its own command.
+    #[error(
+        "this installation belongs to company {installed:?}, not {requested:?}; to change it, \
+         run `seatkeeper license company-id {requested} --confirm` (PUT /api/v1/license/company-id)"
+    )]
+    CompanyIdChange {
+        installed: String,
+        requested: String,
+    },
+    #[error(
+        "the company id cannot change while {files} license file(s) are loaded for it; delete \
+         the licenses first (seatkeeper license delete-all --yes)"
+    )]
+    CompanyIdLocked { files: u64 },
 }
 
 /// One bad line of an imported CSV file.
@@ -167,6 +182,8 @@ impl Error {
             Error::FolderInUse { .. } => "folder_in_use",
             Error::Placement { .. } => "placement",
             Error::Csv(_) => "csv_invalid",
+            Error::CompanyIdChange { .. } => "company_id_change",
+            Error::CompanyIdLocked { .. } => "company_id_locked",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod seats;
 pub mod signin;
 pub mod users_csv;
+pub mod validate;
 
 pub use error::{Error, LicenseError};
 pub use model::*;

@@ -214,45 +214,20 @@ impl AssignmentStatus {
     }
 }
 
-/// Checks a login, product code, serial or folder name: visible characters, no separators
-/// that would make CSV or paths ambiguous.
+/// Checks a product code, serial or company id (at most 128 characters); logins have their
+/// own limit, `validate::login`. The rules live in `validate`.
 pub fn validate_code(what: &str, value: &str) -> Result<(), Error> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "{what} {value:?} is not valid: use 1-128 letters, digits, '-', '_', '.', '@'"
-        )))
-    }
+    crate::validate::code(what, value, 128)
 }
 
-/// Folder names may hold spaces but not the path separator.
+/// Folder names may hold spaces but not the path separator (see `validate::folder_name`).
 pub fn validate_folder_name(name: &str) -> Result<(), Error> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.len() > 128 || trimmed.contains('/') || trimmed != name {
-        return Err(Error::Invalid(format!(
-            "folder name {name:?} is not valid: 1-128 characters, no '/', no surrounding spaces"
-        )));
-    }
-    Ok(())
+    crate::validate::folder_name(name)
 }
 
-/// Splits "Sales/North" into its names; "" and "/" are the root.
+/// Splits "Sales/North" into its names; "" and "/" are the root (see `validate::folder_path`).
 pub fn split_folder_path(path: &str) -> Result<Vec<&str>, Error> {
-    let trimmed = path.trim().trim_matches('/');
-    if trimmed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let parts: Vec<&str> = trimmed.split('/').collect();
-    for p in &parts {
-        validate_folder_name(p)?;
-    }
-    Ok(parts)
+    crate::validate::folder_path(path)
 }
 
 /// What a role lets its members do in the admin API (X2). `manage_licenses` is Creatio's

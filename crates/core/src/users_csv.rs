@@ -1,10 +1,16 @@
 //! The users CSV format (U1 import, U4 export). Parsing is all-or-nothing: every bad row is
 //! reported with its line number, and nothing is returned unless every row is good.
+//!
+//! Formula guard: a spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, tab or
+//! carriage return as a formula, so the export writes such a cell quoted with a leading `'`
+//! (OWASP's advice against CSV injection). The import takes that one `'` off again, so an
+//! export re-imports unchanged; a cell that itself starts with `'` before such a character gets
+//! a second `'` on export, which keeps the round trip exact.
 
 use std::collections::BTreeMap;
 
 use crate::error::RowError;
-use crate::{Area, Error, UserState, split_folder_path, validate_code};
+use crate::{Area, Error, UserState, validate};
 
 /// One good row of an import file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,23 +84,22 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let field = |c: &str| {
-            index
-                .get(c)
-                .and_then(|i| record.get(*i))
-                .unwrap_or("")
-                .to_string()
-        };
+        let field =
+            |c: &str| unguard(index.get(c).and_then(|i| record.get(*i)).unwrap_or("")).to_string();
         let mut problems = Vec::new();
         let login = field("login");
-        if let Err(e) = validate_code("login", &login) {
+        if let Err(e) = validate::login(&login) {
             problems.push(e.to_string());
         } else if let Some(first) = seen.insert(login.to_ascii_lowercase(), line) {
             problems.push(format!("login {login:?} already appears on line {first}"));
         }
+        let name = field("name");
+        if let Err(e) = validate::name(&name) {
+            problems.push(e.to_string());
+        }
         let email = field("email");
-        if !email.is_empty() && (!email.contains('@') || email.contains(char::is_whitespace)) {
-            problems.push(format!("e-mail {email:?} is not an address"));
+        if let Err(e) = validate::email(&email) {
+            problems.push(e.to_string());
         }
         let area = match field("area").as_str() {
             "" => Some(Area::Employee),
@@ -111,22 +116,19 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
                 .ok(),
         };
         let folder = field("folder");
-        if let Err(e) = split_folder_path(&folder) {
+        if let Err(e) = validate::folder_path(&folder) {
             problems.push(e.to_string());
         }
         match (problems.is_empty(), area, state) {
-            (true, Some(area), Some(state)) => {
-                let name = field("name");
-                rows.push(UserRow {
-                    line,
-                    name: if name.is_empty() { login.clone() } else { name },
-                    login,
-                    email,
-                    area,
-                    folder,
-                    state,
-                })
-            }
+            (true, Some(area), Some(state)) => rows.push(UserRow {
+                line,
+                name: if name.is_empty() { login.clone() } else { name },
+                login,
+                email,
+                area,
+                folder,
+                state,
+            }),
             _ => errors.push(RowError {
                 line,
                 message: problems.join("; "),
@@ -153,45 +155,90 @@ pub struct ExportRow {
     pub licenses: Vec<String>,
 }
 
+/// Whether a spreadsheet would read `cell` as a formula (or as a guarded cell, see the module
+/// comment), so the export must guard it.
+fn needs_guard(cell: &str) -> bool {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => true,
+        Some('\'') => needs_guard(&cell[1..]),
+        _ => false,
+    }
+}
+
+/// The import's inverse of the export's guard: one leading `'` off a guarded cell.
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_guard(rest) => rest,
+        _ => cell,
+    }
+}
+
+/// Appends one cell: quoted when it holds a delimiter, quote or line break (RFC 4180), and
+/// quoted with a leading `'` when a spreadsheet would run it as a formula. The csv crate's
+/// writer cannot quote a single chosen field, hence the few lines here.
+fn push_cell(out: &mut String, cell: &str) {
+    let guard = needs_guard(cell);
+    if guard || cell.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        if guard {
+            out.push('\'');
+        }
+        out.push_str(&cell.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(cell);
+    }
+}
+
+fn push_record<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_cell(out, cell);
+    }
+    out.push('\n');
+}
+
 /// Writes the export. `active` is "Yes"/"No" as in Claromentis' account-state column. The
 /// import columns come first, so the file re-imports as is.
-pub fn write(rows: &[ExportRow]) -> Result<String, Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let io = |e: csv::Error| Error::Invalid(format!("cannot write CSV: {e}"));
-    w.write_record([
-        "login",
-        "name",
-        "email",
-        "area",
-        "folder",
-        "state",
-        "active",
-        "block_reason",
-        "licenses",
-    ])
-    .map_err(io)?;
+pub fn write(rows: &[ExportRow]) -> String {
+    let mut out = String::new();
+    push_record(
+        &mut out,
+        [
+            "login",
+            "name",
+            "email",
+            "area",
+            "folder",
+            "state",
+            "active",
+            "block_reason",
+            "licenses",
+        ],
+    );
     for r in rows {
-        w.write_record([
-            r.login.as_str(),
-            &r.name,
-            &r.email,
-            r.area.as_str(),
-            &r.folder,
-            r.state.as_str(),
-            if r.state == UserState::Active {
-                "Yes"
-            } else {
-                "No"
-            },
-            r.block_reason.as_deref().unwrap_or(""),
-            &r.licenses.join(";"),
-        ])
-        .map_err(io)?;
+        push_record(
+            &mut out,
+            [
+                r.login.as_str(),
+                &r.name,
+                &r.email,
+                r.area.as_str(),
+                &r.folder,
+                r.state.as_str(),
+                if r.state == UserState::Active {
+                    "Yes"
+                } else {
+                    "No"
+                },
+                r.block_reason.as_deref().unwrap_or(""),
+                &r.licenses.join(";"),
+            ],
+        );
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))
+    out
 }
 
 #[cfg(test)]

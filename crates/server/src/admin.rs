@@ -148,6 +148,26 @@ pub async fn license_request(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyIdBody {
+    pub company_id: String,
+}
+
+/// The one way to change a recorded company id (a license request refuses a different one).
+pub async fn set_company_id(
+    State(state): State<AppState>,
+    p: Caller,
+    ApiJson(body): ApiJson<CompanyIdBody>,
+) -> ApiResult<Json<InstanceInfo>> {
+    Ok(Json(
+        state
+            .ledger
+            .set_company_id(&p.actor, &body.company_id)
+            .await?,
+    ))
+}
+
 pub async fn license_files(State(state): State<AppState>) -> ApiResult<Json<Vec<LicenseFileView>>> {
     Ok(Json(state.ledger.license_files().await?))
 }

@@ -65,9 +65,7 @@ pub fn secret_hash(secret: &str) -> String {
 }
 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    if password.chars().count() < 12 {
-        return Err(ApiError::invalid("a password needs at least 12 characters"));
-    }
+    seatkeeper_core::validate::new_password(password)?;
     let salt = SaltString::encode_b64(&random_bytes::<16>()?)
         .map_err(|e| ApiError::unavailable(format!("cannot make a salt: {e}")))?;
     Argon2::default()

@@ -79,7 +79,9 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::WrongArea { .. }
         | DomainError::BuiltinAdmin(_)
         | DomainError::FolderInUse { .. }
-        | DomainError::Placement { .. } => StatusCode::CONFLICT,
+        | DomainError::Placement { .. }
+        | DomainError::CompanyIdChange { .. }
+        | DomainError::CompanyIdLocked { .. } => StatusCode::CONFLICT,
         DomainError::License(_) | DomainError::Invalid(_) | DomainError::Csv(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }

@@ -1,10 +1,22 @@
-//! axum's extractors with their rejections turned into the API's error shape.
+//! axum's extractors with their rejections turned into the API's error shape. Every body goes
+//! through `body_rejection`, so the same fault gets the same code on every route:
+//!
+//! | fault | status | code |
+//! |---|---|---|
+//! | over the size limit | 413 | `payload_too_large` |
+//! | not UTF-8 | 400 | `invalid_body` |
+//! | JSON without a JSON content type | 415 | `unsupported_media_type` |
+//! | malformed JSON | 400 | `invalid_json` |
+//! | missing, unknown or mistyped fields | 422 | `invalid_json` |
 
+use axum::body::Bytes;
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::client::Client;
@@ -45,8 +57,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body, read by `body_bytes` and then parsed.
 pub struct ApiJson<T>(pub T);
 
 #[derive(FromRequestParts)]
@@ -57,15 +68,76 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
+/// The one mapping of a body that could not be read (too large, cut off, not UTF-8), by the
+/// status axum gives it.
+pub fn body_rejection(status: StatusCode, message: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "payload_too_large",
+            format!("the body is too large: {message}"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(status, "unsupported_media_type", message)
+        }
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message),
+    }
+}
+
+/// The body, whole, as UTF-8 text.
+async fn body_text<S: Send + Sync>(req: Request, state: &S) -> Result<String, ApiError> {
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|r| body_rejection(r.status(), r.body_text()))?;
+    String::from_utf8(bytes.into()).map_err(|e| {
+        body_rejection(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not UTF-8: {}", e.utf8_error()),
+        )
+    })
+}
+
+/// `application/json` or `application/…+json`, as axum's own `Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ctype) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ctype
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(body_rejection(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`".into(),
+            ));
+        }
+        let text = body_text(req, state).await?;
+        axum::Json::<T>::from_bytes(text.as_bytes())
+            .map(|axum::Json(v)| ApiJson(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// Malformed JSON (400) or JSON of the wrong shape (422); the body itself was read.
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = r.status();
-        let code = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-            "unsupported_media_type"
-        } else {
-            "invalid_json"
-        };
-        ApiError::new(status, code, r.body_text())
+        match r.status() {
+            s @ (StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY) => {
+                ApiError::new(s, "invalid_json", r.body_text())
+            }
+            s => body_rejection(s, r.body_text()),
+        }
     }
 }
 
@@ -81,17 +153,13 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// A text body (a license file, a CSV file) with the API's error shape for a body that is too
-/// large or not UTF-8.
+/// A text body (a license file, a CSV file).
 pub struct ApiText(pub String);
 
 impl<S: Send + Sync> FromRequest<S> for ApiText {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        String::from_request(req, state)
-            .await
-            .map(ApiText)
-            .map_err(|r| ApiError::new(r.status(), "invalid_body", r.body_text()))
+        body_text(req, state).await.map(ApiText)
     }
 }

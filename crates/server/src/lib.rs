@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod demo;
+mod drain;
 pub mod error;
 pub mod extract;
 pub mod gate;
@@ -153,6 +154,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     ));
     let app = routes::router(app_state.clone())
         .merge(ui::router(app_state))
+        .layer(axum::middleware::from_fn(drain::drain_unread_body))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -4,11 +4,13 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
 use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{Access, enforce};
 use crate::error::ApiError;
@@ -33,6 +35,8 @@ pub struct RouteSpec {
     pub tag: &'static str,
     pub body: Body,
     pub query: &'static [&'static str],
+    /// The status of a successful answer: 200, or 201 for a route that creates something.
+    pub success: u16,
 }
 
 pub struct Route {
@@ -60,8 +64,17 @@ fn r(
             tag,
             body,
             query,
+            success: 200,
         },
         handler,
+    }
+}
+
+impl Route {
+    /// Marks a route that answers 201 Created (its handler returns `StatusCode::CREATED`).
+    fn created(mut self) -> Route {
+        self.spec.success = 201;
+        self
     }
 }
 
@@ -191,6 +204,16 @@ pub fn table() -> Vec<Route> {
             post(admin::license_request),
         ),
         r(
+            M::PUT,
+            "/api/v1/license/company-id",
+            MANAGE,
+            "licenses",
+            "Change the installation's company id; refused while license files are loaded",
+            J,
+            &[],
+            put(admin::set_company_id),
+        ),
+        r(
             M::GET,
             "/api/v1/licenses",
             VIEW,
@@ -280,7 +303,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_folder),
-        ),
+        )
+        .created(),
         r(
             M::DELETE,
             "/api/v1/folders/{id}",
@@ -313,7 +337,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_user),
-        ),
+        )
+        .created(),
         r(
             M::POST,
             "/api/v1/users/import",
@@ -487,7 +512,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_role),
-        ),
+        )
+        .created(),
         r(
             M::PUT,
             "/api/v1/roles/{id}/permissions/{permission}",
@@ -729,7 +755,8 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(admin::create_token),
-        ),
+        )
+        .created(),
         r(
             M::DELETE,
             "/api/v1/tokens/{id}",
@@ -794,6 +821,13 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Answers carry tokens (sign-in, token creation, the integration login's session id)
+        // and per-user data: no cache, shared or private, may keep them. Set on every API
+        // answer so a new route cannot forget it.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state)
 }
 
@@ -829,7 +863,7 @@ pub fn openapi() -> Value {
             "security": security,
             "parameters": params,
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                spec.success.to_string(): {"description": if spec.success == 201 { "Created" } else { "Success" }, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });

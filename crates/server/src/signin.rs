@@ -100,6 +100,8 @@ pub async fn authenticate(
     password: &str,
     channel: &str,
 ) -> ApiResult<(String, Principal)> {
+    // An over-long password cannot be right; refused before the slow hash (or any count) sees it.
+    seatkeeper_core::validate::password(password)?;
     let limits = &state.signin;
     if let Err(wait) = limits.take(client.address) {
         tracing::warn!(address = ?client.address, "sign-in attempts over the per-address limit");

@@ -107,6 +107,73 @@ pub(crate) fn sqlite_path(spec: &str) -> &str {
         .unwrap_or(spec)
 }
 
+/// Every SQLite connection's settings. WAL lets readers work while a writer holds the lock;
+/// the busy timeout makes writers from other processes queue instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+/// Says at once why a SQLite ledger cannot be opened. The pool retries a failing connection
+/// until its acquire timeout (30 s) and then reports only "pool timed out"; so the file and
+/// its directory are checked first, and one connection is opened outside the pool, to name
+/// the real cause (a read-only file or directory, a file that is not a database).
+async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
+    let path = std::path::Path::new(sqlite_path(spec));
+    let refused = |message: String| StoreError::Open {
+        url: redact(spec),
+        message,
+    };
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                refused(format!(
+                    "the file {} is read-only for this process ({e}); the ledger needs to \
+                     write it: check its permissions and that its file system is not mounted \
+                     read-only",
+                    path.display()
+                ))
+            })?;
+    }
+    // SQLite creates the database, its -wal and its -shm file next to each other (and
+    // removes -wal at a clean close), so the directory must take new files unless both exist.
+    let side = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    if !(path.exists() && side("-wal").exists() && side("-shm").exists()) {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let probe = side(&format!(".probe-{}", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(|e| {
+                refused(format!(
+                    "the directory {} is read-only for this process ({e}); SQLite keeps the \
+                     ledger's -wal and -shm files next to it, so the directory must be \
+                     writable: check its permissions and that its file system is not mounted \
+                     read-only",
+                    dir.display()
+                ))
+            })?;
+        let _ = std::fs::remove_file(&probe);
+    }
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    conn.execute(SQLITE_PRAGMAS)
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 impl Ledger {
     /// Opens (creating if needed) and migrates the ledger at `spec`: a SQLite file path or a
     /// `postgres://` URL.
@@ -147,18 +214,15 @@ impl Ledger {
                 })
             });
         let options = match backend {
-            // WAL lets readers work while a writer holds the lock; the busy timeout makes
-            // writers from other processes queue instead of failing at once.
-            Backend::Sqlite => options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
-                         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                    )
-                    .await?;
-                    Ok(())
+            Backend::Sqlite => {
+                preflight_sqlite(spec, &url).await?;
+                options.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                        Ok(())
+                    })
                 })
-            }),
+            }
             Backend::Postgres => options,
         };
         let pool = options.connect(&url).await.map_err(|e| StoreError::Open {

@@ -757,6 +757,10 @@ impl Ledger {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let old = settings_in(&mut tx).await?;
+        if new == old {
+            // Nothing changes, so nothing is written or audited.
+            return Ok(new);
+        }
         meta_set(
             &mut tx,
             SET_ON_ROLE_CHANGE,

@@ -24,14 +24,38 @@ async fn instance_info(tx: &mut Tx) -> Result<InstanceInfo> {
     })
 }
 
+/// Records the company id with its audit record (the one writer of the `company_id` meta).
+async fn record_company(
+    tx: &mut Tx,
+    now: time::OffsetDateTime,
+    actor: &Actor,
+    previous: Option<String>,
+    company_id: &str,
+) -> Result<()> {
+    meta_set(tx, "company_id", company_id).await?;
+    audit(
+        tx,
+        now,
+        actor,
+        vec![Audit::new(
+            "instance.company",
+            company_id,
+            json!({ "previous": previous }),
+        )],
+    )
+    .await
+}
+
 impl Ledger {
     pub async fn instance(&self) -> Result<InstanceInfo> {
         let mut tx = self.pool.begin().await?;
         instance_info(&mut tx).await
     }
 
-    /// L1: the request the vendor turns into a license file. Giving a company id records it as
-    /// this installation's company (imports are checked against it).
+    /// L1: the request the vendor turns into a license file. The first company id given is
+    /// recorded as this installation's company (imports are checked against it); a different
+    /// one later is refused, since licenses are bound to the recorded one: changing it is
+    /// `set_company_id`'s job.
     pub async fn license_request(
         &self,
         actor: &Actor,
@@ -43,20 +67,19 @@ impl Ledger {
         let mut info = instance_info(&mut tx).await?;
         if let Some(c) = company_id {
             validate_code("company id", c)?;
-            if info.company_id.as_deref() != Some(c) {
-                meta_set(&mut tx, "company_id", c).await?;
-                audit(
-                    &mut tx,
-                    self.now(),
-                    actor,
-                    vec![Audit::new(
-                        "instance.company",
-                        c,
-                        json!({"previous": info.company_id}),
-                    )],
-                )
-                .await?;
-                info.company_id = Some(c.to_string());
+            match info.company_id.as_deref() {
+                Some(installed) if installed == c => {}
+                Some(installed) => {
+                    return Err(DomainError::CompanyIdChange {
+                        installed: installed.to_string(),
+                        requested: c.to_string(),
+                    }
+                    .into());
+                }
+                None => {
+                    record_company(&mut tx, self.now(), actor, None, c).await?;
+                    info.company_id = Some(c.to_string());
+                }
             }
         }
         let company_id = info
@@ -98,6 +121,31 @@ impl Ledger {
                 .collect(),
             active_users,
         })
+    }
+
+    /// Changes this installation's company id on purpose. Refused while license files are
+    /// loaded: they are bound to the old id, and the genuine ones would be refused after.
+    pub async fn set_company_id(&self, actor: &Actor, company_id: &str) -> Result<InstanceInfo> {
+        validate_code("company id", company_id)?;
+        self.ensure_current().await?;
+        let mut tx = self.begin_write().await?;
+        let mut info = instance_info(&mut tx).await?;
+        if info.company_id.as_deref() != Some(company_id) {
+            let files = count(get_i64(
+                &sqlx::query("SELECT COUNT(*) AS n FROM license_files")
+                    .fetch_one(&mut *tx)
+                    .await?,
+                "n",
+            )?);
+            if files > 0 {
+                return Err(DomainError::CompanyIdLocked { files }.into());
+            }
+            let previous = info.company_id.take();
+            record_company(&mut tx, self.now(), actor, previous, company_id).await?;
+            info.company_id = Some(company_id.to_string());
+        }
+        tx.commit().await?;
+        Ok(info)
     }
 
     /// L2/L3: verifies and imports a license file in one transaction. Re-importing the same

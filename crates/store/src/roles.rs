@@ -253,21 +253,30 @@ impl Ledger {
         users.sort();
         users.dedup();
         let ids: Vec<Val> = users.iter().map(|(id, _)| Val::Int(*id)).collect();
+        let present: BTreeSet<i64> = fetch_in(
+            &mut tx,
+            "SELECT user_id FROM role_members WHERE role_id = $1 AND user_id IN ({ids})",
+            &ids,
+            2,
+            &[Val::Int(role)],
+        )
+        .await?
+        .iter()
+        .map(|r| get_i64(r, "user_id"))
+        .collect::<Result<_>>()?;
+        // Only the users whose membership changes are written, audited and redistributed:
+        // adding a member again or removing a non-member is no change.
+        users.retain(|(id, _)| present.contains(id) != on);
+        if users.is_empty() {
+            return Ok(RoleChange {
+                changed: 0,
+                redistribution: None,
+            });
+        }
+        let ids: Vec<Val> = users.iter().map(|(id, _)| Val::Int(*id)).collect();
         let changed = if on {
-            let present: BTreeSet<i64> = fetch_in(
-                &mut tx,
-                "SELECT user_id FROM role_members WHERE role_id = $1 AND user_id IN ({ids})",
-                &ids,
-                2,
-                &[Val::Int(role)],
-            )
-            .await?
-            .iter()
-            .map(|r| get_i64(r, "user_id"))
-            .collect::<Result<_>>()?;
             let rows: Vec<Vec<Val>> = users
                 .iter()
-                .filter(|(id, _)| !present.contains(id))
                 .map(|(id, _)| vec![Val::Int(role), Val::Int(*id)])
                 .collect();
             let n = rows.len() as u64;

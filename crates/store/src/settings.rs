@@ -88,6 +88,10 @@ impl Ledger {
                 .await?
                 .filter(|e| !e.is_empty()),
         };
+        if new == old {
+            // Nothing changes, so nothing is written or audited.
+            return Ok(new);
+        }
         meta_set(
             &mut tx,
             IDLE_TIMEOUT,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use seatkeeper_core::error::RowError;
 use seatkeeper_core::users_csv::{self, ExportRow};
 use seatkeeper_core::{
-    Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate_code,
+    Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate,
 };
 use serde_json::json;
 
@@ -177,8 +177,10 @@ fn user_filter_sql(
 impl Ledger {
     /// U1: creates a user; an active one is refused when the area is at its limit.
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> Result<UserView> {
-        validate_code("login", &new.login)?;
-        validate_email(&new.email)?;
+        validate::login(&new.login)?;
+        validate::name(&new.name)?;
+        validate::email(&new.email)?;
+        validate::folder_path(&new.folder)?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
         reconcile(&mut tx, now, false).await?;
@@ -275,6 +277,7 @@ impl Ledger {
         login: &str,
         reason: &str,
     ) -> Result<BlockReport> {
+        validate::block_reason(reason)?;
         self.take_out(actor, login, Some(reason)).await
     }
 
@@ -581,15 +584,8 @@ impl Ledger {
                     .collect(),
             })
             .collect();
-        Ok(users_csv::write(&rows)?)
+        Ok(users_csv::write(&rows))
     }
-}
-
-fn validate_email(email: &str) -> Result<()> {
-    if !email.is_empty() && (!email.contains('@') || email.contains(char::is_whitespace)) {
-        return Err(DomainError::Invalid(format!("e-mail {email:?} is not an address")).into());
-    }
-    Ok(())
 }
 
 async fn insert_user(

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::Connection as _;
 
 mod crash;
+mod hardening;
 mod ops;
 mod server;
 mod soak;

@@ -19,7 +19,7 @@ mod signin;
 pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 pub(crate) const IDLE_SECS: i64 = 600;
 
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub base: String,
 }

@@ -231,20 +231,34 @@ impl FromRequest<AppState> for Upload {
             .get::<Ui>()
             .cloned()
             .ok_or_else(|| UiError::new(StatusCode::UNAUTHORIZED, "sign in first"))?;
+        // axum's status tells a body over the limit (413) from a malformed one (400).
+        let refused = |status: StatusCode, text: String| {
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                UiError::new(
+                    status,
+                    format!(
+                        "the upload is too large: at most {} MB",
+                        UPLOAD_LIMIT / (1024 * 1024)
+                    ),
+                )
+            } else {
+                UiError::new(StatusCode::BAD_REQUEST, text)
+            }
+        };
         let mut mp = axum::extract::Multipart::from_request(req, state)
             .await
-            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+            .map_err(|e| refused(e.status(), e.body_text()))?;
         let mut fields = Vec::new();
         while let Some(field) = mp
             .next_field()
             .await
-            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?
+            .map_err(|e| refused(e.status(), e.body_text()))?
         {
             let name = field.name().unwrap_or_default().to_string();
             let bytes = field
                 .bytes()
                 .await
-                .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+                .map_err(|e| refused(e.status(), e.body_text()))?;
             fields.push((name, bytes.to_vec()));
         }
         let token = fields

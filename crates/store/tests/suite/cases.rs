@@ -925,3 +925,163 @@ pub async fn concurrent_grants_for_the_last_seats_never_oversubscribe(db: &TestD
     assert_eq!(won, SEATS as usize);
     assert_eq!(used(db, "crm").await, (5, 5, 0));
 }
+
+async fn company(db: &TestDb) -> Option<String> {
+    db.ledger.instance().await.unwrap().company_id
+}
+
+/// Issue 13 item 9: a license request never changes a recorded company id; only the explicit
+/// change does, and not while license files bound to the old id are loaded.
+pub async fn x13_9_company_id_changes_only_explicitly(db: &TestDb) {
+    db.ledger
+        .license_request(&admin(), Some("ACME"), "1.0")
+        .await
+        .unwrap();
+    db.ledger
+        .license_request(&admin(), Some("ACME"), "1.0")
+        .await
+        .unwrap();
+    let audits = audit_count(db).await;
+    let err = domain(
+        db.ledger
+            .license_request(&admin(), Some("GLOBEX"), "1.0")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(&err, Error::CompanyIdChange { installed, requested }
+            if installed == "ACME" && requested == "GLOBEX"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "company_id_change");
+    assert_eq!(company(db).await.as_deref(), Some("ACME"));
+    assert_eq!(audit_count(db).await, audits);
+
+    // Without license files, the explicit change is allowed (and audited).
+    let info = db.ledger.set_company_id(&admin(), "GLOBEX").await.unwrap();
+    assert_eq!(info.company_id.as_deref(), Some("GLOBEX"));
+    assert_eq!(audit_count(db).await, audits + 1);
+    db.ledger.set_company_id(&admin(), "ACME").await.unwrap();
+
+    // With a license file loaded for ACME, it is refused, and the genuine file still imports.
+    crm_seats(db, "S-1", 3).await;
+    let audits = audit_count(db).await;
+    let err = domain(
+        db.ledger
+            .set_company_id(&admin(), "GLOBEX")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err, Error::CompanyIdLocked { files: 1 });
+    assert_eq!(company(db).await.as_deref(), Some("ACME"));
+    assert_eq!(audit_count(db).await, audits);
+    // Setting the id it already has is no change, so it is not refused.
+    db.ledger.set_company_id(&admin(), "ACME").await.unwrap();
+    crm_seats(db, "S-2", 2).await;
+    assert_eq!(used(db, "crm").await.0, 5);
+}
+
+/// Issue 13 item 9: blocking a user ends their sign-ins, so unblocking does not bring them
+/// back; a block by CSV import does the same. API tokens made on purpose are kept.
+pub async fn x13_9_a_block_ends_the_users_signins_for_good(db: &TestDb) {
+    use seatkeeper_store::TokenScope;
+    users(db, &["boss", "deputy"]).await;
+    for (owner, hash, scope) in [
+        ("boss", "signin-boss", TokenScope::Signin),
+        ("boss", "api-boss", TokenScope::Admin),
+        ("deputy", "signin-deputy", TokenScope::Signin),
+    ] {
+        db.ledger
+            .create_token(&admin(), owner, "t", scope, hash, None)
+            .await
+            .unwrap();
+    }
+    let valid = |hash: &'static str| {
+        let ledger = &db.ledger;
+        async move { ledger.principal(hash).await.unwrap().is_some() }
+    };
+    assert!(valid("signin-boss").await);
+    db.ledger
+        .block_user(&admin(), "boss", "manual")
+        .await
+        .unwrap();
+    assert!(!valid("signin-boss").await && !valid("api-boss").await);
+    db.ledger.activate_user(&admin(), "boss").await.unwrap();
+    assert!(
+        !valid("signin-boss").await,
+        "the sign-in ended at the block, not just paused"
+    );
+    assert!(valid("api-boss").await, "an API token is kept");
+
+    db.ledger
+        .import_users_csv(&admin(), "login,state\ndeputy,blocked\n")
+        .await
+        .unwrap();
+    db.ledger.activate_user(&admin(), "deputy").await.unwrap();
+    assert!(!valid("signin-deputy").await);
+}
+
+/// Issue 13 item 9: a change that changes nothing writes no audit record (settings set to what
+/// they are, members added again or removed when they are not members).
+pub async fn x13_9_no_op_changes_write_no_audit_records(db: &TestDb) {
+    users(db, &["ann", "bob"]).await;
+    let role = db
+        .ledger
+        .create_role(&admin(), "Sales", "functional", None)
+        .await
+        .unwrap()
+        .id;
+    db.ledger
+        .set_role_members(&admin(), role, &s(&["ann"]), true)
+        .await
+        .unwrap();
+    let before = audit_count(db).await;
+    let same = db.ledger.distribution_settings().await.unwrap();
+    db.ledger
+        .set_distribution_settings(&admin(), same)
+        .await
+        .unwrap();
+    let server = db.ledger.server_settings().await.unwrap();
+    db.ledger
+        .set_server_settings(&admin(), server)
+        .await
+        .unwrap();
+    let again = db
+        .ledger
+        .set_role_members(&admin(), role, &s(&["ann", "ANN"]), true)
+        .await
+        .unwrap();
+    assert_eq!(again.changed, 0);
+    let none = db
+        .ledger
+        .set_role_members(&admin(), role, &s(&["bob"]), false)
+        .await
+        .unwrap();
+    assert_eq!(none.changed, 0);
+    assert_eq!(
+        audit_count(db).await,
+        before,
+        "no-op changes are not audited"
+    );
+
+    // A call that changes some of its users audits exactly those.
+    let some = db
+        .ledger
+        .set_role_members(&admin(), role, &s(&["ann", "bob"]), true)
+        .await
+        .unwrap();
+    assert_eq!(some.changed, 1);
+    let log = db
+        .ledger
+        .audit_log(&AuditFilter {
+            limit: Some(10),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit_count(db).await, before + 1);
+    assert_eq!(
+        (log[0].action.as_str(), log[0].target.as_str()),
+        ("role.member.add", "bob")
+    );
+}

@@ -83,6 +83,9 @@ on_both_backends!(
     x13_limits_of_independent_files_add_up_each_until_its_file_ends,
     x13_a_limit_expires_with_its_own_window,
     x13_a_renewal_without_limits_leaves_the_renewed_limit_until_it_ends,
+    x13_9_company_id_changes_only_explicitly,
+    x13_9_a_block_ends_the_users_signins_for_good,
+    x13_9_no_op_changes_write_no_audit_records,
 );
 
 use cases::*;
