@@ -607,6 +607,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
+        // A log that cannot be written (stderr a file on a full disk) must not stop the
+        // server: tracing-subscriber would otherwise report it with `eprintln!`, which panics
+        // when stderr fails, and the panic drops the request being answered.
+        .log_internal_errors(false)
         .init();
     let json = cli.json;
     // The server uses every core; a one-shot command needs one thread.

@@ -116,7 +116,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys =
 /// until its acquire timeout (30 s) and then reports only "pool timed out"; so the file and
 /// its directory are checked first, and one connection is opened outside the pool, to name
 /// the real cause (a read-only file or directory, a file that is not a database).
-async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
+///
+/// The file and directory checks come before the ledger's lock file is taken (`backup`), so
+/// that a read-only directory is named as such rather than as a lock that cannot be created.
+fn preflight_sqlite_paths(spec: &str) -> Result<()> {
     let path = std::path::Path::new(sqlite_path(spec));
     let refused = |message: String| StoreError::Open {
         url: redact(spec),
@@ -164,6 +167,15 @@ async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
             })?;
         let _ = std::fs::remove_file(&probe);
     }
+    Ok(())
+}
+
+/// One connection outside the pool, to name a file that is not a database at once.
+async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
+    let refused = |message: String| StoreError::Open {
+        url: redact(spec),
+        message,
+    };
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
         .map_err(|e| refused(e.to_string()))?;
@@ -185,10 +197,10 @@ impl Ledger {
         sqlx::any::install_default_drivers();
         let (backend, url) = database_url(spec);
         let in_use = match backend {
-            Backend::Sqlite => Some(Arc::new(crate::backup::lock_ledger_file(
-                sqlite_path(spec),
-                false,
-            )?)),
+            Backend::Sqlite => Some({
+                preflight_sqlite_paths(spec)?;
+                Arc::new(crate::backup::lock_ledger_file(sqlite_path(spec), false)?)
+            }),
             Backend::Postgres => None,
         };
         let options = AnyPoolOptions::new()
