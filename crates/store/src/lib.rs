@@ -24,6 +24,7 @@ mod settings;
 mod sqlite_writer;
 mod usage;
 mod users;
+mod users_import;
 mod views;
 
 pub use access::*;
@@ -39,6 +40,7 @@ pub use seatkeeper_core::distribution::ManualGrants;
 pub use sessions::*;
 pub use settings::{MAX_IDLE_TIMEOUT_SECS, ServerSettings};
 pub use usage::{USAGE_DAILY_POINT, USAGE_RETENTION};
+pub use users_import::ImportProgress;
 pub use views::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
