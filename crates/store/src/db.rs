@@ -363,7 +363,7 @@ pub(crate) async fn insert_rows(
     width: usize,
     rows: Vec<Vec<Val>>,
 ) -> Result<()> {
-    insert_rows_on(&mut **tx, head, width, rows, INSERT_VALUES).await
+    insert_rows_on(tx, head, width, rows, INSERT_VALUES).await
 }
 
 /// [`insert_rows`] on any connection, with at most `values` bound values per statement.

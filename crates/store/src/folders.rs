@@ -19,7 +19,7 @@ pub(crate) struct FolderTree {
 
 impl FolderTree {
     pub async fn load(tx: &mut Tx) -> Result<FolderTree> {
-        Self::load_on(&mut **tx).await
+        Self::load_on(tx).await
     }
 
     pub async fn load_on(conn: &mut sqlx::AnyConnection) -> Result<FolderTree> {
