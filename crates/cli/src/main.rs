@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use seatkeeper_core::license::{self, LicenseRequest, Order};
 use seatkeeper_core::{Area, UserState};
-use seatkeeper_store::{Actor, AuditFilter, Ledger, ManualGrants, NewUser, StoreError, UserFilter};
+use seatkeeper_store::{
+    Actor, AuditFilter, ImportProgress, Ledger, ManualGrants, NewUser, StoreError, UserFilter,
+};
 
 use output::{Out, date, limit, opt_date, table};
 
@@ -568,6 +570,9 @@ impl CliError {
         }
     }
 }
+
+/// Rows between two progress lines of `user import`.
+const IMPORT_PROGRESS_ROWS: u64 = 50_000;
 
 pub fn read_file(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::Unreadable(path.display().to_string(), e))
@@ -1448,8 +1453,23 @@ async fn user_cmd(cmd: &UserCmd, ledger: &Ledger, who: &Actor, out: &Out) -> Res
             )
         }
         UserCmd::Import { file } => {
-            let text = read_file(file)?;
-            let r = ledger.import_users_csv(who, &text).await?;
+            // Read as it goes (bounded memory for any size of file), with progress on stderr
+            // for files large enough to take a while.
+            let input = std::fs::File::open(file)
+                .map_err(|e| CliError::Io(file.display().to_string(), e))?;
+            let mut shown = 0u64;
+            let r = ledger
+                .import_users_csv_from(who, std::io::BufReader::new(input), |p| match p {
+                    ImportProgress::Read { rows } if rows >= shown + IMPORT_PROGRESS_ROWS => {
+                        shown = rows;
+                        eprintln!("read {rows} rows");
+                    }
+                    ImportProgress::Applying { rows } if rows >= IMPORT_PROGRESS_ROWS => {
+                        eprintln!("checking and applying {rows} rows");
+                    }
+                    _ => {}
+                })
+                .await?;
             out.show(&r, |r| {
                 println!(
                     "created {}, updated {}, unchanged {}",

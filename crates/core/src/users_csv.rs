@@ -32,67 +32,134 @@ const EXPORT_ONLY: [&str; 3] = ["active", "block_reason", "licenses"];
 /// Parses an import file. The header names the columns (any order, case-insensitive); only
 /// `login` is required. Defaults: name = login, area = employee, folder = root, state = active.
 pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let header_err = |m: String| {
-        Error::Csv(vec![RowError {
-            line: 1,
-            message: m,
-        }])
-    };
-    let headers = reader
-        .headers()
-        .map_err(|e| header_err(format!("cannot read the header: {e}")))?
-        .clone();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        let h = h.trim_start_matches('\u{feff}').to_ascii_lowercase();
-        match COLUMNS.iter().find(|c| **c == h) {
-            Some(c) => {
-                if index.insert(c, i).is_some() {
-                    return Err(header_err(format!("column {c:?} appears twice")));
-                }
-            }
-            None if EXPORT_ONLY.contains(&h.as_str()) => {}
-            None => {
-                return Err(header_err(format!(
-                    "unknown column {h:?}; expected some of: {}",
-                    COLUMNS.join(", ")
-                )));
-            }
-        }
-    }
-    if !index.contains_key("login") {
-        return Err(header_err("the header has no \"login\" column".into()));
-    }
-
+    let mut reader = RowReader::new(text.as_bytes())?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
+    while let Some(parsed) = reader.next_row() {
+        let dup = parsed.login.as_ref().and_then(|login| {
+            seen.insert(login.to_ascii_lowercase(), parsed.line)
+                .map(|first| duplicate_message(login, first))
+        });
+        match (parsed.row, dup) {
+            (Ok(row), None) => rows.push(row),
+            (row, dup) => errors.push(RowError {
+                line: parsed.line,
+                message: dup
+                    .into_iter()
+                    .chain(row.err())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(Error::Csv(errors))
+    }
+}
+
+/// The problem of a row whose login appeared before (on line `previous`). It comes first in
+/// the row's message.
+pub fn duplicate_message(login: &str, previous: u64) -> String {
+    format!("login {login:?} already appears on line {previous}")
+}
+
+/// One data row as read: the row, or what is wrong with it. Duplicate logins are not checked
+/// here (that needs every row seen so far; [`parse`] keeps them in memory, the store's
+/// streaming import in its staging table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedRow {
+    pub line: u64,
+    /// The login when it is a valid one (also on a bad row, so duplicates can be found).
+    pub login: Option<String>,
+    /// The row, or its problems joined with "; ".
+    pub row: Result<UserRow, String>,
+}
+
+/// Reads an import file row by row, holding one record at a time, so a file of any size is
+/// read in bounded memory.
+pub struct RowReader<R> {
+    reader: csv::Reader<R>,
+    index: BTreeMap<&'static str, usize>,
+    record: csv::StringRecord,
+}
+
+impl<R: std::io::Read> RowReader<R> {
+    /// Reads and checks the header (errors are reported on line 1).
+    pub fn new(input: R) -> Result<Self, Error> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(false)
+            .from_reader(input);
+        let header_err = |m: String| {
+            Error::Csv(vec![RowError {
+                line: 1,
+                message: m,
+            }])
+        };
+        let headers = reader
+            .headers()
+            .map_err(|e| header_err(format!("cannot read the header: {e}")))?
+            .clone();
+        let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.trim_start_matches('\u{feff}').to_ascii_lowercase();
+            match COLUMNS.iter().find(|c| **c == h) {
+                Some(c) => {
+                    if index.insert(c, i).is_some() {
+                        return Err(header_err(format!("column {c:?} appears twice")));
+                    }
+                }
+                None if EXPORT_ONLY.contains(&h.as_str()) => {}
+                None => {
+                    return Err(header_err(format!(
+                        "unknown column {h:?}; expected some of: {}",
+                        COLUMNS.join(", ")
+                    )));
+                }
+            }
+        }
+        if !index.contains_key("login") {
+            return Err(header_err("the header has no \"login\" column".into()));
+        }
+        Ok(RowReader {
+            reader,
+            index,
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    /// The next data row, or `None` at the end of the file.
+    pub fn next_row(&mut self) -> Option<ParsedRow> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => return None,
+            Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError {
+                // A broken row does not end the file: the reader goes on at the next record.
+                return Some(ParsedRow {
                     line,
-                    message: format!("unreadable row: {e}"),
+                    login: None,
+                    row: Err(format!("unreadable row: {e}")),
                 });
-                continue;
             }
-        };
+        }
+        let record = &self.record;
         let line = record.position().map_or(0, |p| p.line());
-        let field =
-            |c: &str| unguard(index.get(c).and_then(|i| record.get(*i)).unwrap_or("")).to_string();
+        let field = |c: &str| {
+            unguard(self.index.get(c).and_then(|i| record.get(*i)).unwrap_or("")).to_string()
+        };
         let mut problems = Vec::new();
         let login = field("login");
-        if let Err(e) = validate::login(&login) {
-            problems.push(e.to_string());
-        } else if let Some(first) = seen.insert(login.to_ascii_lowercase(), line) {
-            problems.push(format!("login {login:?} already appears on line {first}"));
-        }
+        let valid_login = match validate::login(&login) {
+            Ok(()) => Some(login.clone()),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
         let name = field("name");
         if let Err(e) = validate::name(&name) {
             problems.push(e.to_string());
@@ -119,8 +186,8 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
         if let Err(e) = validate::folder_path(&folder) {
             problems.push(e.to_string());
         }
-        match (problems.is_empty(), area, state) {
-            (true, Some(area), Some(state)) => rows.push(UserRow {
+        let row = match (problems.is_empty(), area, state) {
+            (true, Some(area), Some(state)) => Ok(UserRow {
                 line,
                 name: if name.is_empty() { login.clone() } else { name },
                 login,
@@ -129,16 +196,13 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
                 folder,
                 state,
             }),
-            _ => errors.push(RowError {
-                line,
-                message: problems.join("; "),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(Error::Csv(errors))
+            _ => Err(problems.join("; ")),
+        };
+        Some(ParsedRow {
+            line,
+            login: valid_login,
+            row,
+        })
     }
 }
 

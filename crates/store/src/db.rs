@@ -6,8 +6,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Executor as _, Row as _, Transaction};
+use sqlx::{
+    Any, AnyConnection, AnyPool, AssertSqlSafe, Connection as _, Executor as _, Row as _,
+    SqlSafeStr as _, Transaction,
+};
 use time::OffsetDateTime;
 
 use crate::clock::{Clock, SystemClock};
@@ -333,11 +337,31 @@ impl Ledger {
     /// reaper, usage samples), which change nothing a remembered login answer depends on —
     /// unless they end up changing seats, which goes through `reconcile`, which bumps.
     pub(crate) async fn begin_locked(&self) -> Result<Tx> {
+        self.lock_on(None).await
+    }
+
+    /// [`Ledger::begin_write`] on a connection the caller holds (one with a TEMP staging
+    /// table, which only that connection sees).
+    pub(crate) async fn begin_write_on(&self, conn: PoolConnection<Any>) -> Result<Tx> {
+        let mut tx = self.lock_on(Some(conn)).await?;
+        bump_generation(&mut tx).await?;
+        Ok(tx)
+    }
+
+    async fn lock_on(&self, conn: Option<PoolConnection<Any>>) -> Result<Tx> {
         let _waiting = Waiting::new(&self.writers_waiting);
+        let conn = match conn {
+            Some(c) => c,
+            None => self.pool.acquire().await?,
+        };
+        // `Transaction::begin` is what `Pool::begin_with` runs; it is called directly so that
+        // the transaction can own a connection acquired earlier.
         match self.backend {
-            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Sqlite => {
+                Ok(Transaction::begin(conn, Some("BEGIN IMMEDIATE".into_sql_str())).await?)
+            }
             Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = Transaction::begin(conn, None).await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(7305917)")
                     .execute(&mut *tx)
                     .await?;
@@ -473,7 +497,7 @@ pub(crate) const CHUNK: usize = 500;
 /// Bound values per multi-row INSERT. Big statements are slow to prepare and run on SQLite
 /// (the benchmark measured 2.2 M rows: 174 s at 500 rows of 10 values per statement, 41 s at
 /// 25), so rows per statement shrink as rows widen.
-const INSERT_VALUES: usize = 250;
+pub(crate) const INSERT_VALUES: usize = 250;
 
 /// Inserts many rows with one statement per chunk: `INSERT INTO t (a, b) VALUES ($1,$2),…`.
 pub(crate) async fn insert_rows(
@@ -482,7 +506,18 @@ pub(crate) async fn insert_rows(
     width: usize,
     rows: Vec<Vec<Val>>,
 ) -> Result<()> {
-    for chunk in rows.chunks((INSERT_VALUES / width.max(1)).max(1)) {
+    insert_rows_on(tx, head, width, rows, INSERT_VALUES).await
+}
+
+/// [`insert_rows`] on any connection, with at most `values` bound values per statement.
+pub(crate) async fn insert_rows_on(
+    conn: &mut AnyConnection,
+    head: &str,
+    width: usize,
+    rows: Vec<Vec<Val>>,
+    values: usize,
+) -> Result<()> {
+    for chunk in rows.chunks((values / width.max(1)).max(1)) {
         let values: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", placeholders(r * width + 1, width)))
             .collect();
@@ -491,7 +526,7 @@ pub(crate) async fn insert_rows(
         for v in chunk.iter().flatten() {
             q = bind(q, v.clone());
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -600,4 +635,28 @@ pub(crate) async fn audit(
         rows,
     )
     .await
+}
+
+/// Audit records made by the database from rows it already has (a bulk change's staging
+/// table): `select` yields the columns `action, target, details` in order; its binds start
+/// at `$4`, after the three this adds (time, actor, origin).
+pub(crate) async fn audit_select(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    actor: &Actor,
+    select: &str,
+    binds: Vec<Val>,
+) -> Result<u64> {
+    let sql = format!(
+        "INSERT INTO audit_log (at, actor, origin, action, target, details) \
+         SELECT $1, $2, $3, action, target, details FROM ({select}) a"
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(ts(now))
+        .bind(actor.name.clone())
+        .bind(actor.origin.clone());
+    for v in binds {
+        q = bind(q, v);
+    }
+    Ok(q.execute(&mut **tx).await?.rows_affected())
 }

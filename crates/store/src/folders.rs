@@ -19,8 +19,12 @@ pub(crate) struct FolderTree {
 
 impl FolderTree {
     pub async fn load(tx: &mut Tx) -> Result<FolderTree> {
+        Self::load_on(tx).await
+    }
+
+    pub async fn load_on(conn: &mut sqlx::AnyConnection) -> Result<FolderTree> {
         let rows = sqlx::query("SELECT id, parent_id, name FROM folders")
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
         let mut nodes = BTreeMap::new();
         for r in rows {

@@ -26,6 +26,7 @@ mod signin;
 mod sqlite_writer;
 mod usage;
 mod users;
+mod users_import;
 mod views;
 
 pub use access::*;
@@ -44,6 +45,7 @@ pub use sessions::*;
 pub use settings::{MAX_IDLE_TIMEOUT_SECS, ServerSettings};
 pub use signin::{MAX_SIGNIN_WINDOW_SECS, SigninCheck, SigninRefusal};
 pub use usage::{USAGE_DAILY_POINT, USAGE_RETENTION};
+pub use users_import::ImportProgress;
 pub use views::*;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

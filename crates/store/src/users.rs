@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use seatkeeper_core::error::RowError;
 use seatkeeper_core::users_csv::{self, ExportRow};
 use seatkeeper_core::{
     Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate,
@@ -10,14 +9,11 @@ use seatkeeper_core::{
 use serde_json::json;
 
 use crate::db::{
-    Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, insert_rows, parse,
-    ts,
+    Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, parse, ts,
 };
 use crate::folders::FolderTree;
 use crate::reconcile::reconcile;
-use crate::{
-    Actor, BlockReport, CsvImportReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView,
-};
+use crate::{Actor, BlockReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
 
 /// A user row as the write paths need it.
 #[derive(Debug, Clone)]
@@ -383,176 +379,6 @@ impl Ledger {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// U1: imports users from CSV, all or nothing. New logins are created; existing ones are
-    /// updated. Every bad row is reported with its line number, including rows that would
-    /// take an area past its limit.
-    pub async fn import_users_csv(&self, actor: &Actor, text: &str) -> Result<CsvImportReport> {
-        let rows = users_csv::parse(text)?;
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        reconcile(&mut tx, now, false).await?;
-        let tree = FolderTree::load(&mut tx).await?;
-        let logins: Vec<String> = rows.iter().map(|r| r.login.clone()).collect();
-        let existing = users_by_login(&mut tx, &logins).await?;
-        let mut held: BTreeMap<i64, u64> = BTreeMap::new();
-        let ids: Vec<Val> = existing.values().map(|u| Val::Int(u.id)).collect();
-        for r in fetch_in(&mut tx, "SELECT user_id, COUNT(*) AS n FROM assignments WHERE user_id IN ({ids}) GROUP BY user_id", &ids, 1, &[]).await? {
-            held.insert(get_i64(&r, "user_id")?, count(get_i64(&r, "n")?));
-        }
-        let mut room: BTreeMap<Area, (u64, Option<u64>)> = BTreeMap::new();
-        for r in sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            room.insert(
-                parse(&get_str(&r, "area")?)?,
-                (
-                    count(get_i64(&r, "active_users")?),
-                    crate::db::get_opt_i64(&r, "user_limit")?.map(count),
-                ),
-            );
-        }
-
-        let mut errors = Vec::new();
-        let mut plan = Vec::new();
-        // Rows that free a place (blocking, leaving the area) count before rows that take one.
-        for row in &rows {
-            if let Some(u) = existing.get(&row.login.to_ascii_lowercase())
-                && u.state == UserState::Active
-                && !u.builtin
-                && (row.state == UserState::Blocked || row.area != u.area)
-                && let Some(slot) = room.get_mut(&u.area)
-            {
-                slot.0 = slot.0.saturating_sub(1);
-            }
-        }
-        for row in &rows {
-            let folder = match tree.resolve(&row.folder) {
-                Ok(f) => f,
-                Err(_) => {
-                    errors.push(RowError {
-                        line: row.line,
-                        message: format!("unknown folder {:?}", row.folder),
-                    });
-                    continue;
-                }
-            };
-            let current = existing.get(&row.login.to_ascii_lowercase());
-            if let Some(u) = current {
-                if u.builtin && (row.state == UserState::Blocked || row.area != u.area) {
-                    errors.push(RowError {
-                        line: row.line,
-                        message:
-                            "the built-in administrator cannot be blocked or moved to another area"
-                                .into(),
-                    });
-                    continue;
-                }
-                if row.area != u.area && held.get(&u.id).copied().unwrap_or(0) > 0 {
-                    errors.push(RowError {
-                        line: row.line,
-                        message: format!("user {} holds licenses in area {}; recall them before changing the area", u.login, u.area),
-                    });
-                    continue;
-                }
-            }
-            let takes_place = row.state == UserState::Active
-                && !current.is_some_and(|u| {
-                    u.builtin || (u.state == UserState::Active && u.area == row.area)
-                });
-            if takes_place
-                && let Some((active, Some(limit))) = room.get(&row.area).copied()
-                && active >= limit
-            {
-                errors.push(RowError {
-                    line: row.line,
-                    message: format!("area {} would exceed its user limit of {limit}", row.area),
-                });
-                continue;
-            }
-            if takes_place && let Some(slot) = room.get_mut(&row.area) {
-                slot.0 += 1;
-            }
-            plan.push((row, folder, current.cloned()));
-        }
-        if !errors.is_empty() {
-            return Err(DomainError::Csv(errors).into());
-        }
-
-        let mut report = CsvImportReport::default();
-        let mut entries = Vec::new();
-        let mut created = Vec::new();
-        // Blocks and area moves first, so the counter trigger sees places freed before taken.
-        plan.sort_by_key(|(row, _, cur)| {
-            !cur.as_ref()
-                .is_some_and(|u| row.state == UserState::Blocked || row.area != u.area)
-        });
-        for (row, folder, current) in plan {
-            match current {
-                None => {
-                    // Created in one statement after the loop, once updates have freed places.
-                    created.push(vec![
-                        Val::Text(row.login.clone()),
-                        Val::Text(row.name.clone()),
-                        Val::Text(row.email.clone()),
-                        Val::Text(row.area.as_str().into()),
-                        Val::Int(folder.0),
-                        Val::Text(row.state.as_str().into()),
-                        Val::OptText(
-                            (row.state == UserState::Blocked).then(|| "import".to_string()),
-                        ),
-                        Val::Int(ts(now)),
-                    ]);
-                    entries.push(Audit::new("user.create", &row.login, json!({"area": row.area, "folder": tree.path(folder), "state": row.state.as_str(), "via": "csv"})));
-                    report.created += 1;
-                }
-                Some(u) => {
-                    if (u.name.as_str(), u.email.as_str(), u.area, u.folder, u.state)
-                        == (
-                            row.name.as_str(),
-                            row.email.as_str(),
-                            row.area,
-                            folder,
-                            row.state,
-                        )
-                    {
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    let mut freed = Vec::new();
-                    if row.state == UserState::Blocked && u.state == UserState::Active {
-                        freed = free_seats(&mut tx, u.id).await?;
-                    }
-                    sqlx::query(
-                        "UPDATE users SET name = $1, email = $2, area = $3, folder_id = $4, state = $5, \
-                         block_reason = CASE WHEN $5 = 'blocked' THEN COALESCE(block_reason, 'import') ELSE NULL END WHERE id = $6",
-                    )
-                    .bind(row.name.clone())
-                    .bind(row.email.clone())
-                    .bind(row.area.as_str().to_string())
-                    .bind(folder.0)
-                    .bind(row.state.as_str().to_string())
-                    .bind(u.id)
-                    .execute(&mut *tx)
-                    .await?;
-                    entries.push(Audit::new("user.update", &u.login, json!({"area": row.area, "folder": tree.path(folder), "state": row.state.as_str(), "freed": freed, "via": "csv"})));
-                    report.updated += 1;
-                }
-            }
-        }
-        insert_rows(
-            &mut tx,
-            "INSERT INTO users (login, name, email, area, folder_id, state, block_reason, created_at)",
-            8,
-            created,
-        )
-        .await?;
-        reconcile(&mut tx, now, true).await?;
-        audit(&mut tx, now, actor, entries).await?;
-        tx.commit().await?;
-        Ok(report)
     }
 
     /// U4: every user with account state and licenses, as CSV.

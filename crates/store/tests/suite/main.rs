@@ -4,6 +4,7 @@
 
 mod cases;
 mod distribution;
+mod import;
 mod limits;
 mod sessions;
 mod support;
@@ -43,6 +44,8 @@ on_both_backends!(
     l5_delete_all_licenses_keeps_assignments_suspended,
     u1_user_limit_refuses_creation_and_activation_admin_excluded,
     u1_csv_import_is_all_or_nothing_with_line_numbers,
+    x13_3_a_login_is_answered_while_an_import_runs,
+    x13_3_a_bad_last_line_changes_nothing,
     u3_block_frees_seats_and_unblock_needs_room,
     u4_summary_and_csv_export,
     x1_folder_seats_serve_their_users_first,
@@ -90,6 +93,7 @@ on_both_backends!(
 
 use cases::*;
 use distribution::*;
+use import::*;
 use limits::*;
 use sessions::*;
 use usage::*;
