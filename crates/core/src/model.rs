@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::Error;
+use crate::error::quoted;
 
 /// The audience a user or a seat belongs to (Claromentis' primary area and extranet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -40,7 +41,8 @@ impl FromStr for Area {
             "employee" => Ok(Area::Employee),
             "portal" => Ok(Area::Portal),
             other => Err(Error::Invalid(format!(
-                "unknown area {other:?}: expected \"employee\" or \"portal\""
+                "unknown area {}: expected \"employee\" or \"portal\"",
+                quoted(other)
             ))),
         }
     }
@@ -76,7 +78,8 @@ impl FromStr for SeatKind {
             "named" | "dedicated" => Ok(SeatKind::Named),
             "concurrent" | "floating" => Ok(SeatKind::Concurrent),
             other => Err(Error::Invalid(format!(
-                "unknown seat kind {other:?}: expected \"named\" or \"concurrent\""
+                "unknown seat kind {}: expected \"named\" or \"concurrent\"",
+                quoted(other)
             ))),
         }
     }
@@ -185,7 +188,8 @@ impl FromStr for UserState {
             "active" | "yes" | "true" | "1" => Ok(UserState::Active),
             "blocked" | "no" | "false" | "0" => Ok(UserState::Blocked),
             other => Err(Error::Invalid(format!(
-                "unknown account state {other:?}: expected \"active\" or \"blocked\""
+                "unknown account state {}: expected \"active\" or \"blocked\"",
+                quoted(other)
             ))),
         }
     }
@@ -225,7 +229,8 @@ pub fn validate_code(what: &str, value: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Invalid(format!(
-            "{what} {value:?} is not valid: use 1-128 letters, digits, '-', '_', '.', '@'"
+            "{what} {} is not valid: use 1-128 letters, digits, '-', '_', '.', '@'",
+            quoted(value)
         )))
     }
 }
@@ -235,7 +240,8 @@ pub fn validate_folder_name(name: &str) -> Result<(), Error> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.len() > 128 || trimmed.contains('/') || trimmed != name {
         return Err(Error::Invalid(format!(
-            "folder name {name:?} is not valid: 1-128 characters, no '/', no surrounding spaces"
+            "folder name {} is not valid: 1-128 characters, no '/', no surrounding spaces",
+            quoted(name)
         )));
     }
     Ok(())
@@ -297,7 +303,8 @@ impl FromStr for Permission {
             .find(|p| p.as_str() == s.trim())
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "unknown permission {s:?}: expected view_licenses, manage_licenses or manage_access"
+                    "unknown permission {}: expected view_licenses, manage_licenses or manage_access",
+                    quoted(s)
                 ))
             })
     }

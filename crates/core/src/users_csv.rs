@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::RowError;
+use crate::error::{RowError, brief, quoted};
 use crate::{Area, Error, UserState, split_folder_path, validate_code};
 
 /// One good row of an import file.
@@ -38,7 +38,7 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
     };
     let headers = reader
         .headers()
-        .map_err(|e| header_err(format!("cannot read the header: {e}")))?
+        .map_err(|e| header_err(brief(format!("cannot read the header: {e}"))))?
         .clone();
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, h) in headers.iter().enumerate() {
@@ -52,7 +52,8 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
             None if EXPORT_ONLY.contains(&h.as_str()) => {}
             None => {
                 return Err(header_err(format!(
-                    "unknown column {h:?}; expected some of: {}",
+                    "unknown column {}; expected some of: {}",
+                    quoted(&h),
                     COLUMNS.join(", ")
                 )));
             }
@@ -72,7 +73,7 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
                 let line = e.position().map_or(0, |p| p.line());
                 errors.push(RowError {
                     line,
-                    message: format!("unreadable row: {e}"),
+                    message: brief(format!("unreadable row: {e}")),
                 });
                 continue;
             }
@@ -94,7 +95,7 @@ pub fn parse(text: &str) -> Result<Vec<UserRow>, Error> {
         }
         let email = field("email");
         if !email.is_empty() && (!email.contains('@') || email.contains(char::is_whitespace)) {
-            problems.push(format!("e-mail {email:?} is not an address"));
+            problems.push(format!("e-mail {} is not an address", quoted(&email)));
         }
         let area = match field("area").as_str() {
             "" => Some(Area::Employee),
