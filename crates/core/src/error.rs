@@ -29,12 +29,17 @@ pub const MESSAGE_MAX_CHARS: usize = 400;
 /// A parser's message cut in the middle when long: its start says what was wrong and its end
 /// where (serde ends with "at line L column C").
 pub fn brief(message: impl Into<String>) -> String {
+    brief_to(message, MESSAGE_MAX_CHARS)
+}
+
+/// [`brief`] with another length: at most `max_chars` characters and the elision mark.
+pub fn brief_to(message: impl Into<String>, max_chars: usize) -> String {
     let message = message.into();
     let n = message.chars().count();
-    if n <= MESSAGE_MAX_CHARS {
+    if n <= max_chars {
         return message;
     }
-    let half = MESSAGE_MAX_CHARS / 2;
+    let half = max_chars / 2;
     let head: String = message.chars().take(half).collect();
     let tail: String = message.chars().skip(n - half).collect();
     format!("{head} … {tail}")

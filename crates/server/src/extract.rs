@@ -1,10 +1,13 @@
-//! axum's extractors with their rejections turned into the API's error shape.
+//! axum's extractors with their rejections turned into the API's error shape. The
+//! rejections' messages quote the input (serde names the bad value), so they are cut short.
 
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
+
+use seatkeeper_core::error::brief;
 
 use crate::error::ApiError;
 
@@ -28,19 +31,27 @@ impl From<JsonRejection> for ApiError {
         } else {
             "invalid_json"
         };
-        ApiError::new(status, code, r.body_text())
+        ApiError::new(status, code, brief(r.body_text()))
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            brief(r.body_text()),
+        )
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            brief(r.body_text()),
+        )
     }
 }
 
@@ -55,6 +66,6 @@ impl<S: Send + Sync> FromRequest<S> for ApiText {
         String::from_request(req, state)
             .await
             .map(ApiText)
-            .map_err(|r| ApiError::new(r.status(), "invalid_body", r.body_text()))
+            .map_err(|r| ApiError::new(r.status(), "invalid_body", brief(r.body_text())))
     }
 }
