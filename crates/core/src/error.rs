@@ -2,6 +2,49 @@ use time::OffsetDateTime;
 
 use crate::{Area, SeatKind};
 
+/// How many characters of a refused value an error message quotes: enough to recognise it,
+/// never the megabytes a hostile input may hold.
+pub const QUOTE_MAX_CHARS: usize = 64;
+
+/// A value quoted in an error message: its `{:?}` form (so NUL and control characters are
+/// visible), cut after [`QUOTE_MAX_CHARS`] characters with its full size noted.
+pub struct Quoted<'a>(&'a str);
+
+pub fn quoted(value: &str) -> Quoted<'_> {
+    Quoted(value)
+}
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(QUOTE_MAX_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}… ({} bytes)", &self.0[..cut], self.0.len()),
+        }
+    }
+}
+
+/// Most characters kept of a message from a parser (serde, csv), which may quote the input.
+pub const MESSAGE_MAX_CHARS: usize = 400;
+
+/// A parser's message cut in the middle when long: its start says what was wrong and its end
+/// where (serde ends with "at line L column C").
+pub fn brief(message: impl Into<String>) -> String {
+    brief_to(message, MESSAGE_MAX_CHARS)
+}
+
+/// [`brief`] with another length: at most `max_chars` characters and the elision mark.
+pub fn brief_to(message: impl Into<String>, max_chars: usize) -> String {
+    let message = message.into();
+    let n = message.chars().count();
+    if n <= max_chars {
+        return message;
+    }
+    let half = max_chars / 2;
+    let head: String = message.chars().take(half).collect();
+    let tail: String = message.chars().skip(n - half).collect();
+    format!("{head} … {tail}")
+}
+
 /// Why a license file was refused (L2). Each variant names one thing an administrator or the
 /// vendor can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,12 +52,13 @@ pub enum LicenseError {
     #[error("not a Seatkeeper license file ({0})")]
     Malformed(String),
     #[error(
-        "unsupported license file format {0:?}; this Seatkeeper reads \"seatkeeper-license/1\""
+        "unsupported license file format {}; this Seatkeeper reads \"seatkeeper-license/1\"", quoted(.0)
     )]
     UnsupportedFormat(String),
     #[error(
-        "license file is signed by vendor key {key_id}, which this installation does not trust \
-         (configure the vendor's public key with --vendor-key or SEATKEEPER_VENDOR_KEYS)"
+        "license file is signed by vendor key {}, which this installation does not trust \
+         (configure the vendor's public key with --vendor-key or SEATKEEPER_VENDOR_KEYS)",
+        quoted(key_id)
     )]
     UntrustedKey { key_id: String },
     #[error(
@@ -22,10 +66,16 @@ pub enum LicenseError {
     )]
     Tampered,
     #[error(
-        "license file is for company {found:?}, but this installation belongs to company {expected:?}"
+        "license file is for company {}, but this installation belongs to company {}",
+        quoted(found),
+        quoted(expected)
     )]
     WrongCompany { expected: String, found: String },
-    #[error("license file is for instance {found}, but this installation is instance {expected}")]
+    #[error(
+        "license file is for instance {}, but this installation is instance {}",
+        quoted(found),
+        quoted(expected)
+    )]
     WrongInstance { expected: String, found: String },
     #[error(
         "no company id is set for this installation: generate a license request with --company-id first"
@@ -46,13 +96,13 @@ pub enum Error {
     License(#[from] LicenseError),
     #[error("{0}")]
     Invalid(String),
-    #[error("unknown product {0:?}: no imported license declares it")]
+    #[error("unknown product {}: no imported license declares it", quoted(.0))]
     UnknownProduct(String),
-    #[error("unknown user {0:?}")]
+    #[error("unknown user {}", quoted(.0))]
     UnknownUser(String),
-    #[error("unknown session {0:?}: it ended (logout or idle timeout) or never existed")]
+    #[error("unknown session {}: it ended (logout or idle timeout) or never existed", quoted(.0))]
     UnknownSession(String),
-    #[error("unknown role {0:?}")]
+    #[error("unknown role {}", quoted(.0))]
     UnknownRole(String),
     #[error("{0}")]
     Conflict(String),
@@ -66,16 +116,17 @@ pub enum Error {
     UnknownMessage(i64),
     #[error("unknown API token {0}")]
     UnknownToken(i64),
-    #[error("unknown folder {0:?}")]
+    #[error("unknown folder {}", quoted(.0))]
     UnknownFolder(String),
-    #[error("unknown license package {0:?}")]
+    #[error("unknown license package {}", quoted(.0))]
     UnknownPackage(String),
-    #[error("a user with login {0:?} already exists")]
+    #[error("a user with login {} already exists", quoted(.0))]
     DuplicateLogin(String),
-    #[error("folder {0:?} already exists")]
+    #[error("folder {} already exists", quoted(.0))]
     DuplicateFolder(String),
     #[error(
-        "not enough free {kind} seats of product {product:?} ({area}): {needed} needed, {free} free{where_}"
+        "not enough free {kind} seats of product {} ({area}): {needed} needed, {free} free{where_}",
+        quoted(product)
     )]
     NoSeatFree {
         product: String,
@@ -91,10 +142,12 @@ pub enum Error {
          users, or import a license with more users"
     )]
     AreaLimit { area: Area, limit: u64, active: u64 },
-    #[error("user {login:?} is blocked and can hold no licenses")]
+    #[error("user {} is blocked and can hold no licenses", quoted(login))]
     UserBlocked { login: String },
     #[error(
-        "user {login:?} is in area {user_area}, but product {product:?} has no seats for that area"
+        "user {} is in area {user_area}, but product {} has no seats for that area",
+        quoted(login),
+        quoted(product)
     )]
     WrongArea {
         login: String,
@@ -103,7 +156,7 @@ pub enum Error {
     },
     #[error("the built-in administrator cannot be {0}")]
     BuiltinAdmin(&'static str),
-    #[error("folder {folder:?} {reason}")]
+    #[error("folder {} {reason}", quoted(folder))]
     FolderInUse { folder: String, reason: String },
     #[error("cannot place {requested} seats of package {serial}: {reason}")]
     Placement {

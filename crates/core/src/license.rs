@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
+use crate::error::{brief, quoted};
 use crate::{Area, AreaLimit, Error, LicenseError, Package, Product, validate_code};
 
 pub const LICENSE_FORMAT: &str = "seatkeeper-license/1";
@@ -149,7 +150,8 @@ impl LicensePayload {
             if !products.contains(p.product.as_str()) {
                 return bad(format!(
                     "package {} is for product {}, which the file does not declare",
-                    p.serial, p.product
+                    p.serial,
+                    quoted(&p.product)
                 ));
             }
             if p.seats == 0 {
@@ -202,8 +204,8 @@ pub fn issue(
 ) -> Result<String, Error> {
     if request.format != REQUEST_FORMAT {
         return Err(Error::Invalid(format!(
-            "unsupported license request format {:?}; expected {REQUEST_FORMAT:?}",
-            request.format
+            "unsupported license request format {}; expected {REQUEST_FORMAT:?}",
+            quoted(&request.format)
         )));
     }
     let valid_from = order.valid_from.unwrap_or(now);
@@ -264,7 +266,7 @@ fn parse_envelope(text: &str) -> Result<LicenseEnvelope, LicenseError> {
         LicenseError::Malformed(if e.is_eof() {
             "the file is truncated".to_string()
         } else {
-            format!("not a license envelope: {e}")
+            brief(format!("not a license envelope: {e}"))
         })
     })?;
     if envelope.format != LICENSE_FORMAT {
@@ -278,9 +280,9 @@ pub fn decode_unverified(text: &str) -> Result<(LicenseEnvelope, LicensePayload)
     let envelope = parse_envelope(text)?;
     let bytes = B64
         .decode(envelope.payload.trim())
-        .map_err(|e| LicenseError::Malformed(format!("payload is not base64: {e}")))?;
+        .map_err(|e| LicenseError::Malformed(brief(format!("payload is not base64: {e}"))))?;
     let payload: LicensePayload = serde_json::from_slice(&bytes)
-        .map_err(|e| LicenseError::Malformed(format!("payload is not a license: {e}")))?;
+        .map_err(|e| LicenseError::Malformed(brief(format!("payload is not a license: {e}"))))?;
     Ok((envelope, payload))
 }
 
@@ -302,8 +304,9 @@ pub fn verify(text: &str, trusted: &[VerifyingKey]) -> Result<VerifiedLicense, L
     let signature = Signature::from_slice(&sig_bytes).map_err(|_| LicenseError::Tampered)?;
     key.verify_strict(&bytes, &signature)
         .map_err(|_| LicenseError::Tampered)?;
-    let payload: LicensePayload = serde_json::from_slice(&bytes)
-        .map_err(|e| LicenseError::Malformed(format!("signed payload is not a license: {e}")))?;
+    let payload: LicensePayload = serde_json::from_slice(&bytes).map_err(|e| {
+        LicenseError::Malformed(brief(format!("signed payload is not a license: {e}")))
+    })?;
     payload.validate()?;
     Ok(VerifiedLicense {
         payload,

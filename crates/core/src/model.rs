@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::Error;
+use crate::error::quoted;
 
 /// The audience a user or a seat belongs to (Claromentis' primary area and extranet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -41,7 +42,8 @@ impl FromStr for Area {
             "employee" => Ok(Area::Employee),
             "portal" => Ok(Area::Portal),
             other => Err(Error::Invalid(format!(
-                "unknown area {other:?}: expected \"employee\" or \"portal\""
+                "unknown area {}: expected \"employee\" or \"portal\"",
+                quoted(other)
             ))),
         }
     }
@@ -77,7 +79,8 @@ impl FromStr for SeatKind {
             "named" | "dedicated" => Ok(SeatKind::Named),
             "concurrent" | "floating" => Ok(SeatKind::Concurrent),
             other => Err(Error::Invalid(format!(
-                "unknown seat kind {other:?}: expected \"named\" or \"concurrent\""
+                "unknown seat kind {}: expected \"named\" or \"concurrent\"",
+                quoted(other)
             ))),
         }
     }
@@ -186,7 +189,8 @@ impl FromStr for UserState {
             "active" | "yes" | "true" | "1" => Ok(UserState::Active),
             "blocked" | "no" | "false" | "0" => Ok(UserState::Blocked),
             other => Err(Error::Invalid(format!(
-                "unknown account state {other:?}: expected \"active\" or \"blocked\""
+                "unknown account state {}: expected \"active\" or \"blocked\"",
+                quoted(other)
             ))),
         }
     }
@@ -273,7 +277,8 @@ impl FromStr for Permission {
             .find(|p| p.as_str() == s.trim())
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "unknown permission {s:?}: expected view_licenses, manage_licenses or manage_access"
+                    "unknown permission {}: expected view_licenses, manage_licenses or manage_access",
+                    quoted(s)
                 ))
             })
     }

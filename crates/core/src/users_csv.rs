@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::RowError;
+use crate::error::{RowError, brief, quoted};
 use crate::{Area, Error, UserState, validate};
 
 /// One good row of an import file.
@@ -101,7 +101,7 @@ impl<R: std::io::Read> RowReader<R> {
         };
         let headers = reader
             .headers()
-            .map_err(|e| header_err(format!("cannot read the header: {e}")))?
+            .map_err(|e| header_err(brief(format!("cannot read the header: {e}"))))?
             .clone();
         let mut index: BTreeMap<&'static str, usize> = BTreeMap::new();
         for (i, h) in headers.iter().enumerate() {
@@ -115,7 +115,8 @@ impl<R: std::io::Read> RowReader<R> {
                 None if EXPORT_ONLY.contains(&h.as_str()) => {}
                 None => {
                     return Err(header_err(format!(
-                        "unknown column {h:?}; expected some of: {}",
+                        "unknown column {}; expected some of: {}",
+                        quoted(&h),
                         COLUMNS.join(", ")
                     )));
                 }
@@ -142,7 +143,7 @@ impl<R: std::io::Read> RowReader<R> {
                 return Some(ParsedRow {
                     line,
                     login: None,
-                    row: Err(format!("unreadable row: {e}")),
+                    row: Err(brief(format!("unreadable row: {e}"))),
                 });
             }
         }

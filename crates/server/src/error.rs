@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use seatkeeper_core::Error as DomainError;
+use seatkeeper_core::error::brief_to;
 use seatkeeper_store::StoreError;
 use serde_json::json;
 
@@ -115,9 +116,19 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// Most characters of an error message an answer carries. Messages quote refused values
+/// briefly where they are made; this bounds any that does not, whatever the input held. A CSV
+/// import's refusal lists every bad line (each one bounded) and is not cut.
+const ANSWER_MESSAGE_MAX_CHARS: usize = 1000;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        let message = if self.code == "csv_invalid" {
+            self.message
+        } else {
+            brief_to(self.message, ANSWER_MESSAGE_MAX_CHARS)
+        };
+        let mut body = json!({"error": {"code": self.code, "message": message}});
         let mut r = (self.status, Json(body.take())).into_response();
         if let Some(secs) = self.retry_after {
             r.headers_mut()

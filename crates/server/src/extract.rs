@@ -8,6 +8,8 @@
 //! | JSON without a JSON content type | 415 | `unsupported_media_type` |
 //! | malformed JSON | 400 | `invalid_json` |
 //! | missing, unknown or mistyped fields | 422 | `invalid_json` |
+//!
+//! The rejections' messages quote the input (serde names the bad value), so they are cut short.
 
 use axum::body::Bytes;
 use axum::extract::FromRequest;
@@ -17,6 +19,8 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+
+use seatkeeper_core::error::brief;
 
 use crate::AppState;
 use crate::client::Client;
@@ -134,22 +138,30 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r.status() {
             s @ (StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY) => {
-                ApiError::new(s, "invalid_json", r.body_text())
+                ApiError::new(s, "invalid_json", brief(r.body_text()))
             }
-            s => body_rejection(s, r.body_text()),
+            s => body_rejection(s, brief(r.body_text())),
         }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            brief(r.body_text()),
+        )
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            brief(r.body_text()),
+        )
     }
 }
 

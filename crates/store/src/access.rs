@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use seatkeeper_core::error::quoted;
 use seatkeeper_core::{Error as DomainError, Permission, UserState};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -43,7 +44,8 @@ impl std::str::FromStr for TokenScope {
             "admin" => Ok(TokenScope::Admin),
             "signin" => Ok(TokenScope::Signin),
             other => Err(DomainError::Invalid(format!(
-                "unknown token scope {other:?}: expected \"integration\" or \"admin\""
+                "unknown token scope {}: expected \"integration\" or \"admin\"",
+                quoted(other)
             ))),
         }
     }
@@ -449,7 +451,8 @@ impl Ledger {
             "organizational" => Some(parent.unwrap_or(1)),
             other => {
                 return Err(DomainError::Invalid(format!(
-                    "unknown role kind {other:?}: expected \"organizational\" or \"functional\""
+                    "unknown role kind {}: expected \"organizational\" or \"functional\"",
+                    quoted(other)
                 ))
                 .into());
             }
