@@ -84,6 +84,8 @@ pub struct RowReader<R> {
     reader: csv::Reader<R>,
     index: BTreeMap<&'static str, usize>,
     record: csv::StringRecord,
+    /// The line the last row was reported on (the header's is 1).
+    last_line: u64,
 }
 
 impl<R: std::io::Read> RowReader<R> {
@@ -129,7 +131,16 @@ impl<R: std::io::Read> RowReader<R> {
             reader,
             index,
             record: csv::StringRecord::new(),
+            last_line: 1,
         })
+    }
+
+    /// The line a row is reported on: the csv reader counts `\n` only, so in a file whose
+    /// lines end with a bare `\r` every row would be "line 1"; each row is at least on the
+    /// line after the last one.
+    fn next_line(&mut self, counted: u64) -> u64 {
+        self.last_line = counted.max(self.last_line + 1);
+        self.last_line
     }
 
     /// The next data row, or `None` at the end of the file.
@@ -138,7 +149,7 @@ impl<R: std::io::Read> RowReader<R> {
             Ok(false) => return None,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = self.next_line(e.position().map_or(0, |p| p.line()));
                 // A broken row does not end the file: the reader goes on at the next record.
                 return Some(ParsedRow {
                     line,
@@ -147,8 +158,8 @@ impl<R: std::io::Read> RowReader<R> {
                 });
             }
         }
+        let line = self.next_line(self.record.position().map_or(0, |p| p.line()));
         let record = &self.record;
-        let line = record.position().map_or(0, |p| p.line());
         let field = |c: &str| {
             unguard(self.index.get(c).and_then(|i| record.get(*i)).unwrap_or("")).to_string()
         };

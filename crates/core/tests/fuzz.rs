@@ -353,12 +353,13 @@ fn csv_file() -> impl Strategy<Value = String> {
 
 fn csv_checks(text: &str) -> Result<(), TestCaseError> {
     // A line number past the last line (a final row without newline) is still a line.
-    let lines = text.split('\n').count() as u64;
+    // A bare `\r` ends a line too (the reader takes it as a record end).
+    let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count() as u64;
     match users_csv::parse(text) {
         Ok(rows) => {
             for r in &rows {
                 prop_assert!(r.line >= 2 && r.line <= lines, "row on line {}", r.line);
-                prop_assert!(seatkeeper_core::validate_code("login", &r.login).is_ok());
+                prop_assert!(seatkeeper_core::validate::login(&r.login).is_ok());
             }
         }
         Err(Error::Csv(errors)) => {
@@ -470,4 +471,13 @@ fn x13_10_regression_csv_errors_quote_huge_cells_briefly() {
             assert!(r.message.len() <= MAX_MESSAGE, "{} bytes", r.message.len());
         }
     }
+}
+
+/// Found by `x13_10_fuzz_users_csv_random_text`: with bare `\r` line ends every row was
+/// reported on line 1, the header's.
+#[test]
+fn x13_10_regression_rows_after_a_bare_cr_are_on_their_own_lines() {
+    let rows = users_csv::parse("login\ra\rb").unwrap();
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![2, 3]);
 }
