@@ -8,7 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::server::{
-    Api, IDLE_SECS, T0, World, create_user, prepare, set_clock, start, start_with, world,
+    Api, IDLE_SECS, T0, World, create_user, import_employees, prepare, set_clock, start,
+    start_with, world,
 };
 use super::{ok, run};
 use sqlx::Connection as _;
@@ -212,19 +213,7 @@ async fn x13_8_backup_under_login_load_then_restore() {
     let server = start("x.db", d);
     let api = Api::new(&server);
     let w = world("x.db", d, &api, 2, u32::try_from(USERS).unwrap()).await;
-    let csv: String = std::iter::once("login,area".to_string())
-        .chain((0..USERS).map(|i| format!("load{i},employee")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let imported = api
-        .http
-        .post(format!("{}/api/v1/users/import", api.base))
-        .bearer_auth(&w.admin)
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), StatusCode::OK);
+    import_employees(&api, &w, "load", USERS).await;
 
     // Clients log every user in; each answer is stamped with when it arrived.
     let answered = Arc::new(AtomicUsize::new(0));

@@ -272,6 +272,23 @@ pub(crate) fn prepare(db: &str, dir: &Path) {
     set_admin_password(db, dir);
 }
 
+/// Imports `count` employees `{prefix}0`, `{prefix}1`, … through the admin API's CSV import.
+pub(crate) async fn import_employees(api: &Api, w: &World, prefix: &str, count: usize) {
+    let csv: String = std::iter::once("login,area".to_string())
+        .chain((0..count).map(|i| format!("{prefix}{i},employee")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let imported = api
+        .http
+        .post(format!("{}/api/v1/users/import", api.base))
+        .bearer_auth(&w.admin)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::OK);
+}
+
 pub(crate) async fn create_user(api: &Api, w: &World, login: &str, folder: &str) {
     api.ok(
         Method::POST,
@@ -669,19 +686,7 @@ async fn s3_several_nodes_race_for_the_last_floating_seats_on_postgres() {
         Some(json!({"users": ["holder"], "products": ["crm"]})),
     )
     .await;
-    let csv: String = std::iter::once("login,area".to_string())
-        .chain((0..USERS).map(|i| format!("racer{i},employee")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let imported = api
-        .http
-        .post(format!("{}/api/v1/users/import", api.base))
-        .bearer_auth(&w.admin)
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), StatusCode::OK);
+    import_employees(&api, &w, "racer", USERS).await;
 
     let mut tasks = Vec::new();
     for i in 0..USERS {
@@ -1427,19 +1432,7 @@ async fn x13_two_nodes_leave_no_phantom_sessions_on_postgres() {
     let nodes: Vec<Server> = (0..2).map(|_| start(&url, dir)).collect();
     let api = Api::new(&nodes[0]);
     let w = world(&url, dir, &api, 15, FLOATING).await;
-    let csv: String = std::iter::once("login,area".to_string())
-        .chain((0..USERS).map(|i| format!("u{i},employee")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let imported = api
-        .http
-        .post(format!("{}/api/v1/users/import", api.base))
-        .bearer_auth(&w.admin)
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), StatusCode::OK);
+    import_employees(&api, &w, "u", USERS).await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let deadline = tokio::time::Instant::now() + RUN;
 

@@ -21,7 +21,9 @@ use serde_json::json;
 use sqlx::Connection as _;
 use std::time::Duration;
 
-use super::server::{Api, IDLE_SECS, Server, T0, prepare, set_clock, start, world};
+use super::server::{
+    Api, IDLE_SECS, Server, T0, import_employees, prepare, set_clock, start, world,
+};
 use super::*;
 
 const USERS: usize = 80;
@@ -108,19 +110,7 @@ async fn soak(db: &str, checker_url: &str, dir: &Path, nodes: usize) {
     let mut servers: Vec<Server> = (0..nodes).map(|_| start(db, dir)).collect();
     let api = Api::new(&servers[0]);
     let w = world(db, dir, &api, 20, 8).await;
-    let csv: String = std::iter::once("login,area".to_string())
-        .chain((0..USERS).map(|i| format!("s{i:03},employee")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let imported = api
-        .http
-        .post(format!("{}/api/v1/users/import", api.base))
-        .bearer_auth(&w.admin)
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert!(imported.status().is_success());
+    import_employees(&api, &w, "s", USERS).await;
     // `reports` bound to the root role: redistributions have work to do.
     api.ok(
         reqwest::Method::PUT,
@@ -151,7 +141,7 @@ async fn soak(db: &str, checker_url: &str, dir: &Path, nodes: usize) {
                 let roll = next() % 10;
                 if roll < 5 || live.is_empty() {
                     add(&counts.logins);
-                    let user = format!("s{:03}", next() % USERS as u64);
+                    let user = format!("s{}", next() % USERS as u64);
                     match http
                         .post(format!("{}/integration/v1/login", pick(&bases, next())))
                         .bearer_auth(&token)
@@ -208,7 +198,7 @@ async fn soak(db: &str, checker_url: &str, dir: &Path, nodes: usize) {
         tokio::spawn(async move {
             let mut next = xorshift(0xAD);
             while tokio::time::Instant::now() < deadline {
-                let user = format!("s{:03}", next() % USERS as u64);
+                let user = format!("s{}", next() % USERS as u64);
                 let grant = next().is_multiple_of(2);
                 // Unknown until answered: a lost answer makes the outcome unknown (None).
                 last_ack.write().unwrap().insert(user.clone(), None);
@@ -235,7 +225,7 @@ async fn soak(db: &str, checker_url: &str, dir: &Path, nodes: usize) {
         tokio::spawn(async move {
             let mut next = xorshift(0xD1);
             while tokio::time::Instant::now() < deadline {
-                let user = format!("s{:03}", next() % USERS as u64);
+                let user = format!("s{}", next() % USERS as u64);
                 let _ = http
                     .post(format!("{}/api/v1/recalls", pick(&bases, next())))
                     .bearer_auth(&token)
