@@ -529,8 +529,26 @@ fn serve_as_unprivileged(
     dir: &Path,
     root: bool,
 ) -> (Option<i32>, String, std::time::Duration) {
+    use std::os::unix::fs::PermissionsExt as _;
     use std::os::unix::process::CommandExt as _;
     let mut cmd = super::bin();
+    if root {
+        // The build's binary may sit where `nobody` cannot reach it (a checkout under a 0700
+        // directory): run a copy from the test's own folder, which `nobody` can enter.
+        let exe = dir.parent().unwrap_or(dir).join("seatkeeper-unprivileged");
+        if !exe.exists() {
+            std::fs::copy(env!("CARGO_BIN_EXE_seatkeeper"), &exe).unwrap();
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let template = cmd;
+        cmd = std::process::Command::new(&exe);
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+    }
     cmd.current_dir(dir)
         .arg("--database")
         .arg(db)
