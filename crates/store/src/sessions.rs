@@ -495,12 +495,11 @@ impl Ledger {
                     tracing::warn!(error = %e, logins = rest.len(), logouts = rest_logouts.len(),
                         "turn could not be decided; answering its requests with the error");
                     self.end_in_doubt(now, &doubt.sessions).await;
-                    let failed = Failed::from(e);
                     for i in rest_logouts {
-                        ended[i] = Some(Err(failed.error()));
+                        ended[i] = Some(Err(answer_error(&e)));
                     }
                     for i in rest {
-                        answers[i] = Some(Err(failed.error()));
+                        answers[i] = Some(Err(answer_error(&e)));
                     }
                 }
             }
@@ -882,21 +881,12 @@ fn retryable(e: &crate::StoreError) -> bool {
     )
 }
 
-/// The error a turn that could not be decided answers each of its requests with.
-struct Failed(crate::StoreError);
-
-impl From<crate::StoreError> for Failed {
-    fn from(e: crate::StoreError) -> Self {
-        Failed(e)
-    }
-}
-
-impl Failed {
-    fn error(&self) -> crate::StoreError {
-        match &self.0 {
-            crate::StoreError::Domain(d) => crate::StoreError::Domain(d.clone()),
-            other => crate::StoreError::Unavailable(other.to_string()),
-        }
+/// The error each request of a turn that could not be decided is answered with (the domain
+/// refusal as it is; anything else as "unavailable", which says to try again).
+fn answer_error(e: &crate::StoreError) -> crate::StoreError {
+    match e {
+        crate::StoreError::Domain(d) => crate::StoreError::Domain(d.clone()),
+        other => crate::StoreError::Unavailable(other.to_string()),
     }
 }
 

@@ -59,6 +59,40 @@ pub async fn journal(path: &Path) -> Option<(String, i64)> {
     .flatten()
 }
 
+/// Starts `redistribute --all` on `dir/x.db` in 5-user chunks and kills it (SIGKILL) once
+/// part of it has committed; the grants it had made by then.
+pub async fn kill_a_run_midway(dir: &Path) -> i64 {
+    let mut child = bin()
+        .current_dir(dir)
+        .args([
+            "--database",
+            "x.db",
+            "redistribute",
+            "--all",
+            "--chunk-users",
+            "5",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut mid = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some((status, granted)) = journal(&dir.join("x.db")).await
+            && status == "running"
+            && granted > 0
+        {
+            child.kill().unwrap();
+            mid = Some(granted);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.wait().unwrap();
+    mid.expect("the run was seen mid-way")
+}
+
 fn state(dir: &Path) -> (Value, Value) {
     let summary = json("x.db", dir, &["summary"]);
     let mut needs = json("x.db", dir, &["needs", "--limit", "10000"]);
@@ -94,35 +128,7 @@ async fn d4_a_killed_redistribution_is_finished_by_the_next_process() {
     let expected = state(expected_dir.path());
 
     // The same run, killed once part of it has committed.
-    let mut child = bin()
-        .current_dir(killed_dir.path())
-        .args([
-            "--database",
-            "x.db",
-            "redistribute",
-            "--all",
-            "--chunk-users",
-            "5",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let mut mid = None;
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Some((status, granted)) = journal(&killed_dir.path().join("x.db")).await
-            && status == "running"
-            && granted > 0
-        {
-            child.kill().unwrap();
-            mid = Some(granted);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    child.wait().unwrap();
-    let granted = mid.expect("the run was seen mid-way");
+    let granted = kill_a_run_midway(killed_dir.path()).await;
     assert!(
         granted < i64::from(SEATS),
         "killed mid-way ({granted} granted)"

@@ -1609,40 +1609,12 @@ async fn x13_two_nodes_leave_no_phantom_sessions_on_postgres() {
 /// users the run has not reached (its need waits, and the run's end serves needs in order).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x13_a_live_node_finishes_a_run_whose_lease_ran_out() {
-    use super::crash::{SEATS, USERS, journal, prepared};
+    use super::crash::{SEATS, USERS, journal, kill_a_run_midway, prepared};
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     prepared(dir);
     // A run killed once part of it has committed.
-    let mut child = bin()
-        .current_dir(dir)
-        .args([
-            "--database",
-            "x.db",
-            "redistribute",
-            "--all",
-            "--chunk-users",
-            "5",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut killed = false;
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Some((status, granted)) = journal(&dir.join("x.db")).await
-            && status == "running"
-            && granted > 0
-        {
-            child.kill().unwrap();
-            killed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    child.wait().unwrap();
-    assert!(killed, "the run was seen mid-way");
+    kill_a_run_midway(dir).await;
     // Its owner, as far as the survivor can tell, is a node on another host whose lease
     // lasts until T0 + 60 s.
     {
