@@ -2,7 +2,8 @@
 //!
 //! Most logins are by users who hold their own all-modules seat: the answer takes no seat
 //! and depends only on what administrators change (the user, roles, seats, products, limits,
-//! licenses). Such an answer, once computed by the full login path, is kept here tagged with
+//! licenses). Such an answer, once decided by the full login path (`seatkeeper_core::login::decide`
+//! says which answers may be repeated), is kept here tagged with
 //! the ledger's *generation* — a counter every transaction that changes any of those
 //! increments first (`Ledger::begin_write`, and `reconcile` whenever it runs). A later login of
 //! the same user is then one statement: insert the session rows if the generation is still
@@ -18,14 +19,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use seatkeeper_core::PoolKey;
-
-use crate::sessions::AllowedLogin;
+use seatkeeper_core::login::AllowedLogin;
 
 /// Beyond this many users the map starts again (a login that misses takes the full path).
 const MAX_ENTRIES: usize = 250_000;
 
 #[derive(Debug, Clone)]
-pub(crate) struct Kept {
+pub(crate) struct RememberedLogin {
     pub user_id: i64,
     /// The answer with an empty `session_id`.
     pub answer: AllowedLogin,
@@ -40,7 +40,7 @@ struct Inner {
     /// When time alone changes capacity next (a license expiring or starting, as a unix
     /// timestamp; `None`: never). Entries are not used from then on.
     valid_until: Option<i64>,
-    entries: HashMap<String, Kept>,
+    entries: HashMap<String, RememberedLogin>,
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +51,7 @@ pub(crate) struct LoginCache {
 /// Logins of a batch that can be answered from memory: (index in the batch, what is kept).
 pub(crate) struct Hits {
     pub generation: i64,
-    pub found: Vec<(usize, Kept)>,
+    pub found: Vec<(usize, RememberedLogin)>,
 }
 
 pub(crate) fn key(login: &str) -> String {
@@ -87,7 +87,7 @@ impl LoginCache {
         &self,
         generation: i64,
         valid_until: Option<i64>,
-        answers: Vec<(String, Kept)>,
+        answers: Vec<(String, RememberedLogin)>,
     ) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
