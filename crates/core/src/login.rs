@@ -580,4 +580,271 @@ mod tests {
         assert!(!within_area_limit(1, Some(1)));
         assert!(within_area_limit(1_000, None));
     }
+
+    // The login decision (`decide`), feature by feature.
+
+    fn product(all_modules: bool) -> ProductFacts {
+        ProductFacts {
+            name: "P".into(),
+            features: vec!["f".into()],
+            all_modules,
+        }
+    }
+
+    fn user(id: i64, login: &str) -> UserFacts {
+        UserFacts {
+            id: UserId(id),
+            login: login.into(),
+            name: login.to_uppercase(),
+            area: Area::Employee,
+            folder: FolderId(5),
+            state: UserState::Active,
+            builtin: false,
+            manages_licenses: false,
+            area_rank: None,
+            held: Vec::new(),
+        }
+    }
+
+    fn held(product: &str, suspended: bool, releasing: bool) -> HeldAssignment {
+        HeldAssignment {
+            product: product.into(),
+            folder: ROOT_FOLDER,
+            suspended,
+            releasing,
+        }
+    }
+
+    fn facts(users: Vec<UserFacts>) -> LoginFacts {
+        LoginFacts {
+            users: users
+                .into_iter()
+                .map(|u| (u.login.to_ascii_lowercase(), u))
+                .collect(),
+            products: BTreeMap::from([
+                ("all".to_string(), product(true)),
+                ("mod".to_string(), product(false)),
+            ]),
+            licenses_loaded: true,
+            folder_paths: BTreeMap::from([
+                (ROOT_FOLDER, "/".into()),
+                (FolderId(5), "Sales".into()),
+            ]),
+            ..LoginFacts::default()
+        }
+    }
+
+    fn seats(capacity: u64, free: u64) -> PoolSeats {
+        PoolSeats { capacity, free }
+    }
+
+    fn ask(facts: &LoginFacts, logins: &[&str]) -> Vec<LoginDecision> {
+        let attempts: Vec<LoginAttempt> = logins
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LoginAttempt {
+                login: (*l).into(),
+                session_id: format!("s{i}"),
+            })
+            .collect();
+        decide(facts, &attempts)
+    }
+
+    fn refusal(d: &LoginDecision) -> Option<Refusal> {
+        match d {
+            LoginDecision::Refused(r) => Some(r.reason),
+            LoginDecision::Admitted(_) => None,
+        }
+    }
+
+    fn admitted(d: &LoginDecision) -> &Admission {
+        match d {
+            LoginDecision::Admitted(a) => a,
+            LoginDecision::Refused(r) => panic!("refused: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn s1_unknown_users_are_refused_under_the_login_as_typed() {
+        let d = ask(&facts(vec![]), &["Ghost"]);
+        assert_eq!(
+            d,
+            vec![LoginDecision::Refused(RefusedLogin::new(
+                "Ghost",
+                Refusal::UnknownUser
+            ))]
+        );
+    }
+
+    #[test]
+    fn s1_logins_match_whatever_the_case_and_answer_with_the_stored_login() {
+        let mut u = user(1, "Ann");
+        u.held.push(held("all", false, false));
+        let d = ask(&facts(vec![u]), &["aNN"]);
+        let a = admitted(&d[0]);
+        assert_eq!(a.answer.login, "Ann");
+        assert_eq!(a.answer.session_id, "s0");
+        assert!(a.answer.all_modules);
+        assert_eq!(a.hold, None);
+        assert_eq!(a.grant, None);
+    }
+
+    #[test]
+    fn s1_blocked_users_are_refused_even_when_they_manage_licenses() {
+        let mut u = user(1, "ann");
+        u.state = UserState::Blocked;
+        u.manages_licenses = true;
+        u.held.push(held("all", false, false));
+        assert_eq!(
+            refusal(&ask(&facts(vec![u]), &["ann"])[0]),
+            Some(Refusal::Blocked)
+        );
+    }
+
+    #[test]
+    fn l4_a_user_left_with_suspended_seats_only_is_refused_licenses_expired() {
+        let mut u = user(1, "ann");
+        u.held.push(held("all", true, false));
+        let mut v = user(2, "bob");
+        v.held.push(held("mod", false, true));
+        let d = ask(&facts(vec![u, v]), &["ann", "bob"]);
+        assert_eq!(refusal(&d[0]), Some(Refusal::LicensesExpired));
+        // S4: a releasing seat gives no access either, but it is not an expiry.
+        assert_eq!(refusal(&d[1]), Some(Refusal::NoLicense));
+    }
+
+    #[test]
+    fn l4_license_managers_get_in_without_seats_and_are_told_what_expired() {
+        let mut u = user(1, "ann");
+        u.manages_licenses = true;
+        let mut f = facts(vec![u, user(2, "bob")]);
+        f.expired_products = vec!["all".into()];
+        let d = ask(&f, &["ann", "bob"]);
+        let a = admitted(&d[0]);
+        assert!(a.answer.license_manager && a.answer.licenses_expired);
+        assert_eq!(a.answer.expired_products, vec!["all".to_string()]);
+        assert!(a.answer.products.is_empty());
+        assert_eq!(refusal(&d[1]), Some(Refusal::NoLicense));
+    }
+
+    #[test]
+    fn l5_with_no_license_loaded_only_the_builtin_admin_manages_licenses() {
+        let mut manager = user(1, "ann");
+        manager.manages_licenses = true;
+        let mut admin = user(2, "admin");
+        admin.builtin = true;
+        let mut f = facts(vec![manager, admin]);
+        f.licenses_loaded = false;
+        let d = ask(&f, &["ann", "admin"]);
+        assert_eq!(refusal(&d[0]), Some(Refusal::NoLicense));
+        let a = admitted(&d[1]);
+        assert!(a.answer.license_manager);
+        assert!(!a.answer.licenses_loaded);
+    }
+
+    #[test]
+    fn x13_an_area_over_its_limit_refuses_its_newest_users_but_lets_a_license_manager_in() {
+        let mut old = user(1, "old");
+        old.area_rank = Some(0);
+        old.held.push(held("all", false, false));
+        let mut new = user(2, "new");
+        new.area_rank = Some(1);
+        new.held.push(held("all", false, false));
+        let mut manager = user(3, "manager");
+        manager.area_rank = Some(2);
+        manager.manages_licenses = true;
+        manager.held.push(held("all", false, false));
+        let mut f = facts(vec![old, new, manager]);
+        f.areas.insert(
+            Area::Employee,
+            AreaUsers {
+                active: 3,
+                limit: Some(1),
+            },
+        );
+        for u in f.users.values() {
+            assert!(needs_area_rank(u, &f.areas));
+        }
+        let d = ask(&f, &["old", "new", "manager"]);
+        let a = admitted(&d[0]);
+        // Admitted, but never remembered while the area is over its limit.
+        assert!(a.repeatable.is_none());
+        assert_eq!(refusal(&d[1]), Some(Refusal::AreaLimit));
+        let m = admitted(&d[2]);
+        assert!(m.answer.license_manager && m.answer.products.is_empty());
+    }
+
+    #[test]
+    fn s2_a_batch_takes_seats_in_order_and_never_a_module_seat() {
+        let mut f = facts(vec![user(1, "ann"), user(2, "bob"), user(3, "cy")]);
+        f.pools = BTreeMap::from([
+            (key(SeatKind::Concurrent, 5, "all"), seats(1, 1)),
+            (key(SeatKind::Named, 1, "all"), seats(3, 1)),
+            (key(SeatKind::Concurrent, 5, "mod"), seats(9, 9)),
+        ]);
+        let d = ask(&f, &["ann", "bob", "cy"]);
+        let a = admitted(&d[0]);
+        assert_eq!(a.hold, Some(key(SeatKind::Concurrent, 5, "all")));
+        assert_eq!(
+            a.answer.auto_allocated.as_ref().map(|p| p.seat),
+            Some(SeatUse::Floating)
+        );
+        assert_eq!(a.answer.products[0].folder, "Sales");
+        let b = admitted(&d[1]);
+        assert_eq!(b.grant, Some(key(SeatKind::Named, 1, "all")));
+        assert_eq!(refusal(&d[2]), Some(Refusal::NoLicense));
+    }
+
+    #[test]
+    fn s2_a_named_seat_granted_earlier_in_the_batch_serves_the_users_next_login() {
+        let mut f = facts(vec![user(1, "ann")]);
+        f.pools = BTreeMap::from([(key(SeatKind::Named, 5, "all"), seats(2, 2))]);
+        let d = ask(&f, &["ann", "ann"]);
+        assert!(admitted(&d[0]).grant.is_some());
+        let second = admitted(&d[1]);
+        assert_eq!(second.grant, None);
+        assert_eq!(second.answer.products[0].seat, SeatUse::Dedicated);
+        assert_eq!(second.answer.auto_allocated, None);
+    }
+
+    #[test]
+    fn s2_the_builtin_admin_never_takes_a_seat() {
+        let mut admin = user(1, "admin");
+        admin.builtin = true;
+        let mut f = facts(vec![admin]);
+        f.pools = BTreeMap::from([(key(SeatKind::Concurrent, 5, "all"), seats(1, 1))]);
+        assert!(!needs_seat(&f.users["admin"], &f.products));
+        let d = ask(&f, &["admin"]);
+        let a = admitted(&d[0]);
+        assert_eq!((a.hold.as_ref(), a.grant.as_ref()), (None, None));
+    }
+
+    #[test]
+    fn s3_only_own_seat_and_first_floating_pool_answers_are_repeatable() {
+        let mut own = user(1, "own");
+        own.held.push(held("all", false, false));
+        let mut f = facts(vec![own, user(2, "a"), user(3, "b")]);
+        // The folder's floating pool is first in the order; with one seat free, the second
+        // floating login goes to the root, which is not where a login goes first.
+        f.pools = BTreeMap::from([
+            (key(SeatKind::Concurrent, 5, "all"), seats(4, 1)),
+            (key(SeatKind::Concurrent, 1, "all"), seats(4, 4)),
+        ]);
+        let d = ask(&f, &["own", "a", "b"]);
+        assert_eq!(
+            admitted(&d[0]).repeatable,
+            Some(Repeatable { floating: None })
+        );
+        assert_eq!(
+            admitted(&d[1]).repeatable,
+            Some(Repeatable {
+                floating: Some(key(SeatKind::Concurrent, 5, "all"))
+            })
+        );
+        assert_eq!(
+            admitted(&d[2]).hold,
+            Some(key(SeatKind::Concurrent, 1, "all"))
+        );
+        assert_eq!(admitted(&d[2]).repeatable, None);
+    }
 }
