@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use seatkeeper_core::login::{
-    AreaUsers, HeldAssignment, LoginAttempt, LoginDecision, LoginFacts, PoolSeats, UserFacts,
-    decide, needs_area_rank, needs_seat,
+    AllowedLogin, AreaUsers, HeldAssignment, LoginAttempt, LoginDecision, LoginFacts, PoolSeats,
+    UserFacts, decide, needs_area_rank, needs_seat,
 };
 use seatkeeper_core::{FolderId, UserId};
 use serde_json::json;
@@ -227,9 +227,12 @@ async fn apply(
     let mut entries = Vec::new();
     let mut remember = Vec::new();
     for (req, decision) in requests.iter().zip(decisions) {
-        answers.push(decision.answer());
-        let LoginDecision::Admitted(admitted) = decision else {
-            continue;
+        let admitted = match decision {
+            LoginDecision::Refused(r) => {
+                answers.push(LoginAnswer::Refused(r));
+                continue;
+            }
+            LoginDecision::Admitted(a) => *a,
         };
         let session_id = admitted.answer.session_id.clone();
         sessions.push(
@@ -276,14 +279,15 @@ async fn apply(
                 crate::login_cache::key(&admitted.answer.login),
                 RememberedLogin {
                     user_id: admitted.user.0,
-                    answer: seatkeeper_core::login::AllowedLogin {
+                    answer: AllowedLogin {
                         session_id: String::new(),
-                        ..admitted.answer
+                        ..admitted.answer.clone()
                     },
                     floating: repeat.floating,
                 },
             ));
         }
+        answers.push(LoginAnswer::Allowed(admitted.answer));
     }
     insert_rows(tx, SESSION_INSERT, SESSION_WIDTH, sessions).await?;
     insert_rows(tx, HOLD_INSERT, HOLD_WIDTH, holds).await?;
