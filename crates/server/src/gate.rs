@@ -87,18 +87,18 @@ async fn commit(
     }
     let ids: Vec<String> = logouts.iter().map(|(i, _)| i.clone()).collect();
     let reqs: Vec<LoginRequest> = logins.iter().map(|(r, _)| r.clone()).collect();
-    let turn = ledger.gate_batch(&ids, &reqs).await;
-    for ((_, reply), ended) in logouts.into_iter().zip(turn.ended) {
+    let batch = ledger.log_out_and_in(&ids, &reqs).await;
+    for ((_, reply), ended) in logouts.into_iter().zip(batch.ended) {
         let _ = reply.send(ended.map_err(ApiError::from));
     }
     let mut orphans = Vec::new();
-    for ((_, reply), answer) in logins.into_iter().zip(turn.answers) {
+    for ((_, reply), answer) in logins.into_iter().zip(batch.answers) {
         if let Err(Ok(LoginAnswer::Allowed(allowed))) = reply.send(answer.map_err(ApiError::from)) {
             orphans.push(allowed.session_id);
         }
     }
     if !orphans.is_empty() {
-        let ended = ledger.gate_batch(&orphans, &[]).await;
+        let ended = ledger.log_out_and_in(&orphans, &[]).await;
         let failed = ended.ended.iter().filter(|e| e.is_err()).count();
         tracing::info!(
             sessions = orphans.len(),

@@ -189,7 +189,7 @@ impl Ledger {
             .map(|r| get_str(r, "id"))
             .collect::<Result<Vec<_>>>()?;
         let (_, ended) =
-            crate::sessions::end_sessions(&mut tx, now, actor, &ids, "restored from a backup")
+            crate::logouts::end_sessions(&mut tx, now, actor, &ids, "restored from a backup")
                 .await?;
         audit(
             &mut tx,

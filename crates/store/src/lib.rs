@@ -16,10 +16,14 @@ mod error;
 mod folders;
 mod grants;
 mod licenses;
+mod login_batch;
 mod login_cache;
+mod logins;
+mod logouts;
 mod reconcile;
 mod reports;
 mod roles;
+mod session_rows;
 mod sessions;
 mod settings;
 mod signin;
@@ -38,6 +42,7 @@ pub use distribution::{
     RedistributionReport, RunView, Scope,
 };
 pub use error::StoreError;
+pub use login_batch::SessionBatchAnswers;
 pub use roles::{ExplainView, ReasonView, RoleChange};
 pub use seatkeeper_core::distribution::ManualGrants;
 pub use seatkeeper_core::signin::SigninPolicy;

@@ -2,30 +2,33 @@
 //!
 //! Most logins are by users who hold their own all-modules seat: the answer takes no seat
 //! and depends only on what administrators change (the user, roles, seats, products, limits,
-//! licenses). Such an answer, once computed by the full login path, is kept here tagged with
-//! the ledger's *generation* — a counter every transaction that changes any of those
-//! increments first (`Ledger::begin_write`, and `reconcile` whenever it runs). A later login of
-//! the same user is then one statement: insert the session rows if the generation is still
-//! the one the answer was read at (read `FOR SHARE` on PostgreSQL; SQLite runs the statement
-//! under its write lock). If it moved, on this node or any other, nothing is written,
-//! everything kept is dropped and the batch takes the full path, which refills it.
+//! licenses). Such an answer, once decided by the full login path, is kept here tagged with the
+//! ledger's *generation* — a counter every transaction that changes any of those increments
+//! first (`Ledger::begin_write`, and `reconcile` whenever it runs). A later login of the same
+//! user is then one statement: insert the session rows if the generation is still the one the
+//! answer was read at (read `FOR SHARE` on PostgreSQL; SQLite runs the statement under its
+//! write lock). If it moved, on this node or any other, nothing is written, everything kept is
+//! dropped and the batch takes the full path, which refills it.
 //!
-//! What is kept is never a reason to allow more than the ledger does: only allowed answers
-//! with no seat taken at login (no auto-allocation, no area over its user limit) are kept, and
-//! the session row is committed before the application hears the answer, as on the full path.
+//! What is kept is never a reason to allow more than the ledger does. Which answers may be
+//! kept is part of the login decision (`seatkeeper_core::login::decide`, `Repeatable`): those
+//! on the user's own all-modules seat, and those that took a floating seat of the pool every
+//! login of the user goes to first (the insert of its hold is then refused by the pool's
+//! capacity check when it is full, and the login is decided in full); never one from an area
+//! over its user limit, nor one that granted a named seat. The session row is committed before
+//! the application hears the answer, as on the full path.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use seatkeeper_core::PoolKey;
-
-use crate::sessions::AllowedLogin;
+use seatkeeper_core::login::AllowedLogin;
 
 /// Beyond this many users the map starts again (a login that misses takes the full path).
 const MAX_ENTRIES: usize = 250_000;
 
 #[derive(Debug, Clone)]
-pub(crate) struct Kept {
+pub(crate) struct RememberedLogin {
     pub user_id: i64,
     /// The answer with an empty `session_id`.
     pub answer: AllowedLogin,
@@ -40,7 +43,7 @@ struct Inner {
     /// When time alone changes capacity next (a license expiring or starting, as a unix
     /// timestamp; `None`: never). Entries are not used from then on.
     valid_until: Option<i64>,
-    entries: HashMap<String, Kept>,
+    entries: HashMap<String, RememberedLogin>,
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +54,7 @@ pub(crate) struct LoginCache {
 /// Logins of a batch that can be answered from memory: (index in the batch, what is kept).
 pub(crate) struct Hits {
     pub generation: i64,
-    pub found: Vec<(usize, Kept)>,
+    pub found: Vec<(usize, RememberedLogin)>,
 }
 
 pub(crate) fn key(login: &str) -> String {
@@ -87,7 +90,7 @@ impl LoginCache {
         &self,
         generation: i64,
         valid_until: Option<i64>,
-        answers: Vec<(String, Kept)>,
+        answers: Vec<(String, RememberedLogin)>,
     ) {
         let Ok(mut inner) = self.inner.lock() else {
             return;

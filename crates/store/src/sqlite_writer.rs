@@ -3,17 +3,19 @@
 //!
 //! Through `sqlx` every statement crosses from the async runtime to a worker thread and
 //! back, and each pooled connection finds its page cache stale after another one wrote. A
-//! turn of the server's group commit that the login cache can settle (`login_cache`) is
-//! instead handed over once, as a whole, to this thread, which runs it as one transaction
+//! batch of logouts and logins that the login cache can settle (`login_cache`) is instead
+//! handed over once, as a whole, to this thread, which runs it as one transaction
 //! with cached prepared statements on a connection whose cache stays warm, and answers when
 //! it has committed. Everything else — the full login path, administrators, the reaper —
 //! still goes through the `sqlx` pool; SQLite's write lock orders the two.
 
 use std::sync::mpsc;
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
-use seatkeeper_core::PoolKey;
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params_from_iter};
 
+use crate::session_rows::{
+    HoldRow, SessionRow, hold_insert, nothing_releasing, session_insert, sqlite_value,
+};
 use crate::{Result, StoreError};
 
 /// Works on the thread's connection: `None` once the writer is closed.
@@ -132,38 +134,9 @@ fn gone() -> StoreError {
     StoreError::Corrupt("the SQLite writer thread has stopped".into())
 }
 
-/// A session row to insert.
+/// Logouts and remembered logins (`login_cache`) to write, valid only at `generation`.
 #[derive(Debug, Clone)]
-pub(crate) struct SessionRow {
-    pub id: String,
-    pub user_id: i64,
-    pub at: i64,
-    pub client: String,
-}
-
-/// A floating seat the session takes: its pool.
-#[derive(Debug, Clone)]
-pub(crate) struct HoldRow {
-    pub product: String,
-    pub area: String,
-    pub kind: String,
-    pub folder_id: i64,
-}
-
-impl From<&PoolKey> for HoldRow {
-    fn from(key: &PoolKey) -> Self {
-        HoldRow {
-            product: key.product.clone(),
-            area: key.area.as_str().into(),
-            kind: key.kind.as_str().into(),
-            folder_id: key.folder.0,
-        }
-    }
-}
-
-/// One turn settled from the login cache, valid only at `generation`.
-#[derive(Debug, Clone)]
-pub(crate) struct Turn {
+pub(crate) struct RememberedBatch {
     pub generation: i64,
     /// Sessions to end if their user has nothing releasing.
     pub logouts: Vec<String>,
@@ -174,53 +147,53 @@ pub(crate) struct Turn {
 }
 
 #[derive(Debug)]
-pub(crate) enum TurnOutcome {
+pub(crate) enum RememberedOutcome {
     /// The generation moved: nothing was written.
     Moved,
     /// Written: the logouts that ended, and whether the floating logins were (a full pool
     /// refuses them all, and they are then decided in full).
-    Done { gone: Vec<String>, floating: bool },
+    Written { gone: Vec<String>, floating: bool },
 }
 
 const GENERATION: &str = "SELECT value FROM meta WHERE key = 'generation'";
-/// Same rule as `Ledger::quick_logout`: a user with a seat releasing takes the full path.
-const LOGOUT: &str = "DELETE FROM sessions WHERE id = $1 \
-     AND NOT EXISTS (SELECT 1 FROM assignments a \
-       WHERE a.user_id = sessions.user_id AND a.release_pending = 1)";
-const SESSION: &str = "INSERT INTO sessions (id, user_id, started_at, last_seen, client) \
-     VALUES ($1, $2, $3, $3, $4)";
-const HOLD: &str = "INSERT INTO floating_holds \
-     (session_id, product_code, area, kind, folder_id, acquired_at) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+const LOGOUT: &str = concat!(
+    "DELETE FROM sessions WHERE id = $1 AND ",
+    nothing_releasing!()
+);
+const SESSION: &str = concat!(session_insert!(), " VALUES ($1, $2, $3, $4, $5)");
+const HOLD: &str = concat!(hold_insert!(), " VALUES ($1, $2, $3, $4, $5, $6)");
 
-/// Writes `turn` in one transaction under SQLite's write lock, logouts first (so their seats
+/// Writes `batch` in one transaction under SQLite's write lock, logouts first (so their seats
 /// are free for the logins). The floating holds go in a savepoint: their trigger counts them
-/// into the pools, whose `CHECK` refuses the lot when one is full, and the rest of the turn
+/// into the pools, whose `CHECK` refuses the lot when one is full, and the rest of the batch
 /// still commits.
-pub(crate) fn write_turn(conn: &mut Connection, turn: &Turn) -> Result<TurnOutcome> {
+pub(crate) fn write_remembered(
+    conn: &mut Connection,
+    batch: &RememberedBatch,
+) -> Result<RememberedOutcome> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let generation: String = tx.prepare_cached(GENERATION)?.query_row([], |r| r.get(0))?;
-    if generation.parse::<i64>().ok() != Some(turn.generation) {
-        return Ok(TurnOutcome::Moved);
+    if generation.parse::<i64>().ok() != Some(batch.generation) {
+        return Ok(RememberedOutcome::Moved);
     }
     let mut gone = Vec::new();
     {
         let mut end = tx.prepare_cached(LOGOUT)?;
-        for id in &turn.logouts {
+        for id in &batch.logouts {
             if end.execute([id])? == 1 {
                 gone.push(id.clone());
             }
         }
         let mut insert = tx.prepare_cached(SESSION)?;
-        for s in &turn.own {
-            insert.execute(params![s.id, s.user_id, s.at, s.client])?;
+        for s in &batch.own {
+            insert.execute(params_from_iter(s.values().map(sqlite_value)))?;
         }
     }
-    let floating = if turn.floating.is_empty() {
+    let floating = if batch.floating.is_empty() {
         false
     } else {
         let sp = tx.savepoint()?;
-        match insert_floating(&sp, &turn.floating) {
+        match insert_floating(&sp, &batch.floating) {
             Ok(()) => {
                 sp.commit()?;
                 true
@@ -240,15 +213,15 @@ pub(crate) fn write_turn(conn: &mut Connection, turn: &Turn) -> Result<TurnOutco
         }
     };
     tx.commit()?;
-    Ok(TurnOutcome::Done { gone, floating })
+    Ok(RememberedOutcome::Written { gone, floating })
 }
 
 fn insert_floating(conn: &Connection, rows: &[(SessionRow, HoldRow)]) -> rusqlite::Result<()> {
     let mut session = conn.prepare_cached(SESSION)?;
     let mut hold = conn.prepare_cached(HOLD)?;
     for (s, h) in rows {
-        session.execute(params![s.id, s.user_id, s.at, s.client])?;
-        hold.execute(params![s.id, h.product, h.area, h.kind, h.folder_id, s.at])?;
+        session.execute(params_from_iter(s.values().map(sqlite_value)))?;
+        hold.execute(params_from_iter(h.values().map(sqlite_value)))?;
     }
     Ok(())
 }

@@ -629,7 +629,7 @@ pub async fn s3_a_turn_with_a_full_pool_still_ends_its_logouts_and_admits_own_se
         .collect();
     let turn = db
         .ledger
-        .gate_batch(std::slice::from_ref(&held.session_id), &turn)
+        .log_out_and_in(std::slice::from_ref(&held.session_id), &turn)
         .await;
     let ended: Vec<bool> = turn.ended.into_iter().map(Result::unwrap).collect();
     assert_eq!(ended, vec![true]);
