@@ -152,11 +152,8 @@ impl Target {
         let options = match self {
             Target::Sqlite { .. } => options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
-                         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                    )
-                    .await?;
+                    conn.execute(seatkeeper_store::consts::SQLITE_PRAGMAS)
+                        .await?;
                     Ok(())
                 })
             }),
@@ -630,7 +627,7 @@ async fn begin(
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, BoxError> {
     if pg {
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7305917)")
+        sqlx::query(seatkeeper_store::consts::PG_WRITE_LOCK)
             .execute(&mut *tx)
             .await?;
         Ok(tx)

@@ -6,7 +6,9 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 
-use crate::CliError;
+use crate::args::Cli;
+use crate::error::CliError;
+use crate::files::{read_file, write_file};
 
 pub fn generate() -> Result<SigningKey, CliError> {
     let mut secret = [0u8; 32];
@@ -24,7 +26,7 @@ pub fn write_pair(key: &SigningKey, private: &Path, public: &Path) -> Result<(),
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| CliError::Usage(format!("cannot encode key: {e}")))?;
-    crate::write_file(public, public_pem.as_bytes())
+    write_file(public, public_pem.as_bytes())
 }
 
 #[cfg(unix)]
@@ -44,15 +46,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::write_file(path, bytes)
+    write_file(path, bytes)
 }
 
 pub fn read_signing(path: &Path) -> Result<SigningKey, CliError> {
-    let pem = crate::read_file(path)?;
+    let pem = read_file(path)?;
     SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
         CliError::Usage(format!(
             "{} is not an Ed25519 private key in PEM: {e}",
             path.display()
         ))
     })
+}
+
+/// The vendor keys the command line trusts (`--vendor-key`, `SEATKEEPER_VENDOR_KEYS`).
+pub fn trusted_keys(cli: &Cli) -> Result<Vec<ed25519_dalek::VerifyingKey>, CliError> {
+    // One reader of key files for the CLI and the server.
+    seatkeeper_server::config::read_vendor_keys(&cli.vendor_keys)
+        .map_err(|e| CliError::Usage(e.to_string()))
 }

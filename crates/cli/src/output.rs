@@ -3,7 +3,7 @@
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use crate::CliError;
+use crate::error::CliError;
 
 pub struct Out {
     pub json: bool,
@@ -44,4 +44,8 @@ pub fn opt_date(t: Option<time::OffsetDateTime>) -> String {
 
 pub fn limit(l: Option<u64>) -> String {
     l.map_or_else(|| "unlimited".to_string(), |l| l.to_string())
+}
+
+pub fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }

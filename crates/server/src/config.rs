@@ -206,6 +206,11 @@ fn secs_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// The one refusal of a license import while no vendor key is trusted: the API's 409
+/// `no_vendor_key`, the admin UI's upload and `seatkeeper license import` all say this.
+pub const NO_VENDOR_KEY: &str = "no vendor key is trusted, so no license file can be checked: \
+     give the vendor's public key (PEM) with --vendor-key FILE or SEATKEEPER_VENDOR_KEYS";
+
 /// Reads trusted vendor public keys (PEM; a private key file is accepted for its public half).
 pub fn read_vendor_keys(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>, ServeError> {
     paths

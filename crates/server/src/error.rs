@@ -51,6 +51,15 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+
+    /// A license import while no vendor key is trusted.
+    pub fn no_vendor_key() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "no_vendor_key",
+            crate::config::NO_VENDOR_KEY,
+        )
+    }
 }
 
 impl std::fmt::Display for ApiError {

@@ -2,6 +2,14 @@
 //! licensed application (login with auto-allocation, heartbeat, logout, entitlement), the
 //! admin API under `/api/v1`, authentication and permissions, and the session reaper.
 
+// A request must never bring the server down: no `expect`, `panic!` or unchecked indexing
+// outside tests (`unwrap` is denied workspace-wide). Tests may, to fail loudly.
+#![deny(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
 pub mod admin;
 pub mod auth;
 pub mod client;
@@ -13,7 +21,6 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod routes;
-pub mod signin;
 pub mod ui;
 
 use std::sync::Arc;
@@ -27,6 +34,10 @@ pub use config::ServeConfig;
 
 use crate::auth::PrincipalCache;
 use crate::gate::Gate;
+
+/// The largest upload: users CSV files (100,000 users is about 10 MB) and license files, over
+/// the API and in the admin UI. Other bodies keep axum's 2 MB.
+pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Settings the handlers read.
 pub struct Settings {
@@ -52,7 +63,7 @@ pub struct AppState {
     pub principals: PrincipalCache,
     pub settings: Arc<Settings>,
     /// The sign-in limits both sign-in paths share.
-    pub signin: Arc<signin::SigninLimits>,
+    pub signin: Arc<auth::signin::SigninLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +102,7 @@ pub fn state(
             dummy_hash,
             trusted_proxies: config.trusted_proxies.clone(),
         }),
-        signin: Arc::new(signin::SigninLimits::new(
+        signin: Arc::new(auth::signin::SigninLimits::new(
             config.signin,
             config.signin_per_address_per_minute,
         )),

@@ -111,11 +111,6 @@ pub(crate) fn sqlite_path(spec: &str) -> &str {
         .unwrap_or(spec)
 }
 
-/// Every SQLite connection's settings. WAL lets readers work while a writer holds the lock;
-/// the busy timeout makes writers from other processes queue instead of failing at once.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
-     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
-
 /// Says at once why a SQLite ledger cannot be opened. The pool retries a failing connection
 /// until its acquire timeout (30 s) and then reports only "pool timed out"; so the file and
 /// its directory are checked first, and one connection is opened outside the pool, to name
@@ -183,7 +178,7 @@ async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
         .map_err(|e| refused(e.to_string()))?;
-    conn.execute(SQLITE_PRAGMAS)
+    conn.execute(crate::consts::SQLITE_PRAGMAS)
         .await
         .map_err(|e| refused(e.to_string()))?;
     let _ = conn.close().await;
@@ -234,7 +229,7 @@ impl Ledger {
                 preflight_sqlite(spec, &url).await?;
                 options.after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute(SQLITE_PRAGMAS).await?;
+                        conn.execute(crate::consts::SQLITE_PRAGMAS).await?;
                         Ok(())
                     })
                 })
@@ -362,7 +357,7 @@ impl Ledger {
             }
             Backend::Postgres => {
                 let mut tx = Transaction::begin(conn, None).await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7305917)")
+                sqlx::query(crate::consts::PG_WRITE_LOCK)
                     .execute(&mut *tx)
                     .await?;
                 Ok(tx)

@@ -10,6 +10,7 @@
 mod access;
 mod backup;
 mod clock;
+pub mod consts;
 mod db;
 mod distribution;
 mod error;

@@ -96,10 +96,7 @@ fn connect(path: &str) -> Result<Connection> {
     })?;
     // As the pool's connections: queue behind other writers instead of failing, cascade
     // session deletes to their floating holds.
-    conn.execute_batch(
-        "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
-         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-    )?;
+    conn.execute_batch(crate::consts::SQLITE_PRAGMAS)?;
     Ok(conn)
 }
 

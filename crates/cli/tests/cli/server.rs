@@ -1313,7 +1313,7 @@ async fn ui_walk(api: &Api, w: &World) {
     let audit_before = api
         .ok(Method::GET, "/api/v1/audit?limit=1", &w.admin, None)
         .await;
-    for path in seatkeeper_server::ui::POST_ROUTES {
+    for path in &seatkeeper_server::ui::post_routes() {
         let url = format!("{base}{path}");
         if *path != "/ui/login" {
             let r = http

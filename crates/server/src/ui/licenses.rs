@@ -200,10 +200,6 @@ pub async fn request(State(state): State<AppState>, ui: Ui, form: Form) -> UiRes
         .into_response())
 }
 
-fn no_key() -> &'static str {
-    "No vendor key is trusted, so no license file can be checked: start the server with --vendor-key <the vendor's public key PEM>."
-}
-
 /// L2: checks the uploaded file (signature, binding, serials) and shows what importing it
 /// would do — nothing is changed until the administrator confirms.
 pub async fn upload(State(state): State<AppState>, ui: Ui, upload: Upload) -> UiResult<Response> {
@@ -213,7 +209,7 @@ pub async fn upload(State(state): State<AppState>, ui: Ui, upload: Upload) -> Ui
         Ok::<_, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
     if state.settings.vendor_keys.is_empty() {
-        return refuse(state, ui, no_key().into()).await;
+        return refuse(state, ui, crate::config::NO_VENDOR_KEY.into()).await;
     }
     let Some(text) = upload.text("file").filter(|t| !t.trim().is_empty()) else {
         return refuse(state, ui, "Choose a license file to upload.".into()).await;
@@ -307,7 +303,12 @@ fn preview(ui: &Ui, text: &str, v: &VerifiedLicense, r: &ImportReport) -> Markup
 pub async fn import(State(state): State<AppState>, ui: Ui, form: Form) -> UiResult<Response> {
     ui.require(ManageLicenses)?;
     if state.settings.vendor_keys.is_empty() {
-        return Ok(done(&ui, "/ui/licenses", false, no_key()));
+        return Ok(done(
+            &ui,
+            "/ui/licenses",
+            false,
+            crate::config::NO_VENDOR_KEY,
+        ));
     }
     let Some(text) = form
         .0

@@ -12,12 +12,14 @@ mod licenses;
 mod overview;
 mod pages;
 mod roles;
+mod signin;
 mod users;
 mod view;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::handler::Handler;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, HOST, LOCATION, ORIGIN,
     REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -26,7 +28,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use maud::{Markup, html};
@@ -34,86 +36,128 @@ use seatkeeper_core::Permission;
 use seatkeeper_store::{Actor, Principal, TokenScope};
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
 use crate::auth;
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::{AppState, UPLOAD_LIMIT};
 
 pub(crate) const SESSION_COOKIE: &str = "sk_ui";
 const PRE_COOKIE: &str = "sk_pre";
 const FLASH_COOKIE: &str = "sk_flash";
 /// Form bodies are small; CSV and license uploads are multipart and have their own limit.
 const FORM_LIMIT: usize = 2 * 1024 * 1024;
-pub(crate) const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Every page of the UI and every action. `GET` pages need a session; every `POST` needs a
-/// session and the CSRF token (sign-in: the pre-session token). A test walks `POST_ROUTES`.
+/// One path of the UI: the page it shows (GET) and the action it takes (POST).
+struct UiRoute {
+    path: &'static str,
+    get: Option<MethodRouter<AppState>>,
+    post: Option<MethodRouter<AppState>>,
+}
+
+fn at(path: &'static str) -> UiRoute {
+    UiRoute {
+        path,
+        get: None,
+        post: None,
+    }
+}
+
+impl UiRoute {
+    fn get<H: Handler<T, AppState>, T: 'static>(mut self, handler: H) -> Self {
+        self.get = Some(get(handler));
+        self
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(mut self, handler: H) -> Self {
+        self.post = Some(post(handler));
+        self
+    }
+}
+
+/// Every page of the UI and every action. A new page or action is one line here; the router
+/// and `post_routes` (which a test walks) both come from this list.
+fn routes() -> Vec<UiRoute> {
+    vec![
+        at("/").get(|| async { redirect("/ui/") }),
+        at("/ui").get(|| async { redirect("/ui/") }),
+        at("/ui/").get(overview::page),
+        at("/ui/assets/app.css").get(css),
+        at("/ui/assets/app.js").get(js),
+        at("/ui/login")
+            .get(signin::signin_page)
+            .post(signin::signin),
+        at("/ui/logout").post(signin::signout),
+        at("/ui/licenses").get(licenses::page),
+        at("/ui/licenses/request").post(licenses::request),
+        at("/ui/licenses/upload").post(licenses::upload),
+        at("/ui/licenses/import").post(licenses::import),
+        at("/ui/licenses/delete")
+            .get(licenses::delete_page)
+            .post(licenses::delete_all),
+        at("/ui/users").get(users::list),
+        at("/ui/users/bulk").post(users::bulk),
+        at("/ui/users/new").post(users::create),
+        at("/ui/users/import").post(users::import_csv),
+        at("/ui/users/export.csv").get(users::export_csv),
+        at("/ui/users/{login}").get(users::page),
+        at("/ui/users/{login}/action").post(users::action),
+        at("/ui/roles").get(roles::list),
+        at("/ui/roles/{id}").get(roles::page),
+        at("/ui/roles/{id}/products").post(roles::bind),
+        at("/ui/roles/{id}/members").post(roles::members),
+        at("/ui/redistribute/preview").post(roles::preview),
+        at("/ui/redistribute/apply").post(roles::apply),
+        at("/ui/folders")
+            .get(pages::folders)
+            .post(pages::folder_action),
+        at("/ui/settings")
+            .get(pages::settings)
+            .post(pages::save_settings),
+        at("/ui/messages")
+            .get(pages::messages)
+            .post(pages::mark_read),
+        at("/ui/audit").get(pages::audit),
+    ]
+}
+
+/// The UI's router. `GET` pages need a session; every `POST` needs a session and the CSRF
+/// token (sign-in: the pre-session token).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(|| async { redirect("/ui/") }))
-        .route("/ui", get(|| async { redirect("/ui/") }))
-        .route("/ui/", get(overview::page))
-        .route("/ui/assets/app.css", get(css))
-        .route("/ui/assets/app.js", get(js))
-        .route("/ui/login", get(signin_page).post(signin))
-        .route("/ui/logout", post(signout))
-        .route("/ui/licenses", get(licenses::page))
-        .route("/ui/licenses/request", post(licenses::request))
-        .route("/ui/licenses/upload", post(licenses::upload))
-        .route("/ui/licenses/import", post(licenses::import))
-        .route(
-            "/ui/licenses/delete",
-            get(licenses::delete_page).post(licenses::delete_all),
-        )
-        .route("/ui/users", get(users::list))
-        .route("/ui/users/bulk", post(users::bulk))
-        .route("/ui/users/new", post(users::create))
-        .route("/ui/users/import", post(users::import_csv))
-        .route("/ui/users/export.csv", get(users::export_csv))
-        .route("/ui/users/{login}", get(users::page))
-        .route("/ui/users/{login}/action", post(users::action))
-        .route("/ui/roles", get(roles::list))
-        .route("/ui/roles/{id}", get(roles::page))
-        .route("/ui/roles/{id}/products", post(roles::bind))
-        .route("/ui/roles/{id}/members", post(roles::members))
-        .route("/ui/redistribute/preview", post(roles::preview))
-        .route("/ui/redistribute/apply", post(roles::apply))
-        .route(
-            "/ui/folders",
-            get(pages::folders).post(pages::folder_action),
-        )
-        .route(
-            "/ui/settings",
-            get(pages::settings).post(pages::save_settings),
-        )
-        .route("/ui/messages", get(pages::messages).post(pages::mark_read))
-        .route("/ui/audit", get(pages::audit))
+    let mut router = Router::new();
+    for route in routes() {
+        let methods = match (route.get, route.post) {
+            (Some(g), Some(p)) => g.merge(p),
+            (Some(m), None) | (None, Some(m)) => m,
+            (None, None) => continue,
+        };
+        router = router.route(route.path, methods);
+    }
+    router
         .layer(from_fn_with_state(state.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
         .with_state(state)
 }
 
-/// Every POST route, for the test that checks each refuses a request without a session or
-/// without the CSRF token. Keep in step with `router`.
-pub const POST_ROUTES: &[&str] = &[
-    "/ui/login",
-    "/ui/logout",
-    "/ui/licenses/request",
-    "/ui/licenses/upload",
-    "/ui/licenses/import",
-    "/ui/licenses/delete",
-    "/ui/users/bulk",
-    "/ui/users/new",
-    "/ui/users/import",
-    "/ui/users/someone/action",
-    "/ui/roles/1/products",
-    "/ui/roles/1/members",
-    "/ui/redistribute/preview",
-    "/ui/redistribute/apply",
-    "/ui/folders",
-    "/ui/settings",
-    "/ui/messages",
-];
+/// Every path that takes a POST, with its parameters filled in (`{login}` as `someone`, any
+/// other as `1`), for the test that checks each refuses a request without a session or
+/// without the CSRF token.
+pub fn post_routes() -> Vec<String> {
+    routes()
+        .into_iter()
+        .filter(|r| r.post.is_some())
+        .map(|r| {
+            r.path
+                .split('/')
+                .map(|seg| match seg {
+                    "{login}" => "someone",
+                    s if s.starts_with('{') => "1",
+                    s => s,
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
 
 // ── the signed-in administrator ─────────────────────────────────────────────────────────
 
@@ -424,7 +468,8 @@ fn same(a: &str, b: &str) -> bool {
 /// session, and cannot be computed by a page that cannot read the HttpOnly cookie.
 fn csrf_for(secret: &str) -> String {
     let d = Sha256::digest(format!("seatkeeper-ui-csrf\0{secret}").as_bytes());
-    URL_SAFE_NO_PAD.encode(&d[..24])
+    // The first 24 of the digest's 32 bytes (`get` cannot miss; it only avoids a panic path).
+    URL_SAFE_NO_PAD.encode(d.get(..24).unwrap_or(&d))
 }
 
 /// A cross-site request announces itself by `Origin`; a mismatch is refused outright.
@@ -554,6 +599,17 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
     r
 }
 
+fn flash_of(headers: &HeaderMap) -> Option<Flash> {
+    cookie_value(headers, FLASH_COOKIE).and_then(|v| {
+        let (kind, rest) = v.split_at_checked(1)?;
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(rest).ok()?).ok()?;
+        Some(Flash {
+            ok: kind == "o",
+            text,
+        })
+    })
+}
+
 // ── assets ──────────────────────────────────────────────────────────────────────────────
 
 async fn css() -> Response {
@@ -576,214 +632,4 @@ async fn js() -> Response {
         include_str!("assets/app.js"),
     )
         .into_response()
-}
-
-// ── sign-in and sign-out ────────────────────────────────────────────────────────────────
-
-#[derive(serde::Deserialize)]
-struct NextQuery {
-    next: Option<String>,
-}
-
-/// Only a path inside the UI: an open redirect would let a link send a fresh session elsewhere.
-fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_string)
-}
-
-async fn signin_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<NextQuery>,
-) -> UiResult<Response> {
-    if let Some(secret) = cookie_value(&headers, SESSION_COOKIE)
-        && let Ok(Some(p)) = auth::principal_for(&state, secret).await
-        && p.scope == TokenScope::Signin
-    {
-        return Ok(redirect("/ui/"));
-    }
-    // The notice of the page that sent here (e.g. "Signed out."), shown once.
-    let notice = flash_of(&headers);
-    let mut r = signin_form_with(
-        &state,
-        q.next.as_deref(),
-        None,
-        notice.as_ref(),
-        StatusCode::OK,
-    )?;
-    if notice.is_some()
-        && let Ok(v) = HeaderValue::from_str(&cookie(
-            FLASH_COOKIE,
-            "",
-            Some(0),
-            state.settings.secure_cookies,
-        ))
-    {
-        r.headers_mut().append(SET_COOKIE, v);
-    }
-    Ok(r)
-}
-
-fn flash_of(headers: &HeaderMap) -> Option<Flash> {
-    cookie_value(headers, FLASH_COOKIE).and_then(|v| {
-        let (kind, rest) = v.split_at_checked(1)?;
-        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(rest).ok()?).ok()?;
-        Some(Flash {
-            ok: kind == "o",
-            text,
-        })
-    })
-}
-
-fn signin_form(
-    state: &AppState,
-    next: Option<&str>,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Result<Response, UiError> {
-    signin_form_with(state, next, error, None, status)
-}
-
-fn signin_form_with(
-    state: &AppState,
-    next: Option<&str>,
-    error: Option<&str>,
-    notice: Option<&Flash>,
-    status: StatusCode,
-) -> Result<Response, UiError> {
-    let pre = auth::new_secret(TokenScope::Signin)?;
-    let body = view::bare(
-        "Sign in",
-        html! {
-            main.narrow.signin {
-                h1 { "Seatkeeper" }
-                p.lead { "Sign in to manage licenses." }
-                @if let Some(e) = error { p.error role="alert" { (e) } }
-                @if let Some(f) = notice { p.flash role="status" { (f.text) } }
-                form #signin method="post" action="/ui/login" {
-                    input type="hidden" name="_csrf" value=(pre);
-                    @if let Some(n) = safe_next(next) { input type="hidden" name="next" value=(n); }
-                    label for="login" { "Login" }
-                    input #login name="login" type="text" autocomplete="username" required autofocus;
-                    label for="password" { "Password" }
-                    input #password name="password" type="password" autocomplete="current-password" required;
-                    button.primary type="submit" { "Sign in" }
-                }
-            }
-        },
-    );
-    let mut r = (status, body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie(
-        PRE_COOKIE,
-        &pre,
-        Some(3600),
-        state.settings.secure_cookies,
-    )) {
-        r.headers_mut().append(SET_COOKIE, v);
-    }
-    security_headers(&mut r);
-    Ok(r)
-}
-
-async fn signin(
-    State(state): State<AppState>,
-    client: Client,
-    headers: HeaderMap,
-    body: Bytes,
-) -> UiResult<Response> {
-    let form = Form::parse(&body);
-    // Login CSRF: the form's token must equal the pre-session cookie set with the form.
-    let pre = cookie_value(&headers, PRE_COOKIE);
-    if !matches!((pre, form.get("_csrf")), (Some(c), Some(f)) if same(c, f)) {
-        return Err(csrf_refused());
-    }
-    let login = form.get("login").unwrap_or_default().to_string();
-    let password = form
-        .0
-        .iter()
-        .find(|(k, _)| k == "password")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let next = form.get("next").map(str::to_string);
-    let (secret, principal) =
-        match crate::signin::authenticate(&state, &client, &login, &password, "ui:signin").await {
-            Ok(v) => v,
-            Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-                return signin_form(
-                    &state,
-                    next.as_deref(),
-                    Some("Wrong login or password."),
-                    StatusCode::UNAUTHORIZED,
-                );
-            }
-            // The same limits as the API's sign-in: the page says when to try again.
-            Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
-                let wait = e.retry_after.unwrap_or(60);
-                let mut r = signin_form(
-                    &state,
-                    next.as_deref(),
-                    Some(&format!(
-                        "Too many sign-in attempts. Sign-in is refused for {}, even with \
-                         the right password; try again later.",
-                        crate::signin::human(wait)
-                    )),
-                    StatusCode::TOO_MANY_REQUESTS,
-                )?;
-                r.headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, wait.into());
-                return Ok(r);
-            }
-            Err(e) => return Err(e.into()),
-        };
-    // An administrator whose licenses have all expired (or who has none) is taken to the
-    // license manager, where the fix is.
-    let summary = state.ledger.summary(time::Duration::days(30)).await?;
-    let in_force = summary.products.iter().any(|p| p.total > 0);
-    let to = if !in_force && principal.may(Permission::ViewLicenses) {
-        "/ui/licenses".to_string()
-    } else {
-        safe_next(next.as_deref()).unwrap_or_else(|| "/ui/".into())
-    };
-    let mut r = redirect(&to);
-    let secure = state.settings.secure_cookies;
-    let ttl = state.settings.signin_ttl.whole_seconds();
-    for c in [
-        cookie(SESSION_COOKIE, &secret, Some(ttl), secure),
-        cookie(PRE_COOKIE, "", Some(0), secure),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            r.headers_mut().append(SET_COOKIE, v);
-        }
-    }
-    if !in_force {
-        let ui = Ui {
-            principal,
-            csrf: String::new(),
-            unread: 0,
-            flash: None,
-            secure_cookies: secure,
-            client,
-        };
-        let text = if summary.licenses_loaded {
-            "Every license has expired: only administrators can sign in to the application. Upload a renewal below."
-        } else {
-            "No license is loaded yet: generate a license request, send it to your vendor, and upload the file you get back."
-        };
-        let mut d = done(&ui, &to, false, text);
-        for v in r.headers().get_all(SET_COOKIE) {
-            d.headers_mut().append(SET_COOKIE, v.clone());
-        }
-        return Ok(d);
-    }
-    Ok(r)
-}
-
-async fn signout(State(state): State<AppState>, ui: Ui) -> UiResult<Response> {
-    state.ledger.delete_signin(ui.principal.token_id).await?;
-    state.principals.clear();
-    let mut r = done(&ui, "/ui/login", true, "Signed out.");
-    if let Ok(v) = HeaderValue::from_str(&cookie(SESSION_COOKIE, "", Some(0), ui.secure_cookies)) {
-        r.headers_mut().append(SET_COOKIE, v);
-    }
-    Ok(r)
 }

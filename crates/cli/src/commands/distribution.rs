@@ -8,8 +8,9 @@ use seatkeeper_store::{
     Actor, DistributionSettings, Ledger, PlanItem, RedistributionReport, RoleChange, Scope,
 };
 
+use crate::args::{MembersCmd, RedistributeArgs, RoleCmd};
+use crate::error::CliError;
 use crate::output::{Out, table};
-use crate::{CliError, MembersCmd, RedistributeArgs, RoleCmd};
 
 /// A role named by id or by name (case-insensitive).
 async fn role_id(ledger: &Ledger, role: &str) -> Result<i64, CliError> {
@@ -43,7 +44,7 @@ pub async fn role_cmd(
 ) -> Result<(), CliError> {
     match cmd {
         RoleCmd::List => {
-            let roles = seatkeeper_server::admin::role_listing(ledger).await?;
+            let roles = seatkeeper_server::admin::roles::role_listing(ledger).await?;
             let names: HashMap<i64, String> = roles
                 .iter()
                 .map(|r| (r.role.id, r.role.name.clone()))

@@ -8,8 +8,11 @@ use seatkeeper_core::license::{self, Order, OrderAreaLimit, OrderPackage};
 use seatkeeper_core::{Area, Product, SeatKind, UserState};
 use seatkeeper_store::{Actor, Ledger, NewUser};
 
+use super::reports::print_summary;
+use crate::error::CliError;
+use crate::files::write_file;
+use crate::keys;
 use crate::output::Out;
-use crate::{CliError, keys, print_summary, write_file};
 
 fn step(out: &Out, n: u32, text: &str) {
     if !out.json {

@@ -1,85 +1,13 @@
-//! The route table: every route with its method, path, who may call it and what it does.
-//! The router, the access check and the OpenAPI document are all built from this one list,
-//! and the tests walk it, so a route cannot exist without a declared access rule.
+//! Every route of the server, grouped as the OpenAPI document's tags are.
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, Method};
-use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::http::Method;
+use axum::routing::{delete, get, patch, post, put};
 use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
-use serde_json::{Value, json};
-use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::auth::{Access, enforce};
-use crate::error::ApiError;
-use crate::{AppState, admin, integration};
-
-/// What a route's request body is, for the OpenAPI document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
-    None,
-    Json,
-    /// A license file, as the vendor sent it.
-    License,
-    Csv,
-}
-
-#[derive(Debug, Clone)]
-pub struct RouteSpec {
-    pub method: Method,
-    pub path: &'static str,
-    pub access: Access,
-    pub summary: &'static str,
-    pub tag: &'static str,
-    pub body: Body,
-    pub query: &'static [&'static str],
-    /// The status of a successful answer: 200, or 201 for a route that creates something.
-    pub success: u16,
-}
-
-pub struct Route {
-    pub spec: RouteSpec,
-    pub handler: MethodRouter<AppState>,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn r(
-    method: Method,
-    path: &'static str,
-    access: Access,
-    tag: &'static str,
-    summary: &'static str,
-    body: Body,
-    query: &'static [&'static str],
-    handler: MethodRouter<AppState>,
-) -> Route {
-    Route {
-        spec: RouteSpec {
-            method,
-            path,
-            access,
-            summary,
-            tag,
-            body,
-            query,
-            success: 200,
-        },
-        handler,
-    }
-}
-
-impl Route {
-    /// Marks a route that answers 201 Created (its handler returns `StatusCode::CREATED`).
-    fn created(mut self) -> Route {
-        self.spec.success = 201;
-        self
-    }
-}
-
-/// Users CSV files can be large (100,000 users is about 10 MB); other bodies keep axum's 2 MB.
-const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+use super::{Body, Route, healthz, openapi_document, r};
+use crate::auth::Access;
+use crate::{UPLOAD_LIMIT, admin, integration};
 
 const VIEW: Access = Access::Requires(ViewLicenses);
 const MANAGE: Access = Access::Requires(ManageLicenses);
@@ -160,7 +88,7 @@ pub fn table() -> Vec<Route> {
             "Sign in with login and password; returns a bearer token",
             J,
             &[],
-            post(admin::signin),
+            post(admin::auth::signin),
         ),
         r(
             M::POST,
@@ -170,7 +98,7 @@ pub fn table() -> Vec<Route> {
             "Sign out (ends this sign-in token)",
             N,
             &[],
-            post(admin::signout),
+            post(admin::auth::signout),
         ),
         r(
             M::GET,
@@ -180,7 +108,7 @@ pub fn table() -> Vec<Route> {
             "The caller and their permissions",
             N,
             &[],
-            get(admin::me),
+            get(admin::auth::me),
         ),
         // Licenses.
         r(
@@ -191,7 +119,7 @@ pub fn table() -> Vec<Route> {
             "Instance id and company id",
             N,
             &[],
-            get(admin::instance),
+            get(admin::licenses::instance),
         ),
         r(
             M::POST,
@@ -201,7 +129,7 @@ pub fn table() -> Vec<Route> {
             "Make a license request for the vendor (L1)",
             J,
             &[],
-            post(admin::license_request),
+            post(admin::licenses::license_request),
         ),
         r(
             M::PUT,
@@ -211,7 +139,7 @@ pub fn table() -> Vec<Route> {
             "Change the installation's company id; refused while license files are loaded",
             J,
             &[],
-            put(admin::set_company_id),
+            put(admin::licenses::set_company_id),
         ),
         r(
             M::GET,
@@ -221,7 +149,7 @@ pub fn table() -> Vec<Route> {
             "Imported license files",
             N,
             &[],
-            get(admin::license_files),
+            get(admin::licenses::license_files),
         ),
         r(
             M::POST,
@@ -231,7 +159,7 @@ pub fn table() -> Vec<Route> {
             "Import a license file (L2, L3)",
             License,
             &[],
-            post(admin::import_license),
+            post(admin::licenses::import_license),
         ),
         r(
             M::DELETE,
@@ -241,7 +169,7 @@ pub fn table() -> Vec<Route> {
             "Delete every license (L5); needs ?confirm=true",
             N,
             &["confirm"],
-            delete(admin::delete_all_licenses),
+            delete(admin::licenses::delete_all_licenses),
         ),
         r(
             M::GET,
@@ -251,7 +179,7 @@ pub fn table() -> Vec<Route> {
             "Packages with status and folder placement",
             N,
             &[],
-            get(admin::packages),
+            get(admin::licenses::packages),
         ),
         r(
             M::POST,
@@ -261,7 +189,7 @@ pub fn table() -> Vec<Route> {
             "Place seats of a package in a folder (X1)",
             J,
             &[],
-            post(admin::place_seats),
+            post(admin::licenses::place_seats),
         ),
         r(
             M::GET,
@@ -271,7 +199,7 @@ pub fn table() -> Vec<Route> {
             "Products declared by imported licenses",
             N,
             &[],
-            get(admin::products),
+            get(admin::licenses::products),
         ),
         r(
             M::POST,
@@ -281,7 +209,7 @@ pub fn table() -> Vec<Route> {
             "Re-evaluate capacity now (L4)",
             N,
             &[],
-            post(admin::refresh),
+            post(admin::licenses::refresh),
         ),
         // Folders.
         r(
@@ -292,7 +220,7 @@ pub fn table() -> Vec<Route> {
             "The folder tree",
             N,
             &[],
-            get(admin::folders),
+            get(admin::folders::folders),
         ),
         r(
             M::POST,
@@ -302,7 +230,7 @@ pub fn table() -> Vec<Route> {
             "Create a folder",
             J,
             &[],
-            post(admin::create_folder),
+            post(admin::folders::create_folder),
         )
         .created(),
         r(
@@ -313,7 +241,7 @@ pub fn table() -> Vec<Route> {
             "Delete an empty folder",
             N,
             &[],
-            delete(admin::delete_folder),
+            delete(admin::folders::delete_folder),
         ),
         // Users.
         r(
@@ -326,7 +254,7 @@ pub fn table() -> Vec<Route> {
             &[
                 "area", "state", "folder", "product", "role", "q", "limit", "offset",
             ],
-            get(admin::users),
+            get(admin::users::users),
         ),
         r(
             M::POST,
@@ -336,7 +264,7 @@ pub fn table() -> Vec<Route> {
             "Create a user (U1)",
             J,
             &[],
-            post(admin::create_user),
+            post(admin::users::create_user),
         )
         .created(),
         r(
@@ -347,7 +275,7 @@ pub fn table() -> Vec<Route> {
             "Import users from CSV, all or nothing",
             Csv,
             &[],
-            post(admin::import_users).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(admin::users::import_users).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         ),
         r(
             M::GET,
@@ -357,7 +285,7 @@ pub fn table() -> Vec<Route> {
             "Export users as CSV (U4)",
             N,
             &[],
-            get(admin::export_users),
+            get(admin::users::export_users),
         ),
         r(
             M::GET,
@@ -367,7 +295,7 @@ pub fn table() -> Vec<Route> {
             "One user with their licenses",
             N,
             &[],
-            get(admin::user),
+            get(admin::users::user),
         ),
         r(
             M::DELETE,
@@ -377,7 +305,7 @@ pub fn table() -> Vec<Route> {
             "Delete a user, freeing their seats",
             N,
             &[],
-            delete(admin::delete_user),
+            delete(admin::users::delete_user),
         ),
         r(
             M::POST,
@@ -387,7 +315,7 @@ pub fn table() -> Vec<Route> {
             "Block a user, freeing their seats and ending their sessions (U3)",
             J,
             &[],
-            post(admin::block_user),
+            post(admin::users::block_user),
         ),
         r(
             M::POST,
@@ -397,7 +325,7 @@ pub fn table() -> Vec<Route> {
             "Unblock a user, if the area has room (U3)",
             N,
             &[],
-            post(admin::activate_user),
+            post(admin::users::activate_user),
         ),
         r(
             M::POST,
@@ -407,7 +335,7 @@ pub fn table() -> Vec<Route> {
             "Move a user to another folder",
             J,
             &[],
-            post(admin::move_user),
+            post(admin::users::move_user),
         ),
         r(
             M::PUT,
@@ -417,7 +345,7 @@ pub fn table() -> Vec<Route> {
             "Set a user's administrator password",
             J,
             &[],
-            put(admin::set_password),
+            put(admin::users::set_password),
         ),
         // Grants.
         r(
@@ -428,7 +356,7 @@ pub fn table() -> Vec<Route> {
             "Grant products to users, all or nothing (D1)",
             J,
             &[],
-            post(admin::grant),
+            post(admin::grants::grant),
         ),
         r(
             M::POST,
@@ -438,7 +366,7 @@ pub fn table() -> Vec<Route> {
             "Recall products from users; seats in use are released at session end (D1, S4)",
             J,
             &[],
-            post(admin::recall),
+            post(admin::grants::recall),
         ),
         // Reports.
         r(
@@ -449,7 +377,7 @@ pub fn table() -> Vec<Route> {
             "Per-area and per-product counts (U4)",
             N,
             &["expiring_within_days"],
-            get(admin::summary),
+            get(admin::reports::summary),
         ),
         r(
             M::GET,
@@ -459,7 +387,7 @@ pub fn table() -> Vec<Route> {
             "The audit log, newest first (N3)",
             N,
             &["action", "target", "actor", "before_id", "limit"],
-            get(admin::audit),
+            get(admin::reports::audit),
         ),
         // Sessions.
         r(
@@ -470,7 +398,7 @@ pub fn table() -> Vec<Route> {
             "Live sessions, newest first",
             N,
             &["login", "limit", "offset"],
-            get(admin::sessions),
+            get(admin::sessions::sessions),
         ),
         r(
             M::POST,
@@ -480,7 +408,7 @@ pub fn table() -> Vec<Route> {
             "End idle sessions now (the reaper also runs by itself)",
             N,
             &[],
-            post(admin::reap_sessions),
+            post(admin::sessions::reap_sessions),
         ),
         r(
             M::DELETE,
@@ -490,7 +418,7 @@ pub fn table() -> Vec<Route> {
             "End a session",
             N,
             &[],
-            delete(admin::end_session),
+            delete(admin::sessions::end_session),
         ),
         // Roles, permissions, tokens.
         r(
@@ -501,7 +429,7 @@ pub fn table() -> Vec<Route> {
             "Roles with permissions, members and bound products",
             N,
             &[],
-            get(admin::roles),
+            get(admin::roles::roles),
         ),
         r(
             M::POST,
@@ -511,7 +439,7 @@ pub fn table() -> Vec<Route> {
             "Create a role",
             J,
             &[],
-            post(admin::create_role),
+            post(admin::roles::create_role),
         )
         .created(),
         r(
@@ -522,7 +450,7 @@ pub fn table() -> Vec<Route> {
             "Grant a permission to a role",
             N,
             &[],
-            put(admin::grant_permission),
+            put(admin::roles::grant_permission),
         ),
         r(
             M::DELETE,
@@ -532,7 +460,7 @@ pub fn table() -> Vec<Route> {
             "Withdraw a permission from a role",
             N,
             &[],
-            delete(admin::revoke_permission),
+            delete(admin::roles::revoke_permission),
         ),
         r(
             M::PUT,
@@ -542,7 +470,7 @@ pub fn table() -> Vec<Route> {
             "Add a member to a role",
             N,
             &[],
-            put(admin::add_member),
+            put(admin::roles::add_member),
         ),
         r(
             M::DELETE,
@@ -552,7 +480,7 @@ pub fn table() -> Vec<Route> {
             "Remove a member from a role",
             N,
             &[],
-            delete(admin::remove_member),
+            delete(admin::roles::remove_member),
         ),
         r(
             M::PATCH,
@@ -562,7 +490,7 @@ pub fn table() -> Vec<Route> {
             "Rename a role and/or move it under another parent (D2)",
             J,
             &[],
-            patch(admin::update_role),
+            patch(admin::roles::update_role),
         ),
         r(
             M::DELETE,
@@ -572,7 +500,7 @@ pub fn table() -> Vec<Route> {
             "Delete a role without child roles; the seats it gave are recalled (D2)",
             N,
             &[],
-            delete(admin::delete_role),
+            delete(admin::roles::delete_role),
         ),
         r(
             M::POST,
@@ -582,7 +510,7 @@ pub fn table() -> Vec<Route> {
             "Add members to a role, all or nothing",
             J,
             &[],
-            post(admin::add_members),
+            post(admin::roles::add_members),
         ),
         r(
             M::DELETE,
@@ -592,7 +520,7 @@ pub fn table() -> Vec<Route> {
             "Remove members from a role, all or nothing",
             J,
             &[],
-            delete(admin::remove_members),
+            delete(admin::roles::remove_members),
         ),
         // Role-based distribution.
         r(
@@ -603,7 +531,7 @@ pub fn table() -> Vec<Route> {
             "Bind a product to a role: its members and its descendants' members get it (D2)",
             N,
             &[],
-            put(admin::bind_product),
+            put(admin::roles::bind_product),
         ),
         r(
             M::DELETE,
@@ -613,7 +541,7 @@ pub fn table() -> Vec<Route> {
             "Unbind a product from a role (D2)",
             N,
             &[],
-            delete(admin::unbind_product),
+            delete(admin::roles::unbind_product),
         ),
         r(
             M::GET,
@@ -623,7 +551,7 @@ pub fn table() -> Vec<Route> {
             "Distribution settings: role_based_distribution, redistribute_on_role_change (D5)",
             N,
             &[],
-            get(admin::distribution_settings),
+            get(admin::distribution::distribution_settings),
         ),
         r(
             M::PUT,
@@ -633,7 +561,7 @@ pub fn table() -> Vec<Route> {
             "Change the distribution settings; omitted fields keep their value (D5)",
             J,
             &[],
-            put(admin::set_distribution_settings),
+            put(admin::distribution::set_distribution_settings),
         ),
         r(
             M::POST,
@@ -643,7 +571,7 @@ pub fn table() -> Vec<Route> {
             "Dry run: what a redistribution would grant and recall, and the needs it could not meet (D4)",
             J,
             &[],
-            post(admin::preview_redistribution),
+            post(admin::distribution::preview_redistribution),
         ),
         r(
             M::POST,
@@ -653,7 +581,7 @@ pub fn table() -> Vec<Route> {
             "Redistribute by role for all users, a role or a user; the result is posted as a system message (D3, D4)",
             J,
             &[],
-            post(admin::redistribute),
+            post(admin::distribution::redistribute),
         ),
         r(
             M::GET,
@@ -663,7 +591,7 @@ pub fn table() -> Vec<Route> {
             "Redistribution runs, newest first",
             N,
             &["limit"],
-            get(admin::redistributions),
+            get(admin::distribution::redistributions),
         ),
         r(
             M::POST,
@@ -673,7 +601,7 @@ pub fn table() -> Vec<Route> {
             "Redistribute for one user, keeping manual grants (the provisioning entry point, D5)",
             N,
             &[],
-            post(admin::redistribute_user),
+            post(admin::distribution::redistribute_user),
         ),
         r(
             M::GET,
@@ -683,7 +611,7 @@ pub fn table() -> Vec<Route> {
             "Why a user holds a product, or why not (D6)",
             N,
             &[],
-            get(admin::explain),
+            get(admin::distribution::explain),
         ),
         r(
             M::GET,
@@ -693,7 +621,7 @@ pub fn table() -> Vec<Route> {
             "Pending needs: seats roles ask for that no seat was free for",
             N,
             &["login", "limit", "offset"],
-            get(admin::needs),
+            get(admin::distribution::needs),
         ),
         // System messages.
         r(
@@ -704,7 +632,7 @@ pub fn table() -> Vec<Route> {
             "System messages, newest first (N2)",
             N,
             &["unread", "limit"],
-            get(admin::messages),
+            get(admin::messages::messages),
         ),
         r(
             M::GET,
@@ -714,7 +642,7 @@ pub fn table() -> Vec<Route> {
             "How many system messages are unread (N2)",
             N,
             &[],
-            get(admin::unread_messages),
+            get(admin::messages::unread_messages),
         ),
         r(
             M::POST,
@@ -724,7 +652,7 @@ pub fn table() -> Vec<Route> {
             "Mark a system message as read (N2)",
             N,
             &[],
-            post(admin::mark_message_read),
+            post(admin::messages::mark_message_read),
         ),
         r(
             M::POST,
@@ -734,7 +662,7 @@ pub fn table() -> Vec<Route> {
             "Mark every system message as read (N2)",
             N,
             &[],
-            post(admin::mark_all_messages_read),
+            post(admin::messages::mark_all_messages_read),
         ),
         r(
             M::GET,
@@ -744,7 +672,7 @@ pub fn table() -> Vec<Route> {
             "API tokens (secrets are never shown again)",
             N,
             &[],
-            get(admin::tokens),
+            get(admin::tokens::tokens),
         ),
         r(
             M::POST,
@@ -754,7 +682,7 @@ pub fn table() -> Vec<Route> {
             "Create an API token; the secret is in this answer only",
             J,
             &[],
-            post(admin::create_token),
+            post(admin::tokens::create_token),
         )
         .created(),
         r(
@@ -765,154 +693,7 @@ pub fn table() -> Vec<Route> {
             "Revoke an API token",
             N,
             &[],
-            delete(admin::delete_token),
+            delete(admin::tokens::delete_token),
         ),
     ]
-}
-
-pub fn specs() -> Vec<RouteSpec> {
-    table().into_iter().map(|r| r.spec).collect()
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn openapi_document() -> axum::Json<Value> {
-    axum::Json(openapi())
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "not_found",
-        "no such route; see /api/v1/openapi.json",
-    )
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not take that method; see /api/v1/openapi.json",
-    )
-}
-
-/// The router: each route wrapped in the access check its table entry declares.
-pub fn router(state: AppState) -> Router {
-    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
-    for route in table() {
-        let guarded = route.handler.route_layer(from_fn_with_state(
-            (state.clone(), route.spec.access),
-            enforce,
-        ));
-        match by_path.iter_mut().find(|(p, _)| *p == route.spec.path) {
-            Some((_, existing)) => {
-                let merged = std::mem::take(existing).merge(guarded);
-                *existing = merged;
-            }
-            None => by_path.push((route.spec.path, guarded)),
-        }
-    }
-    let mut router = Router::new();
-    for (path, handler) in by_path {
-        router = router.route(path, handler);
-    }
-    router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // Answers carry tokens (sign-in, token creation, the integration login's session id)
-        // and per-user data: no cache, shared or private, may keep them. Set on every API
-        // answer so a new route cannot forget it.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .with_state(state)
-}
-
-fn path_params(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .collect()
-}
-
-/// The OpenAPI 3.1 document, generated from the route table (and checked into
-/// `docs/openapi.json`, which a test keeps equal to this).
-pub fn openapi() -> Value {
-    let mut paths = serde_json::Map::new();
-    for spec in specs() {
-        let mut params: Vec<Value> = path_params(spec.path)
-            .into_iter()
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        params.extend(spec.query.iter().map(|name| {
-            json!({"name": name, "in": "query", "required": *name == "feature", "schema": {"type": "string"}})
-        }));
-        let (security, permission) = match spec.access {
-            Access::Public => (json!([]), Value::Null),
-            Access::Integration => (json!([{"integrationToken": []}]), Value::Null),
-            Access::Admin => (json!([{"adminToken": []}]), Value::Null),
-            Access::Requires(p) => (json!([{"adminToken": []}]), json!(p.as_str())),
-        };
-        let mut op = json!({
-            "summary": spec.summary,
-            "tags": [spec.tag],
-            "operationId": format!("{}_{}", spec.method.as_str().to_lowercase(),
-                spec.path.trim_start_matches('/').replace(['/', '{', '}', '-', '.'], "_")),
-            "security": security,
-            "parameters": params,
-            "responses": {
-                spec.success.to_string(): {"description": if spec.success == 201 { "Created" } else { "Success" }, "content": {"application/json": {"schema": {"type": "object"}}}},
-                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            }
-        });
-        if !permission.is_null() {
-            op["x-permission"] = permission;
-        }
-        let body = match spec.body {
-            Body::None => None,
-            Body::Json => Some(json!({"application/json": {"schema": {"type": "object"}}})),
-            Body::License => Some(
-                json!({"application/json": {"schema": {"$ref": "#/components/schemas/LicenseFile"}}}),
-            ),
-            Body::Csv => Some(json!({"text/csv": {"schema": {"type": "string"}}})),
-        };
-        if let Some(content) = body {
-            op["requestBody"] = json!({"required": true, "content": content});
-        }
-        let entry = paths
-            .entry(spec.path.to_string())
-            .or_insert_with(|| json!({}));
-        entry[spec.method.as_str().to_lowercase()] = op;
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Seatkeeper API",
-            "version": "1",
-            "description": "Integration API for the licensed application (/integration/v1) and admin API (/api/v1). Errors are {\"error\": {\"code\", \"message\"}}. See docs/API.md."
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "integrationToken": {"type": "http", "scheme": "bearer", "description": "An API token of scope `integration`"},
-                "adminToken": {"type": "http", "scheme": "bearer", "description": "A sign-in token (POST /api/v1/auth/login) or an API token of scope `admin`"}
-            },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "object", "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
-                },
-                "LicenseFile": {
-                    "type": "object",
-                    "required": ["format", "key_id", "payload", "signature"],
-                    "properties": {"format": {"const": "seatkeeper-license/1"}, "key_id": {"type": "string"},
-                        "payload": {"type": "string"}, "signature": {"type": "string"}}
-                }
-            }
-        }
-    })
 }

@@ -1,5 +1,9 @@
 //! Credentials (X2): argon2 password hashes, random bearer secrets kept only as SHA-256, and
 //! the check every route runs before its handler, driven by the route table's `Access`.
+//! Administrator sign-in, with its limits, is `signin`: the API's `POST /api/v1/auth/login`
+//! (`admin::auth`) and the UI's form (`ui`) both call it.
+
+pub mod signin;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
