@@ -39,6 +39,15 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The ledger named by `--database`, or the default file.
+    pub fn database(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| seatkeeper_server::config::DEFAULT_DATABASE.to_string())
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the HTTP server: integration API for the application, admin API (see docs/API.md).

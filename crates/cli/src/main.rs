@@ -128,11 +128,3 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     ledger.close().await;
     result
 }
-
-impl Cli {
-    pub fn database(&self) -> String {
-        self.database
-            .clone()
-            .unwrap_or_else(|| seatkeeper_server::config::DEFAULT_DATABASE.to_string())
-    }
-}

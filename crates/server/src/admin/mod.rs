@@ -2,7 +2,6 @@
 //! resource. Each handler only translates HTTP to a ledger call; the route table
 //! (`crate::routes`) decides who may call it.
 
-pub mod auth;
 pub mod distribution;
 pub mod folders;
 pub mod grants;
@@ -11,6 +10,7 @@ pub mod messages;
 pub mod reports;
 pub mod roles;
 pub mod sessions;
+pub mod signin;
 pub mod tokens;
 pub mod users;
 

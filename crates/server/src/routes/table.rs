@@ -88,7 +88,7 @@ pub fn table() -> Vec<Route> {
             "Sign in with login and password; returns a bearer token",
             J,
             &[],
-            post(admin::auth::signin),
+            post(admin::signin::signin),
         ),
         r(
             M::POST,
@@ -98,7 +98,7 @@ pub fn table() -> Vec<Route> {
             "Sign out (ends this sign-in token)",
             N,
             &[],
-            post(admin::auth::signout),
+            post(admin::signin::signout),
         ),
         r(
             M::GET,
@@ -108,7 +108,7 @@ pub fn table() -> Vec<Route> {
             "The caller and their permissions",
             N,
             &[],
-            get(admin::auth::me),
+            get(admin::signin::me),
         ),
         // Licenses.
         r(
