@@ -1,0 +1,275 @@
+//! Invariants every write path keeps whoever opens it (issue 14.1): capacity is brought up
+//! to date at "now" by the opener of a write transaction, so no operation hands out a seat
+//! of a package that has expired, whether or not it remembered to check.
+
+use seatkeeper_core::distribution::ROOT_ROLE;
+use seatkeeper_core::{Area, SeatKind};
+use seatkeeper_store::{
+    DistributionSettings, LoginAnswer, LoginRequest, ManualGrants, RedistributionReport, Scope,
+};
+use sqlx::Row as _;
+use time::Duration;
+
+use crate::support::*;
+
+const LOGINS: [&str; 10] = [
+    "u00", "u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09",
+];
+
+/// 10 users; crm (all modules) with 10 named employee seats in two packages, of which `E`
+/// (5 seats) expires after 30 days. With `bound`, crm is bound to All employees.
+async fn ten_users_five_expiring(db: &TestDb, bound: bool, on_role_change: bool) {
+    let mut expiring = package("E", "crm", SeatKind::Named, Area::Employee, 5);
+    expiring.expires = Some(T0 + Duration::days(30));
+    let o = order(
+        vec![product("crm", true)],
+        vec![
+            package("K", "crm", SeatKind::Named, Area::Employee, 5),
+            expiring,
+        ],
+    );
+    let text = issue(db, &o).await;
+    db.ledger
+        .import_license(&admin(), &text, &trusted())
+        .await
+        .unwrap();
+    users(db, &LOGINS).await;
+    // Bound before the trigger is turned on: nobody holds a seat before the expiry.
+    if bound {
+        db.ledger
+            .set_role_product(&admin(), ROOT_ROLE, "crm", true)
+            .await
+            .unwrap();
+    }
+    db.ledger
+        .set_distribution_settings(
+            &admin(),
+            DistributionSettings {
+                redistribute_on_role_change: on_role_change,
+                role_based_distribution: true,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn past_expiry(db: &TestDb) {
+    db.clock.set(T0 + Duration::days(31));
+}
+
+/// What is stored for crm, read on a connection of its own so that no ledger read brings
+/// it up to date first: (capacity, active seats, suspended seats).
+async fn stored(db: &TestDb) -> (i64, i64, i64) {
+    let mut raw = db.raw().await;
+    let pool = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(capacity), 0) AS BIGINT) AS c, \
+         CAST(COALESCE(SUM(used), 0) AS BIGINT) AS u FROM seat_pools WHERE product_code = 'crm'",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    let suspended = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM assignments \
+         WHERE product_code = 'crm' AND status = 'suspended'",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    (
+        pool.get::<i64, _>("c"),
+        pool.get::<i64, _>("u"),
+        suspended.get::<i64, _>("n"),
+    )
+}
+
+/// What went wrong, operation by operation: the case checks every operation and then
+/// names all those that used an expired seat, not only the first.
+#[derive(Default)]
+struct Findings(Vec<String>);
+
+impl Findings {
+    fn check<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, got: T, want: T) {
+        if got != want {
+            self.0.push(format!("{what}: got {got:?}, want {want:?}"));
+        }
+    }
+}
+
+/// After a distributing write: 5 seats in use, none suspended, the other 5 users wait as
+/// pending needs.
+async fn five_granted_five_pending(db: &TestDb, f: &mut Findings, what: &str) {
+    f.check(
+        &format!("{what}: stored (capacity, in use, suspended)"),
+        stored(db).await,
+        (5, 5, 0),
+    );
+    let needs = db.ledger.pending_needs(None, 100, 0).await.unwrap();
+    f.check(
+        &format!("{what}: pending needs of crm"),
+        needs.iter().filter(|n| n.product == "crm").count(),
+        5,
+    );
+}
+
+fn five_and_five(f: &mut Findings, r: &RedistributionReport, what: &str) {
+    f.check(
+        &format!("{what}: (granted, unmet)"),
+        (r.granted, r.unmet),
+        (5, 5),
+    );
+}
+
+/// The result message a run posts says what really happened, and nothing it granted had to
+/// be suspended again.
+async fn message_says_five_and_five(db: &TestDb, f: &mut Findings, what: &str) {
+    let msgs = db.ledger.messages(false, 20).await.unwrap();
+    let title = msgs
+        .iter()
+        .find(|m| m.kind == "redistribution")
+        .map(|m| m.title.clone())
+        .unwrap_or_default();
+    f.check(
+        &format!("{what}: message {title:?} says 5 granted, 5 unmet"),
+        title.contains(": 5 granted, 0 recalled, 5 needs unmet"),
+        true,
+    );
+    f.check(
+        &format!("{what}: a suspension message"),
+        msgs.iter().any(|m| m.title.contains("suspended")),
+        false,
+    );
+}
+
+pub async fn x14_expiry_then_each_write_uses_no_expired_seat(db: &TestDb) {
+    let mut f = Findings::default();
+    // The redistribution preview.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, false).await;
+    past_expiry(&d);
+    let r = d
+        .ledger
+        .preview_redistribution(&Scope::All, ManualGrants::Keep, 100)
+        .await
+        .unwrap();
+    five_and_five(&mut f, &r, "preview");
+    f.check("preview: seats in use", stored(&d).await.1, 0);
+
+    // The redistribution run.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, false).await;
+    past_expiry(&d);
+    let r = d
+        .ledger
+        .redistribute(&admin(), &Scope::All, ManualGrants::Keep)
+        .await
+        .unwrap();
+    five_and_five(&mut f, &r, "run");
+    five_granted_five_pending(&d, &mut f, "run").await;
+    message_says_five_and_five(&d, &mut f, "run").await;
+
+    // A role member change with the role-change trigger on.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, true).await;
+    let sales = d
+        .ledger
+        .create_role(&admin(), "Sales", "organizational", None)
+        .await
+        .unwrap()
+        .id;
+    past_expiry(&d);
+    let change = d
+        .ledger
+        .set_role_members(&admin(), sales, &s(&LOGINS), true)
+        .await
+        .unwrap();
+    five_and_five(&mut f, &change.redistribution.unwrap(), "role members");
+    five_granted_five_pending(&d, &mut f, "role members").await;
+
+    // A role product change with the role-change trigger on.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, false, true).await;
+    past_expiry(&d);
+    let change = d
+        .ledger
+        .set_role_product(&admin(), ROOT_ROLE, "crm", true)
+        .await
+        .unwrap();
+    five_and_five(&mut f, &change.redistribution.unwrap(), "role product");
+    five_granted_five_pending(&d, &mut f, "role product").await;
+    message_says_five_and_five(&d, &mut f, "role product").await;
+
+    // The single-user entry point, user by user.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, false).await;
+    past_expiry(&d);
+    let (mut granted, mut unmet) = (0, 0);
+    for l in LOGINS {
+        let r = d.ledger.redistribute_user(&admin(), l).await.unwrap();
+        granted += r.granted;
+        unmet += r.unmet;
+    }
+    f.check(
+        "redistribute_user: (granted, unmet)",
+        (granted, unmet),
+        (5, 5),
+    );
+    five_granted_five_pending(&d, &mut f, "redistribute_user").await;
+
+    // Moving a user touches no seat, yet the write still brings capacity to "now".
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, false).await;
+    d.ledger.create_folder(&admin(), "/Berlin").await.unwrap();
+    past_expiry(&d);
+    d.ledger
+        .move_user(&admin(), "u00", "/Berlin")
+        .await
+        .unwrap();
+    f.check("move_user: stored", stored(&d).await, (5, 0, 0));
+
+    // Logins: seats held before the expiry, and answers kept in memory for them; after the
+    // expiry no login is admitted on a seat that is gone.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, false).await;
+    let r = d
+        .ledger
+        .redistribute(&admin(), &Scope::All, ManualGrants::Keep)
+        .await
+        .unwrap();
+    assert_eq!(r.granted, 10);
+    let requests: Vec<LoginRequest> = LOGINS
+        .iter()
+        .map(|l| LoginRequest {
+            login: l.to_string(),
+            client: "test".into(),
+        })
+        .collect();
+    for _ in 0..2 {
+        // The second round is answered from memory: the answers are kept.
+        let answers = d.ledger.login_many(&requests).await.unwrap();
+        let ids: Vec<String> = answers
+            .iter()
+            .filter_map(|a| match a {
+                LoginAnswer::Allowed(a) => Some(a.session_id.clone()),
+                LoginAnswer::Refused(_) => None,
+            })
+            .collect();
+        assert_eq!(ids.len(), 10);
+        d.ledger.logout_many(&ids).await.unwrap();
+    }
+    past_expiry(&d);
+    let answers = d.ledger.login_many(&requests).await.unwrap();
+    let with_crm = answers
+        .iter()
+        .filter(|a| match a {
+            LoginAnswer::Allowed(a) => a.products.iter().any(|p| p.product == "crm"),
+            LoginAnswer::Refused(_) => false,
+        })
+        .count();
+    f.check("logins after the expiry: admitted with crm", with_crm, 5);
+    f.check("logins: stored", stored(&d).await, (5, 5, 5));
+    assert!(
+        f.0.is_empty(),
+        "expired seats were used:\n{}",
+        f.0.join("\n")
+    );
+}
