@@ -273,3 +273,180 @@ pub async fn x14_expiry_then_each_write_uses_no_expired_seat(db: &TestDb) {
         f.0.join("\n")
     );
 }
+
+/// A connection's own statement, with its error as the ledger would report it.
+async fn refused(raw: &mut sqlx::AnyConnection, sql: &str) -> seatkeeper_core::Error {
+    let e = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut *raw)
+        .await
+        .expect_err(sql);
+    match seatkeeper_store::StoreError::from(e) {
+        seatkeeper_store::StoreError::Domain(d) => d,
+        other => panic!("{sql}: not a domain refusal: {other}"),
+    }
+}
+
+/// Installs, by hand, a trigger that stands for a concurrent writer: it acts between the
+/// operation's own check and its write (`event` on `table`), doing `action` to the row's
+/// `area_counters`/`seat_pools` row.
+async fn squeeze(db: &TestDb, table: &str, event: &str, action: &str) {
+    let mut raw = db.raw().await;
+    let sql = match db.ledger.backend() {
+        seatkeeper_store::Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER squeeze BEFORE {event} ON {table} BEGIN {action}; END"
+        )],
+        seatkeeper_store::Backend::Postgres => vec![
+            format!(
+                "CREATE OR REPLACE FUNCTION squeeze() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN {action}; RETURN NEW; END $$"
+            ),
+            format!(
+                "CREATE TRIGGER squeeze BEFORE {event} ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION squeeze()"
+            ),
+        ],
+    };
+    for s in sql {
+        sqlx::query(sqlx::AssertSqlSafe(s))
+            .execute(&mut raw)
+            .await
+            .unwrap();
+    }
+}
+
+async fn unsqueeze(db: &TestDb, table: &str) {
+    let mut raw = db.raw().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP TRIGGER squeeze{}",
+        match db.ledger.backend() {
+            seatkeeper_store::Backend::Sqlite => String::new(),
+            seatkeeper_store::Backend::Postgres => format!(" ON {table}"),
+        }
+    )))
+    .execute(&mut raw)
+    .await
+    .unwrap();
+}
+
+/// The database's own refusals (a race the code's checks did not see, hand-written SQL)
+/// come out as the domain refusal with the real product, area and numbers — the same
+/// answer (409) as the code's own check, never "?" or a limit of 0 or a storage failure.
+pub async fn x14_database_refusals_name_the_real_product_and_numbers(db: &TestDb) {
+    use seatkeeper_core::Error;
+    crm_seats(db, "S-1", 2).await;
+    users(db, &["ann", "bob", "cid", "dan"]).await;
+    db.ledger
+        .grant(&admin(), &s(&["ann", "bob"]), &s(&["crm"]))
+        .await
+        .unwrap();
+
+    // By hand: a third seat of a full pool, a seat for a blocked user, one more active user
+    // in a full area.
+    let mut raw = db.raw().await;
+    let insert = |login: &str| {
+        format!(
+            "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
+             manual, granted_at, granted_by) SELECT id, 'crm', 'employee', 'named', 1, \
+             'active', 1, 0, 'raw' FROM users WHERE login = '{login}'"
+        )
+    };
+    let e = refused(&mut raw, &insert("cid")).await;
+    assert!(
+        matches!(&e, Error::NoSeatFree { product, area: Area::Employee, kind: SeatKind::Named,
+            needed: 1, free: 0, .. } if product == "crm"),
+        "{e:?}"
+    );
+    db.ledger.block_user(&admin(), "dan", "x").await.unwrap();
+    let e = refused(&mut raw, &insert("dan")).await;
+    assert!(
+        matches!(&e, Error::UserBlocked { login } if login == "dan"),
+        "{e:?}"
+    );
+    sqlx::query("UPDATE area_counters SET user_limit = 3 WHERE area = 'employee'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let e = refused(
+        &mut raw,
+        "UPDATE users SET state = 'active' WHERE login = 'dan'",
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            Error::AreaLimit {
+                area: Area::Employee,
+                limit: 3,
+                active: 3
+            }
+        ),
+        "{e:?}"
+    );
+    sqlx::query("UPDATE area_counters SET user_limit = NULL WHERE area = 'employee'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+
+    // Through the ledger: another writer takes the last seat between the grant's check and
+    // its write.
+    squeeze(
+        db,
+        "assignments",
+        "INSERT",
+        "UPDATE seat_pools SET capacity = used WHERE product_code = NEW.product_code \
+         AND area = NEW.area AND kind = NEW.kind AND folder_id = NEW.folder_id",
+    )
+    .await;
+    db.ledger
+        .recall(&admin(), &s(&["bob"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let e = db
+        .ledger
+        .grant(&admin(), &s(&["cid"]), &s(&["crm"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.domain(), Some(Error::NoSeatFree { product, needed: 1, free: 0, .. })
+            if product == "crm"),
+        "{e}"
+    );
+    assert_eq!(e.code(), "no_seat_free");
+    unsqueeze(db, "assignments").await;
+
+    // …and another fills the area between an activation's check and its write.
+    squeeze(
+        db,
+        "users",
+        "UPDATE OF state",
+        "UPDATE area_counters SET user_limit = active_users WHERE area = NEW.area",
+    )
+    .await;
+    let e = db.ledger.activate_user(&admin(), "dan").await.unwrap_err();
+    assert!(
+        matches!(
+            e.domain(),
+            Some(Error::AreaLimit {
+                area: Area::Employee,
+                limit: 3,
+                active: 3
+            })
+        ),
+        "{e}"
+    );
+    unsqueeze(db, "users").await;
+    // Nothing of the refused writes remains.
+    let mut raw = db.raw().await;
+    let used: i64 = sqlx::query(
+        "SELECT CAST(SUM(used) AS BIGINT) AS n FROM seat_pools WHERE product_code = 'crm'",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap()
+    .get("n");
+    assert_eq!(used, 1, "ann's seat only");
+    assert_eq!(
+        db.ledger.user("dan").await.unwrap().state.as_str(),
+        "blocked"
+    );
+}

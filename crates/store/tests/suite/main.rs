@@ -91,6 +91,7 @@ on_both_backends!(
     x13_9_a_block_ends_the_users_signins_for_good,
     x13_9_no_op_changes_write_no_audit_records,
     x14_expiry_then_each_write_uses_no_expired_seat,
+    x14_database_refusals_name_the_real_product_and_numbers,
 );
 
 use cases::*;
