@@ -174,7 +174,13 @@ fn preflight_sqlite_paths(spec: &str) -> Result<()> {
     Ok(())
 }
 
-/// One connection outside the pool, to name a file that is not a database at once.
+/// What every SQLite connection of the pool runs after the pragmas: TEMP triggers that make
+/// the database's refusals name what tripped them (see the file; the tables must exist, so
+/// the migrations run before the pool opens its first connection).
+const SQLITE_REFUSALS: &str = include_str!("sqlite_refusals.sql");
+
+/// One connection outside the pool, to name a file that is not a database at once; it also
+/// runs the migrations, before the pool's connections install their triggers on the tables.
 async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
     let refused = |message: String| StoreError::Open {
         url: redact(spec),
@@ -186,6 +192,7 @@ async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
     conn.execute(SQLITE_PRAGMAS)
         .await
         .map_err(|e| refused(e.to_string()))?;
+    SQLITE_MIGRATIONS.run(&mut conn).await?;
     let _ = conn.close().await;
     Ok(())
 }
@@ -235,6 +242,7 @@ impl Ledger {
                 options.after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute(SQLITE_PRAGMAS).await?;
+                        conn.execute(SQLITE_REFUSALS).await?;
                         Ok(())
                     })
                 })
@@ -245,9 +253,9 @@ impl Ledger {
             url: redact(spec),
             message: e.to_string(),
         })?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        if backend == Backend::Postgres {
+            // SQLite's ran in `preflight_sqlite`.
+            POSTGRES_MIGRATIONS.run(&pool).await?;
         }
         let writer = match backend {
             Backend::Sqlite => Some(Arc::new(crate::sqlite_writer::SqliteWriter::open(

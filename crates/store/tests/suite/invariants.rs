@@ -341,8 +341,17 @@ pub async fn x14_database_refusals_name_the_real_product_and_numbers(db: &TestDb
         .unwrap();
 
     // By hand: a third seat of a full pool, a seat for a blocked user, one more active user
-    // in a full area.
+    // in a full area — on a connection set up as the ledger's are (on SQLite the triggers
+    // that name what tripped are the connection's own).
     let mut raw = db.raw().await;
+    if db.ledger.backend() == seatkeeper_store::Backend::Sqlite {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(include_str!(
+            "../../src/sqlite_refusals.sql"
+        )))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    }
     let insert = |login: &str| {
         format!(
             "INSERT INTO assignments (user_id, product_code, area, kind, folder_id, status, \
