@@ -198,6 +198,25 @@ pub async fn x14_expiry_then_each_write_uses_no_expired_seat(db: &TestDb) {
     five_granted_five_pending(&d, &mut f, "role product").await;
     message_says_five_and_five(&d, &mut f, "role product").await;
 
+    // Deleting a role redistributes its members whatever the trigger says: they still
+    // want crm through All employees.
+    let d = fresh_like(db).await;
+    ten_users_five_expiring(&d, true, false).await;
+    let sales = d
+        .ledger
+        .create_role(&admin(), "Sales", "organizational", None)
+        .await
+        .unwrap()
+        .id;
+    d.ledger
+        .set_role_members(&admin(), sales, &s(&LOGINS), true)
+        .await
+        .unwrap();
+    past_expiry(&d);
+    let change = d.ledger.delete_role(&admin(), sales).await.unwrap();
+    five_and_five(&mut f, &change.redistribution.unwrap(), "delete role");
+    five_granted_five_pending(&d, &mut f, "delete role").await;
+
     // The single-user entry point, user by user.
     let d = fresh_like(db).await;
     ten_users_five_expiring(&d, true, false).await;
