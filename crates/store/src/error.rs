@@ -80,6 +80,10 @@ impl From<sqlx::Error> for StoreError {
             if let Some(refusal) = refusal(db.message()) {
                 return StoreError::Domain(refusal);
             }
+            if db.message().contains("assignment_for_blocked_user") {
+                // SQLite's fixed message (see sqlite_refusals.sql) does not name the user.
+                return StoreError::Domain(DomainError::UserBlocked { login: "?".into() });
+            }
             if db.message().contains("users_login") || db.constraint() == Some("users_login") {
                 // The index does not say which login; the callers that insert users name it.
                 return StoreError::Domain(DomainError::DuplicateLogin("?".into()));

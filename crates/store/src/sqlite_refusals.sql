@@ -1,7 +1,7 @@
 -- SQLite: what every connection of the ledger's pool runs once, after the pragmas (see
 -- `db.rs`). The database's own refusals say what tripped them, with the numbers at that
 -- moment: which pool (product, area, kind, folder) was full, which area was at its user
--- limit, which user was blocked. `StoreError`'s one translation (src/error.rs) turns them into
+-- limit. `StoreError`'s one translation (src/error.rs) turns them into
 -- the domain refusal the code's own checks give. The same messages as
 -- ../migrations/postgres/0010_refusals_name_what_tripped.sql; keep them in step.
 --
@@ -11,6 +11,11 @@
 -- fixed messages (0001: CHECK seats_within_capacity, area_user_limit,
 -- assignments_only_for_active_users), so hand-written SQL on any connection is still refused;
 -- on the ledger's own connections these fire first and say more.
+--
+-- The blocked-user guard is not repeated here: its check is a lookup per assignment written
+-- (a redistribution writes millions), and on SQLite, with one writer that checks the user
+-- first, only hand-written SQL can trip it; its fixed message is still a refusal
+-- (`UserBlocked`), without the login.
 CREATE TEMP TRIGGER IF NOT EXISTS refuse_over_capacity BEFORE UPDATE OF used ON main.seat_pools
 WHEN NEW.used > NEW.capacity AND NEW.used > OLD.used
 BEGIN
@@ -27,11 +32,4 @@ WHEN NEW.active_users > OLD.active_users AND NEW.user_limit IS NOT NULL
 BEGIN
     SELECT RAISE(ABORT, 'area_user_limit: area=' || NEW.area || ' limit=' || NEW.user_limit
         || ' active=' || OLD.active_users || ' adding=' || (NEW.active_users - OLD.active_users));
-END;
-
-CREATE TEMP TRIGGER IF NOT EXISTS refuse_blocked_holder BEFORE INSERT ON main.assignments
-WHEN (SELECT state FROM main.users WHERE id = NEW.user_id) <> 'active'
-BEGIN
-    SELECT RAISE(ABORT, 'assignment_for_blocked_user: login='
-        || (SELECT login FROM main.users WHERE id = NEW.user_id));
 END;

