@@ -169,7 +169,13 @@ fn preflight_sqlite_paths(spec: &str) -> Result<()> {
     Ok(())
 }
 
-/// One connection outside the pool, to name a file that is not a database at once.
+/// What every SQLite connection of the pool runs after the pragmas: TEMP triggers that make
+/// the database's refusals name what tripped them (see the file; the tables must exist, so
+/// the migrations run before the pool opens its first connection).
+const SQLITE_REFUSALS: &str = include_str!("sqlite_refusals.sql");
+
+/// One connection outside the pool, to name a file that is not a database at once; it also
+/// runs the migrations, before the pool's connections install their triggers on the tables.
 async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
     let refused = |message: String| StoreError::Open {
         url: redact(spec),
@@ -181,6 +187,7 @@ async fn preflight_sqlite(spec: &str, url: &str) -> Result<()> {
     conn.execute(crate::consts::SQLITE_PRAGMAS)
         .await
         .map_err(|e| refused(e.to_string()))?;
+    SQLITE_MIGRATIONS.run(&mut conn).await?;
     let _ = conn.close().await;
     Ok(())
 }
@@ -230,6 +237,7 @@ impl Ledger {
                 options.after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute(crate::consts::SQLITE_PRAGMAS).await?;
+                        conn.execute(SQLITE_REFUSALS).await?;
                         Ok(())
                     })
                 })
@@ -240,9 +248,9 @@ impl Ledger {
             url: redact(spec),
             message: e.to_string(),
         })?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        if backend == Backend::Postgres {
+            // SQLite's ran in `preflight_sqlite`.
+            POSTGRES_MIGRATIONS.run(&pool).await?;
         }
         let writer = match backend {
             Backend::Sqlite => Some(Arc::new(crate::sqlite_writer::SqliteWriter::open(
@@ -316,34 +324,15 @@ impl Ledger {
         Ok(())
     }
 
-    /// Starts a transaction that writes. Writers are serialised per ledger — SQLite by its
-    /// write lock taken at BEGIN, PostgreSQL by a transaction-scoped advisory lock — so that
-    /// a change is decided on the state it will be applied to. The constraints and triggers
-    /// of the schema hold even without this. It also moves the ledger to a new generation,
-    /// so that no server answers a login from memory read before this change (see
-    /// `login_cache`).
-    pub(crate) async fn begin_write(&self) -> Result<Tx> {
-        let mut tx = self.begin_locked().await?;
-        bump_generation(&mut tx).await?;
-        Ok(tx)
-    }
-
-    /// The write lock without a new generation: for the session paths (logins, logouts, the
-    /// reaper, usage samples), which change nothing a remembered login answer depends on —
-    /// unless they end up changing seats, which goes through `reconcile`, which bumps.
-    pub(crate) async fn begin_locked(&self) -> Result<Tx> {
-        self.lock_on(None).await
-    }
-
-    /// [`Ledger::begin_write`] on a connection the caller holds (one with a TEMP staging
-    /// table, which only that connection sees).
-    pub(crate) async fn begin_write_on(&self, conn: PoolConnection<Any>) -> Result<Tx> {
-        let mut tx = self.lock_on(Some(conn)).await?;
-        bump_generation(&mut tx).await?;
-        Ok(tx)
-    }
-
-    async fn lock_on(&self, conn: Option<PoolConnection<Any>>) -> Result<Tx> {
+    /// Takes the ledger's write lock and nothing else. Only `transactions` calls this: every
+    /// other module opens its write transactions there (`begin_write`, `begin_locked`,
+    /// `begin_write_on`), which also bring capacity up to date at "now".
+    ///
+    /// Writers are serialised per ledger — SQLite by its write lock taken at BEGIN,
+    /// PostgreSQL by a transaction-scoped advisory lock — so that a change is decided on the
+    /// state it will be applied to. The constraints and triggers of the schema hold even
+    /// without this.
+    pub(crate) async fn write_lock(&self, conn: Option<PoolConnection<Any>>) -> Result<Tx> {
         let _waiting = Waiting::new(&self.writers_waiting);
         let conn = match conn {
             Some(c) => c,
@@ -362,19 +351,6 @@ impl Ledger {
                     .await?;
                 Ok(tx)
             }
-        }
-    }
-}
-
-impl Ledger {
-    /// A transaction that writes only rows of its own (sign-in failures, audit records of a
-    /// refused sign-in): without the ledger's write lock, so that a burst of wrong passwords
-    /// never queues the integration logins behind it. SQLite still takes its write lock at
-    /// BEGIN (one writer at a time); PostgreSQL orders it by row locks.
-    pub(crate) async fn begin_rows(&self) -> Result<Tx> {
-        match self.backend {
-            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres => Ok(self.pool.begin().await?),
         }
     }
 }

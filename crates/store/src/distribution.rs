@@ -806,7 +806,7 @@ impl Ledger {
         manual: ManualGrants,
         detail: usize,
     ) -> Result<RedistributionReport> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let (tree, names) = load_tree(&mut tx).await?;
         let resolved = resolve_scope(&mut tx, &tree, scope).await?;
         let mut report = RedistributionReport {

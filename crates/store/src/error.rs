@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use seatkeeper_core::{Area, Error as DomainError, SeatKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,25 +77,96 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::Unavailable(e.to_string());
         }
         if let sqlx::Error::Database(db) = &e {
-            let msg = db.message();
-            let constraint = db.constraint().unwrap_or("");
-            if msg.contains("seats_within_capacity") || constraint == "seats_within_capacity" {
-                return StoreError::Domain(DomainError::NoSeatFree {
-                    product: "?".into(),
-                    area: Area::Employee,
-                    kind: SeatKind::Named,
-                    needed: 1,
-                    free: 0,
-                    where_: " (the last seats were taken concurrently)".into(),
-                });
+            if let Some(refusal) = refusal(db.message()) {
+                return StoreError::Domain(refusal);
             }
-            if msg.contains("assignment_for_blocked_user") {
+            if db.message().contains("assignment_for_blocked_user") {
+                // SQLite's fixed message (see sqlite_refusals.sql) does not name the user.
                 return StoreError::Domain(DomainError::UserBlocked { login: "?".into() });
             }
-            if msg.contains("users_login") || constraint == "users_login" {
+            if db.message().contains("users_login") || db.constraint() == Some("users_login") {
+                // The index does not say which login; the callers that insert users name it.
                 return StoreError::Domain(DomainError::DuplicateLogin("?".into()));
             }
         }
         StoreError::Database(e)
+    }
+}
+
+/// The one translation of the database's own refusals into the domain refusals the code's
+/// checks give. The triggers (migrations/*/0010_refusals_name_what_tripped.sql) say what
+/// tripped and the numbers at that moment, as `tag: key=value key=value …`; the failed
+/// statement is gone by the time anyone could look again (on PostgreSQL its whole
+/// transaction is), so the message is the one record of them.
+///
+/// `None` for anything else, a CHECK that names no numbers included (capacity set below the
+/// seats in use is a fault, not a refusal).
+pub(crate) fn refusal(message: &str) -> Option<DomainError> {
+    const TAGS: [&str; 3] = [
+        "seats_within_capacity: ",
+        "area_user_limit: ",
+        "assignment_for_blocked_user: ",
+    ];
+    let (tag, at) = TAGS
+        .iter()
+        .find_map(|t| message.find(t).map(|at| (*t, at)))?;
+    let fields: HashMap<&str, &str> = message
+        .get(at + tag.len()..)?
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let text = |k: &str| fields.get(k).copied();
+    let number = |k: &str| text(k).and_then(|v| v.parse::<u64>().ok());
+    match tag {
+        "seats_within_capacity: " => {
+            let capacity = number("capacity")?;
+            Some(DomainError::NoSeatFree {
+                product: text("product")?.to_string(),
+                area: text("area")?.parse::<Area>().ok()?,
+                kind: text("kind")?.parse::<SeatKind>().ok()?,
+                needed: number("adding")?,
+                free: capacity.saturating_sub(number("used")?),
+                where_: " (the last seats were taken concurrently)".into(),
+            })
+        }
+        "area_user_limit: " => Some(DomainError::AreaLimit {
+            area: text("area")?.parse::<Area>().ok()?,
+            limit: number("limit")?,
+            active: number("active")?,
+        }),
+        _ => Some(DomainError::UserBlocked {
+            login: text("login")?.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_carry_what_tripped_them() {
+        let e = refusal(
+            "seats_within_capacity: product=crm area=portal kind=concurrent folder=3 \
+             capacity=5 used=4 adding=2",
+        );
+        assert!(matches!(
+            e,
+            Some(DomainError::NoSeatFree { ref product, area: Area::Portal,
+                kind: SeatKind::Concurrent, needed: 2, free: 1, .. }) if product == "crm"
+        ));
+        let e = refusal("area_user_limit: area=employee limit=3 active=3 adding=1");
+        assert!(matches!(
+            e,
+            Some(DomainError::AreaLimit {
+                area: Area::Employee,
+                limit: 3,
+                active: 3
+            })
+        ));
+        let e = refusal("assignment_for_blocked_user: login=bob");
+        assert!(matches!(e, Some(DomainError::UserBlocked { ref login }) if login == "bob"));
+        // A bare CHECK names no pool: not a refusal the administrator can act on.
+        assert!(refusal("CHECK constraint failed: seats_within_capacity").is_none());
     }
 }

@@ -62,7 +62,6 @@ impl Ledger {
     ) -> Result<GrantReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        reconcile(&mut tx, now, false).await?;
         let (users, products) = self.resolve_users(&mut tx, logins, products).await?;
         if let Some(u) = users.iter().find(|u| u.state == UserState::Blocked) {
             return Err(DomainError::UserBlocked {
@@ -213,7 +212,6 @@ impl Ledger {
     ) -> Result<RecallReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        reconcile(&mut tx, now, false).await?;
         let (users, products) = self.resolve_users(&mut tx, logins, products).await?;
         let ids: Vec<Val> = users.iter().map(|u| Val::Int(u.id)).collect();
         let wanted: BTreeSet<&str> = products.iter().map(String::as_str).collect();

@@ -29,6 +29,7 @@ mod sessions;
 mod settings;
 mod signin;
 mod sqlite_writer;
+mod transactions;
 mod usage;
 mod users;
 mod users_import;

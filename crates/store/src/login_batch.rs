@@ -16,7 +16,6 @@ use crate::db::{Tx, get_str, insert_rows, parse, placeholders, ts};
 use crate::login_cache::RememberedLogin;
 use crate::logins::log_in;
 use crate::logouts::end_sessions;
-use crate::reconcile::reconcile;
 use crate::session_rows::{
     HOLD_INSERT, HOLD_WIDTH, HoldRow, SESSION_INSERT, SESSION_WIDTH, SessionRow, generation_is,
     new_session_id, nothing_releasing,
@@ -301,7 +300,6 @@ impl Ledger {
         ids: &[String],
     ) -> Result<(Vec<bool>, Vec<LoginAnswer>)> {
         let mut tx = self.begin_locked().await?;
-        reconcile(&mut tx, now, false).await?;
         let ended = if logouts.is_empty() {
             Vec::new()
         } else {

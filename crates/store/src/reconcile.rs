@@ -407,33 +407,9 @@ pub(crate) async fn reconcile(
 }
 
 impl Ledger {
-    /// Applies what time has changed (expiries, packages starting) if anything is due.
-    /// Reads call it so that they never show capacity from the past.
-    pub(crate) async fn ensure_current(&self) -> Result<()> {
-        let now = self.now();
-        let due = {
-            let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
-                .bind(VALID_UNTIL.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-            match row.map(|r| get_str(&r, "value")).transpose()?.as_deref() {
-                Some("never") => false,
-                Some(t) => parse::<i64>(t)? <= ts(now),
-                None => true,
-            }
-        };
-        if due {
-            let mut tx = self.begin_write().await?;
-            reconcile(&mut tx, now, false).await?;
-            tx.commit().await?;
-        }
-        Ok(())
-    }
-
     /// Re-evaluates capacity now, whether due or not; reports what was suspended or restored.
     pub async fn refresh(&self) -> Result<SeatChanges> {
-        let mut tx = self.begin_write().await?;
-        let changes = reconcile(&mut tx, self.now(), true).await?;
+        let (tx, changes) = self.begin_write_forced().await?;
         tx.commit().await?;
         Ok(changes)
     }

@@ -17,9 +17,8 @@ impl Ledger {
     /// total, used, free, suspended and expiring seats. `horizon` is how far ahead
     /// "expiring soon" looks.
     pub async fn summary(&self, horizon: Duration) -> Result<Summary> {
-        self.ensure_current().await?;
         let now = self.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let mut areas = Vec::new();
         let mut blocked: BTreeMap<Area, u64> = BTreeMap::new();
         for r in sqlx::query(

@@ -445,7 +445,7 @@ impl Ledger {
 
     /// D6: whether `login` holds `product`, with every reason, or why not.
     pub async fn explain(&self, login: &str, product: &str) -> Result<ExplainView> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let user = user_by_login(&mut tx, login).await?;
         if !known_products(&mut tx).await?.contains(product) {
             return Err(DomainError::UnknownProduct(product.to_string()).into());

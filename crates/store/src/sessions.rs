@@ -167,8 +167,7 @@ impl Ledger {
         login: Option<&str>,
         feature: &str,
     ) -> Result<EntitlementAnswer> {
-        self.ensure_current().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let user: UserRecord = match (session, login) {
             (Some(s), _) => {
                 let row = sqlx::query("SELECT u.login FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1")

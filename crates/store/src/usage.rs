@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
 use crate::db::{Tx, count, dt, get_i64, get_opt_i64, get_str, ts};
-use crate::reconcile::{load_pools, reconcile};
+use crate::reconcile::load_pools;
 use crate::{Ledger, Result, StoreError, UsageHistory, UsagePoint, UsageRecorded, UsageSeries};
 
 /// Samples older than this are deleted.
@@ -130,10 +130,9 @@ impl Ledger {
     /// 400 days. Meant to be called often (every minute, after changes): when nothing is due
     /// it only reads a few small tables and takes no write lock.
     pub async fn record_usage(&self) -> Result<UsageRecorded> {
-        self.ensure_current().await?;
         let now = self.now();
         {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_read().await?;
             let pending = due(&mut tx, now).await?;
             tx.rollback().await?;
             if pending.is_empty() {
@@ -143,7 +142,6 @@ impl Ledger {
         // Decided again under the lock, on the state the samples are written for. Samples
         // change nothing a login reads: no new generation.
         let mut tx = self.begin_locked().await?;
-        reconcile(&mut tx, now, false).await?;
         let pending = due(&mut tx, now).await?;
         for ((kind, subject), n) in &pending {
             // Two calls within the same second: the later numbers win.
@@ -177,9 +175,8 @@ impl Ledger {
     /// The usage samples from `since` on, per product and per area, oldest first; each series
     /// starts with the last sample before `since` when there is one.
     pub async fn usage_history(&self, since: OffsetDateTime) -> Result<UsageHistory> {
-        self.ensure_current().await?;
         let now = self.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let mut series: BTreeMap<Subject, Vec<UsagePoint>> = BTreeMap::new();
         // Subjects that exist now but have not changed since `since` still get their point.
         for subject in current(&mut tx).await?.into_keys() {

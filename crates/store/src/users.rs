@@ -179,7 +179,6 @@ impl Ledger {
         validate::folder_path(&new.folder)?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        reconcile(&mut tx, now, false).await?;
         let tree = FolderTree::load(&mut tx).await?;
         let folder = tree.resolve(&new.folder)?;
         if !users_by_login(&mut tx, std::slice::from_ref(&new.login))
@@ -208,8 +207,7 @@ impl Ledger {
     }
 
     pub async fn user(&self, login: &str) -> Result<UserView> {
-        self.ensure_current().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let tree = FolderTree::load(&mut tx).await?;
         let row = sqlx::query(
             "SELECT id, login, name, email, area, folder_id, state, block_reason, builtin, created_at \
@@ -227,8 +225,7 @@ impl Ledger {
 
     /// Users matching `filter`, by login, with their licenses (one query per page for those).
     pub async fn users(&self, filter: &UserFilter) -> Result<Vec<UserView>> {
-        self.ensure_current().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let tree = FolderTree::load(&mut tx).await?;
         let (mut sql, mut binds) = user_filter_sql(
             &format!("SELECT {USER_COLUMNS} FROM users u"),
@@ -254,8 +251,7 @@ impl Ledger {
     /// How many users match `filter` (its `limit` and `offset` ignored): the total for a
     /// paged list.
     pub async fn count_users(&self, filter: &UserFilter) -> Result<u64> {
-        self.ensure_current().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let tree = FolderTree::load(&mut tx).await?;
         let (sql, binds) = user_filter_sql("SELECT COUNT(*) AS n FROM users u", filter, &tree)?;
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -281,7 +277,6 @@ impl Ledger {
     pub async fn activate_user(&self, actor: &Actor, login: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        reconcile(&mut tx, now, false).await?;
         let user = user_by_login(&mut tx, login).await?;
         if user.state == UserState::Active {
             return Ok(());
@@ -440,14 +435,6 @@ async fn insert_user(
     .map_err(|e| match crate::StoreError::from(e) {
         crate::StoreError::Domain(DomainError::DuplicateLogin(_)) => {
             DomainError::DuplicateLogin(new.login.clone()).into()
-        }
-        crate::StoreError::Database(db) if db.to_string().contains("area_user_limit") => {
-            DomainError::AreaLimit {
-                area: new.area,
-                limit: 0,
-                active: 0,
-            }
-            .into()
         }
         other => other,
     })?;

@@ -245,7 +245,6 @@ impl Ledger {
         progress(ImportProgress::Applying { rows: read });
         let now = self.now();
         let mut tx = self.begin_write_on(conn).await?;
-        reconcile(&mut tx, now, false).await?;
         sqlx::query(
             "UPDATE import_rows SET user_id = u.id, cur_login = u.login, cur_name = u.name, \
              cur_email = u.email, cur_area = u.area, cur_folder = u.folder_id, \

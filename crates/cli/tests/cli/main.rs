@@ -10,6 +10,7 @@ use sqlx::Connection as _;
 
 mod crash;
 mod hardening;
+mod invariants;
 mod ops;
 mod server;
 mod soak;

@@ -5,6 +5,7 @@
 mod cases;
 mod distribution;
 mod import;
+mod invariants;
 mod limits;
 mod sessions;
 mod support;
@@ -89,11 +90,14 @@ on_both_backends!(
     x13_9_company_id_changes_only_explicitly,
     x13_9_a_block_ends_the_users_signins_for_good,
     x13_9_no_op_changes_write_no_audit_records,
+    x14_expiry_then_each_write_uses_no_expired_seat,
+    x14_database_refusals_name_the_real_product_and_numbers,
 );
 
 use cases::*;
 use distribution::*;
 use import::*;
+use invariants::*;
 use limits::*;
 use sessions::*;
 use usage::*;

@@ -244,3 +244,15 @@ pub async fn users(db: &TestDb, logins: &[&str]) {
 pub fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
+
+/// Another fresh ledger on the same backend as `db`, for a case that needs several starting
+/// states (each one first write after an expiry, say).
+pub async fn fresh_like(db: &TestDb) -> TestDb {
+    if db.pg_name.is_some() {
+        postgres()
+            .await
+            .expect("PostgreSQL answered a moment ago for this very test")
+    } else {
+        sqlite().await
+    }
+}
