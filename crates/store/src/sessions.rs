@@ -20,10 +20,10 @@ use crate::db::{
     insert_rows, parse, ts,
 };
 use crate::folders::FolderTree;
+use crate::loaders::UserRecord;
 use crate::login_cache::Kept as KeptLogin;
 use crate::reconcile::{EXPIRED_PRODUCTS, reconcile};
 use crate::sqlite_writer::{HoldRow, SessionRow, SqliteWriter, Turn, TurnOutcome, write_turn};
-use crate::users::UserRecord;
 use crate::{Actor, HeldSeat, Ledger, Result};
 
 /// One login asked for by the application.
@@ -955,7 +955,7 @@ async fn login_in(
     )
     .await?
     {
-        let u = crate::users::record(&r)?;
+        let u = crate::loaders::record(&r)?;
         if get_i64(&r, "manager")? == 1 {
             managers.insert(u.id);
         }
@@ -1048,7 +1048,7 @@ async fn login_in(
             .fetch_all(&mut **tx)
             .await?
         {
-            let key = crate::reconcile::pool_key(&r)?;
+            let key = crate::loaders::pool_key(&r)?;
             if !products.contains_key(&key.product) {
                 products.insert(key.product.clone(), product_info(&r)?);
             }
@@ -1422,9 +1422,9 @@ impl Ledger {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| DomainError::UnknownSession(s.to_string()))?;
-                crate::users::user_by_login(&mut tx, &get_str(&row, "login")?).await?
+                crate::loaders::user_by_login(&mut tx, &get_str(&row, "login")?).await?
             }
-            (None, Some(l)) => crate::users::user_by_login(&mut tx, l).await?,
+            (None, Some(l)) => crate::loaders::user_by_login(&mut tx, l).await?,
             (None, None) => {
                 return Err(DomainError::Invalid("name a session or a user".into()).into());
             }

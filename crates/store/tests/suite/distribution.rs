@@ -339,6 +339,46 @@ pub async fn d4_preview_changes_nothing_and_matches_the_apply(db: &TestDb) {
     assert_eq!(r.unmet_needs, p.unmet_needs);
 }
 
+/// Issue 14: the preview reads the scope in one chunk, a run may take one user per
+/// transaction; both take the same steps of one walk, so they report the same plan.
+pub async fn x14_a_run_in_chunks_of_one_user_matches_the_preview(db: &TestDb) {
+    licensed(db, 2).await;
+    let (sales, _) = sales_tree(db).await;
+    users(db, &["d", "e", "f"]).await;
+    db.ledger
+        .set_role_members(&admin(), sales, &s(&["d", "e", "f"]), true)
+        .await
+        .unwrap();
+    // c holds mkt by hand (recalled with "remove"); f holds crm by hand (kept, now by role).
+    db.ledger
+        .grant(&admin(), &s(&["c"]), &s(&["mkt"]))
+        .await
+        .unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["f"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let p = db
+        .ledger
+        .preview_redistribution(&Scope::All, ManualGrants::Remove, 100)
+        .await
+        .unwrap();
+    let r = db
+        .ledger
+        .redistribute_chunked(&admin(), &Scope::All, ManualGrants::Remove, 1)
+        .await
+        .unwrap();
+    assert_eq!((p.granted, p.recalled, p.unmet), (1, 1, 3));
+    assert_eq!(
+        (r.users, r.granted, r.recalled, r.reasons_changed, r.unmet),
+        (p.users, p.granted, p.recalled, p.reasons_changed, p.unmet)
+    );
+    assert_eq!(r.grants, p.grants);
+    assert_eq!(r.recalls, p.recalls);
+    assert_eq!(r.unmet_needs, p.unmet_needs);
+    assert_eq!(used(db, "crm").await, 2);
+}
+
 pub async fn d5_role_change_trigger_and_turning_distribution_off(db: &TestDb) {
     licensed(db, 5).await;
     let (sales, _) = sales_tree(db).await;
