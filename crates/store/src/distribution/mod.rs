@@ -1,8 +1,8 @@
 //! Role-based distribution (D3–D5, N2): previews and journaled, chunked runs of the core's
 //! planner, and pending needs with their fulfilment.
 //!
-//! - `report`: what a preview or a run answers (scope, items, counts);
 //! - `chunk`: the users of a scope, a chunk at a time, as the planner sees them;
+//! - `report`: what a preview or a run answers (scope, items, counts);
 //! - `apply`: where a chunk's plan goes — the database (runs) or memory (previews);
 //! - `walk`: the two-phase chunk walk that previews and runs share, and the small
 //!   redistributions that triggers run inside their own transaction;
