@@ -1,6 +1,7 @@
 //! Who may use the admin and integration APIs (X2): administrator passwords (stored as the
 //! argon2 PHC string the server computes), API tokens and sign-in sessions (stored as SHA-256
-//! of the secret, which is shown once), and roles carrying permissions.
+//! of the secret, which is shown once), and the principal behind a token with the
+//! permissions its roles carry (the roles themselves are changed in `roles`).
 
 use std::collections::BTreeSet;
 

@@ -87,7 +87,7 @@ pub struct RoleChange {
     pub redistribution: Option<RedistributionReport>,
 }
 
-pub(crate) async fn role_row(tx: &mut Tx, role: i64) -> Result<(String, Option<i64>, bool)> {
+async fn role_row(tx: &mut Tx, role: i64) -> Result<(String, Option<i64>, bool)> {
     let r = sqlx::query("SELECT kind, parent_id, builtin FROM roles WHERE id = $1")
         .bind(role)
         .fetch_optional(&mut **tx)
