@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod distribution;
 pub mod error;
+pub mod fulfilment;
 pub mod license;
 pub mod login;
 pub mod model;

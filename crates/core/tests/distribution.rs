@@ -323,3 +323,166 @@ proptest! {
         prop_assert_eq!(run(&shuffled, m), p);
     }
 }
+
+// ---- Fulfilment of pending needs (seatkeeper_core::fulfilment) ----
+
+use seatkeeper_core::distribution::{Need, NeedReason};
+use seatkeeper_core::fulfilment::{fulfil, quotas};
+
+/// Pending needs: the (user, product) pairs whose bit is set, in the user's area.
+fn pending_of(w: &World, bits: &[bool]) -> Vec<Need> {
+    let mut out = Vec::new();
+    for (i, u) in w.users.iter().enumerate() {
+        for (j, p) in PRODUCTS.iter().enumerate() {
+            if bits.get(i * PRODUCTS.len() + j).copied().unwrap_or(false) {
+                out.push(Need {
+                    user: u.id,
+                    product: p.to_string(),
+                    area: u.area,
+                    reason: NeedReason::NoSeatFree,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn pending_bits() -> impl Strategy<Value = Vec<bool>> {
+    proptest::collection::vec(prop::bool::weighted(0.4), 12 * PRODUCTS.len())
+}
+
+/// The users of `pending` that the store would load for `available`: per quota, the oldest
+/// pending users (as its SQL does with ORDER BY user_id LIMIT seats).
+fn candidates(w: &World, pending: &[Need], available: &Available) -> Vec<PlanUser> {
+    let mut ids = BTreeSet::new();
+    for q in quotas(available) {
+        let mut users: Vec<UserId> = pending
+            .iter()
+            .filter(|n| n.product == q.product && n.area == q.area)
+            .filter(|n| {
+                q.folder
+                    .is_none_or(|f| w.users.iter().any(|u| u.id == n.user && u.folder == f))
+            })
+            .map(|n| n.user)
+            .collect();
+        users.sort();
+        users.dedup();
+        ids.extend(users.into_iter().take(q.seats as usize));
+    }
+    w.users
+        .iter()
+        .filter(|u| ids.contains(&u.id))
+        .cloned()
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// D4: a fulfilment grants pending needs only, from free seats only, takes nothing back,
+    /// and leaves `available` with what remains.
+    #[test]
+    fn d4_fulfilment_grants_pending_needs_from_free_seats(w in world(), bits in pending_bits()) {
+        let pending = pending_of(&w, &bits);
+        let before = w.available();
+        let mut left = before.clone();
+        let p = fulfil(&w.tree(), &w.users, &w.holdings, &mut left, &pending);
+        prop_assert!(p.recalls.is_empty() && p.add_role_reason.is_empty() && p.drop_role_reason.is_empty());
+        for g in &p.grants {
+            prop_assert!(pending.iter().any(|n| n.user == g.user && n.product == g.pool.product));
+            let u = w.users.iter().find(|u| u.id == g.user).unwrap();
+            prop_assert!(u.active);
+            prop_assert!(g.pool.folder == ROOT_FOLDER || g.pool.folder == u.folder);
+        }
+        for (k, free) in &before {
+            let granted = p.grants.iter().filter(|g| &g.pool == k).count() as i64;
+            prop_assert!(granted <= (*free).max(0), "pool {k:?}: {granted} granted, {free} free");
+            prop_assert_eq!(left.get(k).copied(), Some(free - granted));
+        }
+        // Applied, no pool is over capacity.
+        let after = w.apply(&p);
+        for (k, cap) in &w.capacity {
+            prop_assert!(after.active_used(k) <= *cap, "pool {k:?} over capacity");
+        }
+    }
+
+    /// D4: every pending need ends granted, still pending, or dropped because its user no
+    /// longer wants it; what stays pending is what was stored.
+    #[test]
+    fn d4_fulfilment_keeps_or_drops_each_need_for_a_reason(w in world(), bits in pending_bits()) {
+        let pending = pending_of(&w, &bits);
+        let tree = w.tree();
+        let p = fulfil(&tree, &w.users, &w.holdings, &mut w.available(), &pending);
+        for n in &p.unmet {
+            prop_assert!(pending.contains(n));
+        }
+        for n in &pending {
+            let granted = p.grants.iter().any(|g| g.user == n.user && g.pool.product == n.product);
+            let kept = p.unmet.contains(n);
+            prop_assert!(!(granted && kept));
+            if !granted && !kept {
+                let u = w.users.iter().find(|u| u.id == n.user).unwrap();
+                let holds = w.holdings.iter().any(|h| h.user == n.user && h.pool.product == n.product);
+                prop_assert!(!u.active || holds || !w.wanted(&tree, u).contains(&n.product),
+                    "need {n:?} dropped but still wanted");
+            }
+        }
+    }
+
+    /// D4: oldest account first: no need stays pending while a younger user of the same
+    /// folder (or anyone, for the root's seats) gets that product.
+    #[test]
+    fn d4_fulfilment_serves_the_oldest_account_first(w in world(), bits in pending_bits()) {
+        let pending = pending_of(&w, &bits);
+        let p = fulfil(&w.tree(), &w.users, &w.holdings, &mut w.available(), &pending);
+        for n in &p.unmet {
+            let u = w.users.iter().find(|u| u.id == n.user).unwrap();
+            for g in p.grants.iter().filter(|g| g.pool.product == n.product && g.pool.area == n.area) {
+                if g.pool.folder == ROOT_FOLDER || g.pool.folder == u.folder {
+                    prop_assert!(g.user < n.user, "{g:?} served before the older {n:?}");
+                }
+            }
+        }
+    }
+
+    /// D4: when every pending need is still wanted (as a run leaves them), planning only the
+    /// users that `quotas` names grants what planning every pending user would. (A stale
+    /// need — its user blocked, or no role asks any more — may hold a place until a
+    /// fulfilment or run drops it; the younger user is served at the next one.)
+    #[test]
+    fn d4_fulfilment_quotas_name_every_user_that_gets_a_seat(w in world(), bits in pending_bits()) {
+        let tree = w.tree();
+        let pending: Vec<Need> = pending_of(&w, &bits).into_iter().filter(|n| {
+            let u = w.users.iter().find(|u| u.id == n.user).unwrap();
+            u.active
+                && w.wanted(&tree, u).contains(&n.product)
+                && !w.holdings.iter().any(|h| h.user == n.user && h.pool.product == n.product)
+        }).collect();
+        let all: Vec<PlanUser> = w.users.iter()
+            .filter(|u| pending.iter().any(|n| n.user == u.id)).cloned().collect();
+        let everyone = fulfil(&tree, &all, &w.holdings, &mut w.available(), &pending);
+        let few = candidates(&w, &pending, &w.available());
+        let some = fulfil(&tree, &few, &w.holdings, &mut w.available(), &pending);
+        // The seat may come from another pool (a non-pending want of an older user took
+        // the folder's seat in the larger plan), but the same user gets the product.
+        for g in &everyone.grants {
+            prop_assert!(
+                some.grants.iter().any(|s| s.user == g.user && s.pool.product == g.pool.product),
+                "{g:?} lost by planning only {few:?}"
+            );
+        }
+    }
+
+    /// D4: the fulfilment does not depend on the order in which facts are listed.
+    #[test]
+    fn d4_fulfilment_is_independent_of_input_order(w in world(), bits in pending_bits()) {
+        let mut pending = pending_of(&w, &bits);
+        let p = fulfil(&w.tree(), &w.users, &w.holdings, &mut w.available(), &pending);
+        let mut users = w.users.clone();
+        users.reverse();
+        let mut holdings = w.holdings.clone();
+        holdings.reverse();
+        pending.reverse();
+        prop_assert_eq!(fulfil(&w.tree(), &users, &holdings, &mut w.available(), &pending), p);
+    }
+}

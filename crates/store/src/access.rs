@@ -1,8 +1,9 @@
 //! Who may use the admin and integration APIs (X2): administrator passwords (stored as the
 //! argon2 PHC string the server computes), API tokens and sign-in sessions (stored as SHA-256
-//! of the secret, which is shown once), and roles carrying permissions.
+//! of the secret, which is shown once), and the principal behind a token with the
+//! permissions its roles carry (the roles themselves are changed in `roles`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use seatkeeper_core::error::quoted;
 use seatkeeper_core::{Error as DomainError, Permission, UserState};
@@ -10,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::db::{Audit, audit, count, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts};
-use crate::users::user_by_login;
+use crate::db::{Audit, audit, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts};
+use crate::loaders::user_by_login;
 use crate::{Actor, Ledger, Result};
 
 /// What a token may be used for.
@@ -87,63 +88,6 @@ pub struct TokenView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoleView {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub parent_id: Option<i64>,
-    pub builtin: bool,
-    pub permissions: Vec<Permission>,
-    pub members: Vec<String>,
-}
-
-/// A role without its member list (see `Ledger::role_tree`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoleSummary {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub parent_id: Option<i64>,
-    pub builtin: bool,
-    pub permissions: Vec<Permission>,
-    /// Direct members.
-    pub members: u64,
-}
-
-/// Every role with its permissions, members left empty.
-async fn role_rows(tx: &mut crate::db::Tx) -> Result<Vec<RoleView>> {
-    let mut roles: Vec<RoleView> =
-        sqlx::query("SELECT id, name, kind, parent_id, builtin FROM roles ORDER BY id")
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(RoleView {
-                    id: get_i64(r, "id")?,
-                    name: get_str(r, "name")?,
-                    kind: get_str(r, "kind")?,
-                    parent_id: get_opt_i64(r, "parent_id")?,
-                    builtin: get_i64(r, "builtin")? == 1,
-                    permissions: Vec::new(),
-                    members: Vec::new(),
-                })
-            })
-            .collect::<Result<_>>()?;
-    let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    for r in sqlx::query("SELECT role_id, permission FROM role_permissions ORDER BY permission")
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
-            roles[i]
-                .permissions
-                .push(parse(&get_str(&r, "permission")?)?);
-        }
-    }
-    Ok(roles)
 }
 
 async fn permissions_of(
@@ -368,206 +312,5 @@ impl Ledger {
             token_id: get_i64(&r, "id")?,
             permissions: permissions_of(&mut conn, user_id).await?,
         }))
-    }
-
-    pub async fn roles(&self) -> Result<Vec<RoleView>> {
-        let mut tx = self.pool.begin().await?;
-        let mut roles = role_rows(&mut tx).await?;
-        let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-        for r in sqlx::query(
-            "SELECT m.role_id, u.login FROM role_members m JOIN users u ON u.id = m.user_id \
-             ORDER BY u.login",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
-                roles[i].members.push(get_str(&r, "login")?);
-            }
-        }
-        tx.commit().await?;
-        Ok(roles)
-    }
-
-    /// The roles with their permissions and how many direct members each has, without the
-    /// member lists: what a role tree needs, at any number of users.
-    pub async fn role_tree(&self) -> Result<Vec<RoleSummary>> {
-        let mut tx = self.pool.begin().await?;
-        let roles = role_rows(&mut tx).await?;
-        let mut counts: HashMap<i64, u64> = HashMap::new();
-        for r in sqlx::query("SELECT role_id, COUNT(*) AS n FROM role_members GROUP BY role_id")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            counts.insert(get_i64(&r, "role_id")?, count(get_i64(&r, "n")?));
-        }
-        tx.commit().await?;
-        Ok(roles
-            .into_iter()
-            .map(|r| RoleSummary {
-                members: counts.get(&r.id).copied().unwrap_or(0),
-                id: r.id,
-                name: r.name,
-                kind: r.kind,
-                parent_id: r.parent_id,
-                builtin: r.builtin,
-                permissions: r.permissions,
-            })
-            .collect())
-    }
-
-    /// The first `limit` direct members of a role, by login.
-    pub async fn role_members(&self, role: i64, limit: u64) -> Result<Vec<String>> {
-        sqlx::query(
-            "SELECT u.login FROM role_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.role_id = $1 ORDER BY lower(u.login) LIMIT $2",
-        )
-        .bind(role)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| get_str(r, "login"))
-        .collect()
-    }
-
-    /// Creates a functional role (permissions) or an organizational one under `parent`
-    /// (default: "All employees").
-    pub async fn create_role(
-        &self,
-        actor: &Actor,
-        name: &str,
-        kind: &str,
-        parent: Option<i64>,
-    ) -> Result<RoleView> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(
-                DomainError::Invalid("a role needs a name (1–200 characters)".into()).into(),
-            );
-        }
-        let parent = match kind {
-            "functional" => parent,
-            "organizational" => Some(parent.unwrap_or(1)),
-            other => {
-                return Err(DomainError::Invalid(format!(
-                    "unknown role kind {}: expected \"organizational\" or \"functional\"",
-                    quoted(other)
-                ))
-                .into());
-            }
-        };
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        if let Some(p) = parent
-            && sqlx::query("SELECT id FROM roles WHERE id = $1")
-                .bind(p)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_none()
-        {
-            return Err(DomainError::UnknownRole(p.to_string()).into());
-        }
-        let exists = sqlx::query("SELECT id FROM roles WHERE lower(name) = $1")
-            .bind(name.to_lowercase())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            return Err(
-                DomainError::Invalid(format!("a role named {name:?} already exists")).into(),
-            );
-        }
-        let row = sqlx::query(
-            "INSERT INTO roles (name, kind, parent_id) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(name.to_string())
-        .bind(kind.to_string())
-        .bind(parent)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id = get_i64(&row, "id")?;
-        audit(
-            &mut tx,
-            now,
-            actor,
-            vec![Audit::new(
-                "role.create",
-                name,
-                json!({"id": id, "kind": kind}),
-            )],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(RoleView {
-            id,
-            name: name.to_string(),
-            kind: kind.to_string(),
-            parent_id: parent,
-            builtin: false,
-            permissions: Vec::new(),
-            members: Vec::new(),
-        })
-    }
-
-    /// Grants (`on`) or withdraws a permission from a role. The built-in "System
-    /// administrators" keep all three, so nobody locks the installation out of itself.
-    pub async fn set_role_permission(
-        &self,
-        actor: &Actor,
-        role: i64,
-        permission: Permission,
-        on: bool,
-    ) -> Result<()> {
-        if role == 2 && !on {
-            return Err(DomainError::Invalid(format!(
-                "the built-in role \"System administrators\" always holds {permission}"
-            ))
-            .into());
-        }
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        crate::roles::role_row(&mut tx, role).await?;
-        let sql = if on {
-            "INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2) \
-             ON CONFLICT (role_id, permission) DO NOTHING"
-        } else {
-            "DELETE FROM role_permissions WHERE role_id = $1 AND permission = $2"
-        };
-        sqlx::query(sql)
-            .bind(role)
-            .bind(permission.as_str().to_string())
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            &mut tx,
-            now,
-            actor,
-            vec![Audit::new(
-                if on {
-                    "role.permission.grant"
-                } else {
-                    "role.permission.revoke"
-                },
-                role.to_string(),
-                json!({"permission": permission.as_str()}),
-            )],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Adds (`on`) or removes a direct member of a role: [`Ledger::set_role_members`] for one
-    /// user, so the role-change trigger runs here too.
-    pub async fn set_role_member(
-        &self,
-        actor: &Actor,
-        role: i64,
-        login: &str,
-        on: bool,
-    ) -> Result<()> {
-        self.set_role_members(actor, role, &[login.to_string()], on)
-            .await
-            .map(|_| ())
     }
 }

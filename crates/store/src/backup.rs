@@ -8,7 +8,6 @@
 //! long as it has it open (the kernel drops it when the process ends, however it ends); a
 //! restore takes it exclusively, so it is refused while a server or a command uses the file.
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
@@ -16,6 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::db::{Audit, audit, database_url, get_str, sqlite_path};
+use crate::ledger_lock::lock_ledger_file;
 use crate::{Actor, Backend, EndedSessions, Ledger, Result, StoreError};
 
 /// The SQLite file `spec` names, or `None` for PostgreSQL (backed up with its own tools).
@@ -23,39 +23,6 @@ pub fn sqlite_file(spec: &str) -> Option<&str> {
     match database_url(spec).0 {
         Backend::Sqlite => Some(sqlite_path(spec)),
         Backend::Postgres => None,
-    }
-}
-
-/// Takes the lock on `<db>-lock`: shared for a process that uses the ledger, exclusive for a
-/// restore. Held until the returned file is closed.
-pub(crate) fn lock_ledger_file(db: &str, exclusive: bool) -> Result<File> {
-    let path = format!("{db}-lock");
-    let cannot = |e: std::io::Error| StoreError::Open {
-        url: db.to_string(),
-        message: format!("cannot lock {path}: {e}"),
-    };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(cannot)?;
-    let taken = if exclusive {
-        file.try_lock()
-    } else {
-        file.try_lock_shared()
-    };
-    match taken {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) if exclusive => Err(StoreError::Refused(format!(
-            "the database {db} is in use (a running server or another seatkeeper command has \
-             it open); stop it first"
-        ))),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Refused(format!(
-            "the database {db} is being restored; try again when the restore has finished"
-        ))),
-        Err(TryLockError::Error(e)) => Err(cannot(e)),
     }
 }
 

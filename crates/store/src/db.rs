@@ -205,7 +205,10 @@ impl Ledger {
         let in_use = match backend {
             Backend::Sqlite => Some({
                 preflight_sqlite_paths(spec)?;
-                Arc::new(crate::backup::lock_ledger_file(sqlite_path(spec), false)?)
+                Arc::new(crate::ledger_lock::lock_ledger_file(
+                    sqlite_path(spec),
+                    false,
+                )?)
             }),
             Backend::Postgres => None,
         };

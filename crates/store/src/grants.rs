@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::db::{Audit, Val, audit, fetch_in, get_i64, get_str, insert_rows, ts};
 use crate::licenses::known_products;
-use crate::reconcile::{load_pools, reconcile};
-use crate::users::{UserRecord, users_by_login};
+use crate::loaders::load_pools;
+use crate::loaders::{UserRecord, users_by_login};
+use crate::reconcile::reconcile;
 use crate::{Actor, GrantReport, HeldSeat, Ledger, RecallReport, Result};
 
 fn dedup(items: &[String]) -> Vec<String> {

@@ -14,13 +14,17 @@ pub mod consts;
 mod db;
 mod distribution;
 mod error;
+mod explain;
 mod folders;
 mod grants;
+mod ledger_lock;
 mod licenses;
+mod loaders;
 mod login_batch;
 mod login_cache;
 mod logins;
 mod logouts;
+mod messages;
 mod reconcile;
 mod reports;
 mod roles;
@@ -40,16 +44,17 @@ pub use backup::{BackupReport, RestoreReport, backup, restore, sqlite_file};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Ledger, database_url, redact};
 pub use distribution::{
-    DEFAULT_CHUNK_USERS, DEFAULT_DETAIL, DistributionSettings, MessageView, NeedView, PlanItem,
-    RedistributionReport, RunView, Scope,
+    DEFAULT_CHUNK_USERS, DEFAULT_DETAIL, NeedView, PlanItem, RedistributionReport, RunView, Scope,
 };
 pub use error::StoreError;
+pub use explain::{ExplainView, ReasonView};
 pub use login_batch::SessionBatchAnswers;
-pub use roles::{ExplainView, ReasonView, RoleChange};
+pub use messages::MessageView;
+pub use roles::{RoleChange, RoleSummary, RoleView};
 pub use seatkeeper_core::distribution::ManualGrants;
 pub use seatkeeper_core::signin::SigninPolicy;
 pub use sessions::*;
-pub use settings::{MAX_IDLE_TIMEOUT_SECS, ServerSettings};
+pub use settings::{DistributionSettings, MAX_IDLE_TIMEOUT_SECS, ServerSettings};
 pub use signin::{MAX_SIGNIN_WINDOW_SECS, SigninCheck, SigninRefusal};
 pub use usage::{USAGE_DAILY_POINT, USAGE_RETENTION};
 pub use users_import::ImportProgress;

@@ -11,7 +11,8 @@ use crate::db::{
     Audit, Tx, Val, audit, count, dt, get_i64, get_str, insert_rows, meta_get, meta_set, parse, ts,
 };
 use crate::folders::FolderTree;
-use crate::reconcile::{load_packages, load_placements, load_pools, reconcile};
+use crate::loaders::{load_packages, load_placements, load_pools};
+use crate::reconcile::reconcile;
 use crate::{
     Actor, DeleteLicensesReport, ImportReport, InstanceInfo, Ledger, LicenseFileView,
     PackageStatus, PackageView, Placement, ProductView, Result,

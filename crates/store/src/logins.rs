@@ -18,8 +18,9 @@ use crate::db::{
     insert_rows, parse, ts,
 };
 use crate::folders::FolderTree;
+use crate::loaders::pool_key;
 use crate::login_cache::RememberedLogin;
-use crate::reconcile::{EXPIRED_PRODUCTS, pool_key};
+use crate::reconcile::EXPIRED_PRODUCTS;
 use crate::session_rows::{
     HOLD_INSERT, HOLD_WIDTH, HoldRow, SESSION_INSERT, SESSION_WIDTH, SessionRow, new_session_id,
 };
@@ -81,7 +82,7 @@ async fn load_facts(
     )
     .await?
     {
-        let u = crate::users::record(&r)?;
+        let u = crate::loaders::record(&r)?;
         facts.users.insert(
             u.login.to_ascii_lowercase(),
             UserFacts {

@@ -2,160 +2,25 @@
 //! suspends the newest surplus assignments of a shrunken pool, brings suspended ones back
 //! when seats return, and refreshes the area user limits.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use seatkeeper_core::capacity::{self, LicenseTerms, Placements};
+use seatkeeper_core::capacity;
 use seatkeeper_core::seats::{Held, reconcile_pool};
-use seatkeeper_core::{Area, AreaLimit, FolderId, Package, PoolKey, SeatKind};
+use seatkeeper_core::{PoolKey, SeatKind};
 use time::OffsetDateTime;
 
 use crate::db::{
-    Audit, Tx, Val, audit, dt, execute_in, get_i64, get_opt_i64, get_str, meta_get, meta_set,
-    parse, ts,
+    Audit, Tx, Val, audit, execute_in, get_i64, get_str, meta_get, meta_set, parse, ts,
 };
+use crate::distribution::fulfil_pending;
+use crate::loaders::{load_license_terms, load_packages, load_placements, load_pools};
+use crate::messages::post_message;
 use crate::{Actor, HeldSeat, Ledger, Result, SeatChanges, StoreError};
 
 pub(crate) const VALID_UNTIL: &str = "capacity_valid_until";
 /// Products whose every package has expired (a JSON list): the login answer of a license
 /// manager reports them (L4).
 pub(crate) const EXPIRED_PRODUCTS: &str = "expired_products";
-
-pub(crate) async fn load_packages(tx: &mut Tx) -> Result<Vec<Package>> {
-    let rows = sqlx::query(
-        "SELECT serial, product_code, kind, area, seats, valid_from, expires, replaces \
-         FROM packages ORDER BY serial",
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Package {
-                serial: get_str(r, "serial")?,
-                product: get_str(r, "product_code")?,
-                kind: parse(&get_str(r, "kind")?)?,
-                area: parse(&get_str(r, "area")?)?,
-                seats: u32::try_from(get_i64(r, "seats")?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                valid_from: dt(get_i64(r, "valid_from")?)?,
-                expires: get_opt_i64(r, "expires")?.map(dt).transpose()?,
-                replaces: serde_json::from_str(&get_str(r, "replaces")?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            })
-        })
-        .collect()
-}
-
-pub(crate) async fn load_placements(tx: &mut Tx) -> Result<Placements> {
-    let rows = sqlx::query("SELECT serial, folder_id, seats FROM package_placements")
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut out = Placements::new();
-    for r in rows {
-        out.entry(get_str(&r, "serial")?).or_default().insert(
-            FolderId(get_i64(&r, "folder_id")?),
-            u32::try_from(get_i64(&r, "seats")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        );
-    }
-    Ok(out)
-}
-
-/// Every license file's packages and area limits, grouped by file: what the core needs to
-/// decide which limits are in force (a renewal's limits take over those of the file it renews).
-pub(crate) async fn load_license_terms(
-    tx: &mut Tx,
-    packages: &[Package],
-) -> Result<Vec<LicenseTerms>> {
-    let mut files: BTreeMap<i64, LicenseTerms> = BTreeMap::new();
-    let term = |id: i64| LicenseTerms {
-        file: id,
-        packages: Vec::new(),
-        limits: Vec::new(),
-    };
-    let by_serial: BTreeMap<&str, &Package> =
-        packages.iter().map(|p| (p.serial.as_str(), p)).collect();
-    for r in sqlx::query("SELECT serial, license_file_id FROM packages")
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        let id = get_i64(&r, "license_file_id")?;
-        let serial = get_str(&r, "serial")?;
-        let p = by_serial
-            .get(serial.as_str())
-            .ok_or_else(|| StoreError::Corrupt(format!("package {serial} vanished")))?;
-        files
-            .entry(id)
-            .or_insert_with(|| term(id))
-            .packages
-            .push((*p).clone());
-    }
-    for r in
-        sqlx::query("SELECT license_file_id, area, max_users, valid_from, expires FROM area_limits")
-            .fetch_all(&mut **tx)
-            .await?
-    {
-        let id = get_i64(&r, "license_file_id")?;
-        files
-            .entry(id)
-            .or_insert_with(|| term(id))
-            .limits
-            .push(AreaLimit {
-                area: parse(&get_str(&r, "area")?)?,
-                max_users: u32::try_from(get_i64(&r, "max_users")?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                valid_from: dt(get_i64(&r, "valid_from")?)?,
-                expires: get_opt_i64(&r, "expires")?.map(dt).transpose()?,
-            });
-    }
-    Ok(files.into_values().collect())
-}
-
-/// Stored pools: capacity, active (`used`) and suspended counts.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PoolRow {
-    pub capacity: u64,
-    pub used: u64,
-    pub suspended: u64,
-}
-
-pub(crate) async fn load_pools(tx: &mut Tx) -> Result<BTreeMap<PoolKey, PoolRow>> {
-    let mut pools = BTreeMap::new();
-    for r in
-        sqlx::query("SELECT product_code, area, kind, folder_id, capacity, used FROM seat_pools")
-            .fetch_all(&mut **tx)
-            .await?
-    {
-        pools.insert(
-            pool_key(&r)?,
-            PoolRow {
-                capacity: crate::db::count(get_i64(&r, "capacity")?),
-                used: crate::db::count(get_i64(&r, "used")?),
-                suspended: 0,
-            },
-        );
-    }
-    for r in sqlx::query(
-        "SELECT product_code, area, kind, folder_id, COUNT(*) AS n FROM assignments \
-         WHERE status = 'suspended' GROUP BY product_code, area, kind, folder_id",
-    )
-    .fetch_all(&mut **tx)
-    .await?
-    {
-        pools
-            .entry(pool_key(&r)?)
-            .or_insert_with(PoolRow::default)
-            .suspended = crate::db::count(get_i64(&r, "n")?);
-    }
-    Ok(pools)
-}
-
-pub(crate) fn pool_key(r: &sqlx::any::AnyRow) -> Result<PoolKey> {
-    Ok(PoolKey {
-        product: get_str(r, "product_code")?,
-        area: parse::<Area>(&get_str(r, "area")?)?,
-        kind: parse::<SeatKind>(&get_str(r, "kind")?)?,
-        folder: FolderId(get_i64(r, "folder_id")?),
-    })
-}
 
 fn pool_binds(k: &PoolKey) -> [Val; 4] {
     [
@@ -388,7 +253,7 @@ pub(crate) async fn reconcile(
         for s in list {
             *per_product.entry(s.product.as_str()).or_default() += 1;
         }
-        crate::distribution::post_message(
+        post_message(
             tx,
             now,
             "limit",
@@ -402,7 +267,7 @@ pub(crate) async fn reconcile(
         .await?;
     }
     // Seats may have come free (or capacity returned): pending needs are served now.
-    crate::distribution::fulfil_pending(tx, now).await?;
+    fulfil_pending(tx, now).await?;
     Ok(changes)
 }
 

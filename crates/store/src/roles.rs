@@ -1,23 +1,84 @@
-//! The role tree (D2): rename, move, delete, members in bulk, products bound to roles, the
-//! role-change trigger (D5), the single-user entry point for provisioning, and explain (D6).
+//! Roles (X2, D2): the role tree — create, rename, move, delete — its members, the
+//! permissions of functional roles and the products bound to organizational ones; the
+//! role-change trigger (D5) and the single-user entry point for provisioning. Every command
+//! on roles is here; explain (D6) is in `explain`, the redistribution itself in
+//! `distribution`.
 
 use std::collections::{BTreeSet, HashMap};
 
-use seatkeeper_core::distribution::{
-    ExplainFacts, Holding, ManualGrants, ROOT_ROLE, Reason, explain,
-};
-use seatkeeper_core::{Area, Error as DomainError, SeatKind, UserId, UserState};
+use seatkeeper_core::distribution::{ManualGrants, ROOT_ROLE};
+use seatkeeper_core::error::quoted;
+use seatkeeper_core::{Error as DomainError, Permission};
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::db::{Audit, Tx, Val, audit, execute_in, fetch_in, get_i64, get_opt_i64, get_str};
-use crate::distribution::{
-    RedistributionReport, Scope, load_tree, redistribute_users_in, settings_in,
+use crate::db::{
+    Audit, Tx, Val, audit, count, execute_in, fetch_in, get_i64, get_opt_i64, get_str, parse,
 };
+use crate::distribution::{RedistributionReport, Scope, redistribute_users_in};
 use crate::licenses::known_products;
-use crate::users::{user_by_login, users_by_login};
+use crate::loaders::load_tree;
+use crate::loaders::{user_by_login, users_by_login};
+use crate::settings::distribution_settings_in;
 use crate::{Actor, Ledger, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub builtin: bool,
+    pub permissions: Vec<Permission>,
+    pub members: Vec<String>,
+}
+
+/// A role without its member list (see `Ledger::role_tree`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleSummary {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub builtin: bool,
+    pub permissions: Vec<Permission>,
+    /// Direct members.
+    pub members: u64,
+}
+
+/// Every role with its permissions, members left empty.
+async fn role_rows(tx: &mut Tx) -> Result<Vec<RoleView>> {
+    let mut roles: Vec<RoleView> =
+        sqlx::query("SELECT id, name, kind, parent_id, builtin FROM roles ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RoleView {
+                    id: get_i64(r, "id")?,
+                    name: get_str(r, "name")?,
+                    kind: get_str(r, "kind")?,
+                    parent_id: get_opt_i64(r, "parent_id")?,
+                    builtin: get_i64(r, "builtin")? == 1,
+                    permissions: Vec::new(),
+                    members: Vec::new(),
+                })
+            })
+            .collect::<Result<_>>()?;
+    let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    for r in sqlx::query("SELECT role_id, permission FROM role_permissions ORDER BY permission")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
+            roles[i]
+                .permissions
+                .push(parse(&get_str(&r, "permission")?)?);
+        }
+    }
+    Ok(roles)
+}
 
 /// Result of a change to roles: what the role-change trigger redistributed, if it ran.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -26,26 +87,7 @@ pub struct RoleChange {
     pub redistribution: Option<RedistributionReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ReasonView {
-    #[serde(flatten)]
-    pub reason: Reason,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via_name: Option<String>,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ExplainView {
-    pub login: String,
-    pub product: String,
-    pub holds: bool,
-    pub reasons: Vec<ReasonView>,
-}
-
-pub(crate) async fn role_row(tx: &mut Tx, role: i64) -> Result<(String, Option<i64>, bool)> {
+async fn role_row(tx: &mut Tx, role: i64) -> Result<(String, Option<i64>, bool)> {
     let r = sqlx::query("SELECT kind, parent_id, builtin FROM roles WHERE id = $1")
         .bind(role)
         .fetch_optional(&mut **tx)
@@ -65,7 +107,7 @@ async fn on_role_change(
     actor: &Actor,
     users: Vec<i64>,
 ) -> Result<Option<RedistributionReport>> {
-    let s = settings_in(tx).await?;
+    let s = distribution_settings_in(tx).await?;
     if !(s.redistribute_on_role_change && s.role_based_distribution) {
         return Ok(None);
     }
@@ -75,6 +117,207 @@ async fn on_role_change(
 }
 
 impl Ledger {
+    pub async fn roles(&self) -> Result<Vec<RoleView>> {
+        let mut tx = self.pool.begin().await?;
+        let mut roles = role_rows(&mut tx).await?;
+        let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        for r in sqlx::query(
+            "SELECT m.role_id, u.login FROM role_members m JOIN users u ON u.id = m.user_id \
+             ORDER BY u.login",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
+                roles[i].members.push(get_str(&r, "login")?);
+            }
+        }
+        tx.commit().await?;
+        Ok(roles)
+    }
+
+    /// The roles with their permissions and how many direct members each has, without the
+    /// member lists: what a role tree needs, at any number of users.
+    pub async fn role_tree(&self) -> Result<Vec<RoleSummary>> {
+        let mut tx = self.pool.begin().await?;
+        let roles = role_rows(&mut tx).await?;
+        let mut counts: HashMap<i64, u64> = HashMap::new();
+        for r in sqlx::query("SELECT role_id, COUNT(*) AS n FROM role_members GROUP BY role_id")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            counts.insert(get_i64(&r, "role_id")?, count(get_i64(&r, "n")?));
+        }
+        tx.commit().await?;
+        Ok(roles
+            .into_iter()
+            .map(|r| RoleSummary {
+                members: counts.get(&r.id).copied().unwrap_or(0),
+                id: r.id,
+                name: r.name,
+                kind: r.kind,
+                parent_id: r.parent_id,
+                builtin: r.builtin,
+                permissions: r.permissions,
+            })
+            .collect())
+    }
+
+    /// The first `limit` direct members of a role, by login.
+    pub async fn role_members(&self, role: i64, limit: u64) -> Result<Vec<String>> {
+        sqlx::query(
+            "SELECT u.login FROM role_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.role_id = $1 ORDER BY lower(u.login) LIMIT $2",
+        )
+        .bind(role)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| get_str(r, "login"))
+        .collect()
+    }
+
+    /// Creates a functional role (permissions) or an organizational one under `parent`
+    /// (default: "All employees").
+    pub async fn create_role(
+        &self,
+        actor: &Actor,
+        name: &str,
+        kind: &str,
+        parent: Option<i64>,
+    ) -> Result<RoleView> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(
+                DomainError::Invalid("a role needs a name (1–200 characters)".into()).into(),
+            );
+        }
+        let parent = match kind {
+            "functional" => parent,
+            "organizational" => Some(parent.unwrap_or(1)),
+            other => {
+                return Err(DomainError::Invalid(format!(
+                    "unknown role kind {}: expected \"organizational\" or \"functional\"",
+                    quoted(other)
+                ))
+                .into());
+            }
+        };
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        if let Some(p) = parent
+            && sqlx::query("SELECT id FROM roles WHERE id = $1")
+                .bind(p)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_none()
+        {
+            return Err(DomainError::UnknownRole(p.to_string()).into());
+        }
+        let exists = sqlx::query("SELECT id FROM roles WHERE lower(name) = $1")
+            .bind(name.to_lowercase())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(
+                DomainError::Invalid(format!("a role named {name:?} already exists")).into(),
+            );
+        }
+        let row = sqlx::query(
+            "INSERT INTO roles (name, kind, parent_id) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name.to_string())
+        .bind(kind.to_string())
+        .bind(parent)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id = get_i64(&row, "id")?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "role.create",
+                name,
+                json!({"id": id, "kind": kind}),
+            )],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RoleView {
+            id,
+            name: name.to_string(),
+            kind: kind.to_string(),
+            parent_id: parent,
+            builtin: false,
+            permissions: Vec::new(),
+            members: Vec::new(),
+        })
+    }
+
+    /// Grants (`on`) or withdraws a permission from a role. The built-in "System
+    /// administrators" keep all three, so nobody locks the installation out of itself.
+    pub async fn set_role_permission(
+        &self,
+        actor: &Actor,
+        role: i64,
+        permission: Permission,
+        on: bool,
+    ) -> Result<()> {
+        if role == 2 && !on {
+            return Err(DomainError::Invalid(format!(
+                "the built-in role \"System administrators\" always holds {permission}"
+            ))
+            .into());
+        }
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        role_row(&mut tx, role).await?;
+        let sql = if on {
+            "INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2) \
+             ON CONFLICT (role_id, permission) DO NOTHING"
+        } else {
+            "DELETE FROM role_permissions WHERE role_id = $1 AND permission = $2"
+        };
+        sqlx::query(sql)
+            .bind(role)
+            .bind(permission.as_str().to_string())
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                if on {
+                    "role.permission.grant"
+                } else {
+                    "role.permission.revoke"
+                },
+                role.to_string(),
+                json!({"permission": permission.as_str()}),
+            )],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds (`on`) or removes a direct member of a role: [`Ledger::set_role_members`] for one
+    /// user, so the role-change trigger runs here too.
+    pub async fn set_role_member(
+        &self,
+        actor: &Actor,
+        role: i64,
+        login: &str,
+        on: bool,
+    ) -> Result<()> {
+        self.set_role_members(actor, role, &[login.to_string()], on)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn rename_role(&self, actor: &Actor, role: i64, name: &str) -> Result<()> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
@@ -215,7 +458,10 @@ impl Ledger {
             )],
         )
         .await?;
-        let redistribution = if settings_in(&mut tx).await?.role_based_distribution {
+        let redistribution = if distribution_settings_in(&mut tx)
+            .await?
+            .role_based_distribution
+        {
             Some(redistribute_users_in(&mut tx, now, actor, users, ManualGrants::Keep).await?)
         } else {
             None
@@ -391,7 +637,7 @@ impl Ledger {
             )],
         )
         .await?;
-        let s = settings_in(&mut tx).await?;
+        let s = distribution_settings_in(&mut tx).await?;
         tx.commit().await?;
         let redistribution =
             if changed > 0 && s.redistribute_on_role_change && s.role_based_distribution {
@@ -432,7 +678,10 @@ impl Ledger {
     ) -> Result<RedistributionReport> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        if !settings_in(&mut tx).await?.role_based_distribution {
+        if !distribution_settings_in(&mut tx)
+            .await?
+            .role_based_distribution
+        {
             return Err(DomainError::DistributionOff.into());
         }
         let user = user_by_login(&mut tx, login).await?;
@@ -441,166 +690,6 @@ impl Ledger {
         report.scope = format!("user {:?}", user.login);
         tx.commit().await?;
         Ok(report)
-    }
-
-    /// D6: whether `login` holds `product`, with every reason, or why not.
-    pub async fn explain(&self, login: &str, product: &str) -> Result<ExplainView> {
-        let mut tx = self.begin_read().await?;
-        let user = user_by_login(&mut tx, login).await?;
-        if !known_products(&mut tx).await?.contains(product) {
-            return Err(DomainError::UnknownProduct(product.to_string()).into());
-        }
-        let (tree, names) = load_tree(&mut tx).await?;
-        let mut roles: Vec<i64> = if user.area == Area::Employee {
-            vec![ROOT_ROLE]
-        } else {
-            Vec::new()
-        };
-        for r in sqlx::query("SELECT role_id FROM role_members WHERE user_id = $1")
-            .bind(user.id)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            roles.push(get_i64(&r, "role_id")?);
-        }
-        let sold_in_area = sqlx::query(
-            "SELECT product_code FROM seat_pools WHERE product_code = $1 AND area = $2 \
-             AND kind = $3 LIMIT 1",
-        )
-        .bind(product.to_string())
-        .bind(user.area.as_str().to_string())
-        .bind(SeatKind::Named.as_str().to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        let holding = sqlx::query(
-            "SELECT product_code, area, kind, folder_id, status, manual, by_role, release_pending \
-             FROM assignments WHERE user_id = $1 AND product_code = $2",
-        )
-        .bind(user.id)
-        .bind(product.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| -> Result<Holding> {
-            Ok(Holding {
-                user: UserId(user.id),
-                pool: crate::reconcile::pool_key(&r)?,
-                manual: get_i64(&r, "manual")? == 1,
-                by_role: get_i64(&r, "by_role")? == 1,
-                suspended: get_str(&r, "status")? == "suspended",
-                releasing: get_i64(&r, "release_pending")? == 1,
-            })
-        })
-        .transpose()?;
-        let floating_sessions = sqlx::query(
-            "SELECT h.session_id FROM floating_holds h JOIN sessions s ON s.id = h.session_id \
-             WHERE s.user_id = $1 AND h.product_code = $2 ORDER BY h.session_id",
-        )
-        .bind(user.id)
-        .bind(product.to_string())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| get_str(r, "session_id"))
-        .collect::<Result<Vec<_>>>()?;
-        let pending = sqlx::query(
-            "SELECT user_id FROM pending_needs WHERE user_id = $1 AND product_code = $2",
-        )
-        .bind(user.id)
-        .bind(product.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        let settings = settings_in(&mut tx).await?;
-        tx.commit().await?;
-        let facts = ExplainFacts {
-            active: user.state == UserState::Active,
-            sold_in_area,
-            role_reasons: tree.reasons(&roles, product),
-            holding,
-            floating_sessions,
-            pending,
-            distribution_on: settings.role_based_distribution,
-        };
-        let e = explain(&facts);
-        let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
-        let reasons = e
-            .reasons
-            .into_iter()
-            .map(|reason| {
-                let (role_name, via_name, message) = match &reason {
-                    Reason::Manual => (None, None, "granted by hand (or taken at login)".into()),
-                    Reason::Role { role, via } if role == via => (
-                        Some(name(*role)),
-                        None,
-                        format!("given by role {:?}", name(*role)),
-                    ),
-                    Reason::Role { role, via } => (
-                        Some(name(*role)),
-                        Some(name(*via)),
-                        format!(
-                            "given by role {:?} via its ancestor {:?}",
-                            name(*role),
-                            name(*via)
-                        ),
-                    ),
-                    Reason::FloatingSession { session } => {
-                        (None, None, format!("floating seat held by session {session}"))
-                    }
-                    Reason::Suspended => (
-                        None,
-                        None,
-                        "suspended: the product's licenses shrank below the seats assigned".into(),
-                    ),
-                    Reason::Releasing => (
-                        None,
-                        None,
-                        "recalled while logged in: freed when the session ends".into(),
-                    ),
-                    Reason::Blocked => (None, None, "the user is blocked".into()),
-                    Reason::NotInArea => (
-                        None,
-                        None,
-                        format!(
-                            "a role asks for it, but it is not licensed as named seats for the {} area",
-                            user.area.as_str()
-                        ),
-                    ),
-                    Reason::NotBound => (
-                        None,
-                        None,
-                        "not bound to any of the user's roles or their ancestors".into(),
-                    ),
-                    Reason::NoSeatFree => (
-                        None,
-                        None,
-                        "wanted by a role, but no seat was free: kept as a pending need".into(),
-                    ),
-                    Reason::DistributionOff => (
-                        None,
-                        None,
-                        "wanted by a role, but role-based distribution is turned off".into(),
-                    ),
-                    Reason::NotYetDistributed => (
-                        None,
-                        None,
-                        "wanted by a role: the next redistribution for this user grants it".into(),
-                    ),
-                };
-                ReasonView {
-                    reason,
-                    role_name,
-                    via_name,
-                    message,
-                }
-            })
-            .collect();
-        Ok(ExplainView {
-            login: user.login,
-            product: product.to_string(),
-            holds: e.holds,
-            reasons,
-        })
     }
 }
 

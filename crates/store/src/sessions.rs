@@ -15,7 +15,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::db::{Tx, Val, dt, fetch_in, get_i64, get_str, ts};
-use crate::users::UserRecord;
+use crate::loaders::UserRecord;
 use crate::{HeldSeat, Ledger, Result};
 
 pub use seatkeeper_core::login::{
@@ -175,9 +175,9 @@ impl Ledger {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| DomainError::UnknownSession(s.to_string()))?;
-                crate::users::user_by_login(&mut tx, &get_str(&row, "login")?).await?
+                crate::loaders::user_by_login(&mut tx, &get_str(&row, "login")?).await?
             }
-            (None, Some(l)) => crate::users::user_by_login(&mut tx, l).await?,
+            (None, Some(l)) => crate::loaders::user_by_login(&mut tx, l).await?,
             (None, None) => {
                 return Err(DomainError::Invalid("name a session or a user".into()).into());
             }

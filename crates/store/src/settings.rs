@@ -1,16 +1,71 @@
-//! Server settings an administrator changes at run time (admin UI, API): the idle timeout of
-//! sessions and the responsible person's e-mail. Kept in `meta`, so every node of a
-//! PostgreSQL deployment reads the same values.
+//! Settings an administrator changes at run time (admin UI, API): the idle timeout of
+//! sessions, the responsible person's e-mail, and the distribution switches (D5). Kept in
+//! `meta`, so every node of a PostgreSQL deployment reads the same values.
+//!
+//! This module reads and writes them; what a change sets off (turning role-based
+//! distribution back on fulfils pending needs) is done by the caller,
+//! `Ledger::set_distribution_settings` in `distribution::runs`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::{Audit, audit, meta_get, meta_set};
+use crate::db::{Audit, Tx, audit, meta_get, meta_set};
 use crate::{Actor, Ledger, Result};
 use seatkeeper_core::Error as DomainError;
+use time::OffsetDateTime;
 
 const IDLE_TIMEOUT: &str = "setting.idle_timeout_secs";
 const RESPONSIBLE_EMAIL: &str = "setting.responsible_email";
+const SET_ON_ROLE_CHANGE: &str = "setting.redistribute_on_role_change";
+const SET_ROLE_BASED: &str = "setting.role_based_distribution";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionSettings {
+    pub redistribute_on_role_change: bool,
+    pub role_based_distribution: bool,
+}
+
+pub(crate) async fn distribution_settings_in(tx: &mut Tx) -> Result<DistributionSettings> {
+    Ok(DistributionSettings {
+        redistribute_on_role_change: meta_get(tx, SET_ON_ROLE_CHANGE).await?.as_deref()
+            == Some("true"),
+        role_based_distribution: meta_get(tx, SET_ROLE_BASED).await?.as_deref() != Some("false"),
+    })
+}
+
+/// Stores `new` and audits the change; returns the settings it replaced, or `None` when
+/// nothing changed (then nothing is written or audited).
+pub(crate) async fn save_distribution_settings(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    actor: &Actor,
+    new: DistributionSettings,
+) -> Result<Option<DistributionSettings>> {
+    let old = distribution_settings_in(tx).await?;
+    if new == old {
+        return Ok(None);
+    }
+    let flag = |on: bool| if on { "true" } else { "false" };
+    meta_set(
+        tx,
+        SET_ON_ROLE_CHANGE,
+        flag(new.redistribute_on_role_change),
+    )
+    .await?;
+    meta_set(tx, SET_ROLE_BASED, flag(new.role_based_distribution)).await?;
+    audit(
+        tx,
+        now,
+        actor,
+        vec![Audit::new(
+            "settings.distribution",
+            "distribution",
+            json!({"before": old, "after": new}),
+        )],
+    )
+    .await?;
+    Ok(Some(old))
+}
 
 /// `None` means "not set here": the server's configured value (flag, environment, file) applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +115,13 @@ fn valid_email(e: &str) -> bool {
 }
 
 impl Ledger {
+    pub async fn distribution_settings(&self) -> Result<DistributionSettings> {
+        let mut tx = self.pool.begin().await?;
+        let s = distribution_settings_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
     pub async fn server_settings(&self) -> Result<ServerSettings> {
         let mut tx = self.pool.begin().await?;
         let idle = meta_get(&mut tx, IDLE_TIMEOUT).await?;

@@ -118,7 +118,7 @@ impl Ledger {
                     // flood the administrators' inbox.
                     if let Some(row) = account {
                         let login = crate::db::get_str(&row, "login")?;
-                        crate::distribution::post_message(
+                        crate::messages::post_message(
                             &mut tx,
                             now,
                             "signin_locked",

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
 use crate::db::{Tx, count, dt, get_i64, get_opt_i64, get_str, ts};
-use crate::reconcile::load_pools;
+use crate::loaders::load_pools;
 use crate::{Ledger, Result, StoreError, UsageHistory, UsagePoint, UsageRecorded, UsageSeries};
 
 /// Samples older than this are deleted.

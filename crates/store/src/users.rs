@@ -8,64 +8,11 @@ use seatkeeper_core::{
 };
 use serde_json::json;
 
-use crate::db::{
-    Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, parse, ts,
-};
+use crate::db::{Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, ts};
 use crate::folders::FolderTree;
+use crate::loaders::{USER_COLUMNS, record, user_by_login, users_by_login};
 use crate::reconcile::reconcile;
 use crate::{Actor, BlockReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
-
-/// A user row as the write paths need it.
-#[derive(Debug, Clone)]
-pub(crate) struct UserRecord {
-    pub id: i64,
-    pub login: String,
-    pub name: String,
-    pub email: String,
-    pub area: Area,
-    pub folder: FolderId,
-    pub state: UserState,
-    pub builtin: bool,
-}
-
-const USER_COLUMNS: &str =
-    "id, login, name, email, area, folder_id, state, block_reason, builtin, created_at";
-
-pub(crate) fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
-    Ok(UserRecord {
-        id: get_i64(r, "id")?,
-        login: get_str(r, "login")?,
-        name: get_str(r, "name")?,
-        email: get_str(r, "email")?,
-        area: parse(&get_str(r, "area")?)?,
-        folder: FolderId(get_i64(r, "folder_id")?),
-        state: parse(&get_str(r, "state")?)?,
-        builtin: get_i64(r, "builtin")? == 1,
-    })
-}
-
-/// Users by lower-cased login, for the logins given (unknown ones are simply absent).
-pub(crate) async fn users_by_login(
-    tx: &mut Tx,
-    logins: &[String],
-) -> Result<BTreeMap<String, UserRecord>> {
-    let vals: Vec<Val> = logins
-        .iter()
-        .map(|l| Val::Text(l.to_ascii_lowercase()))
-        .collect();
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(login) IN ({{ids}})");
-    let rows = fetch_in(tx, &sql, &vals, 1, &[]).await?;
-    rows.iter()
-        .map(|r| record(r).map(|u| (u.login.to_ascii_lowercase(), u)))
-        .collect()
-}
-
-pub(crate) async fn user_by_login(tx: &mut Tx, login: &str) -> Result<UserRecord> {
-    users_by_login(tx, &[login.to_string()])
-        .await?
-        .remove(&login.to_ascii_lowercase())
-        .ok_or_else(|| DomainError::UnknownUser(login.to_string()).into())
-}
 
 /// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
 /// `area_counters` enforces the same; this gives the precise message.
@@ -87,7 +34,7 @@ async fn check_room(tx: &mut Tx, area: Area, extra: u64, now: time::OffsetDateTi
         // The change that fills the area tells the administrators (N2), once: later
         // refusals are answered to whoever asked, not posted again.
         if active < limit && active + extra >= limit {
-            crate::distribution::post_message(
+            crate::messages::post_message(
                 tx,
                 now,
                 "limit",

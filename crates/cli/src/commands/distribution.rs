@@ -328,7 +328,7 @@ pub async fn needs(
                     n.product.clone(),
                     n.area.to_string(),
                     n.message.to_string(),
-                    n.since.clone(),
+                    rfc3339(n.since),
                 ])
             )
         )
@@ -363,7 +363,7 @@ pub async fn messages(
                         &["id", "when", "kind", "title", "read"],
                         messages.iter().map(|m| vec![
                             m.id.to_string(),
-                            m.at.clone(),
+                            rfc3339(m.at),
                             m.kind.clone(),
                             m.title.clone(),
                             if m.read { "yes" } else { "no" }.to_string(),
@@ -411,4 +411,10 @@ pub async fn settings(
             on(s.redistribute_on_role_change)
         );
     })
+}
+
+/// The store's timestamps as this listing has always shown them (RFC 3339).
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -110,7 +110,7 @@ pub async fn page(
                     h2 #msg-h { "Latest messages" }
                     @if messages.is_empty() { p.muted { "None." } } @else {
                         ul.plain { @for m in &messages {
-                            li { @if !m.read { strong { "New: " } } (view::rfc3339_short(&m.at)) " — " (m.title) }
+                            li { @if !m.read { strong { "New: " } } (view::datetime(m.at)) " — " (m.title) }
                         } }
                         p { a href="/ui/messages" { "All messages" } }
                     }

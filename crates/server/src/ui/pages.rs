@@ -247,7 +247,7 @@ pub async fn messages(State(state): State<AppState>, ui: Ui) -> UiResult<Respons
                         div.msg-head {
                             @if !m.read { span.badge { "new" } " " }
                             strong.title { (m.title) }
-                            span.muted { " · " (view::rfc3339_short(&m.at)) " · " (m.kind) }
+                            span.muted { " · " (view::datetime(m.at)) " · " (m.kind) }
                         }
                         (body(&m.body))
                         @if !m.read {

@@ -109,13 +109,6 @@ pub fn datetime(t: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
-/// RFC 3339 text from the store, shown as "YYYY-MM-DD HH:MM".
-pub fn rfc3339_short(s: &str) -> String {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(datetime)
-        .unwrap_or_else(|_| s.to_string())
-}
-
 /// 12345 → "12,345": large counts are read at a glance.
 pub fn n(v: u64) -> String {
     let s = v.to_string();

@@ -339,6 +339,124 @@ pub async fn d4_preview_changes_nothing_and_matches_the_apply(db: &TestDb) {
     assert_eq!(r.unmet_needs, p.unmet_needs);
 }
 
+/// Issue 14: the preview reads the scope in one chunk, a run may take one user per
+/// transaction; both take the same steps of one walk, so they report the same plan.
+pub async fn x14_a_run_in_chunks_of_one_user_matches_the_preview(db: &TestDb) {
+    licensed(db, 2).await;
+    let (sales, _) = sales_tree(db).await;
+    users(db, &["d", "e", "f"]).await;
+    db.ledger
+        .set_role_members(&admin(), sales, &s(&["d", "e", "f"]), true)
+        .await
+        .unwrap();
+    // c holds mkt by hand (recalled with "remove"); f holds crm by hand (kept, now by role).
+    db.ledger
+        .grant(&admin(), &s(&["c"]), &s(&["mkt"]))
+        .await
+        .unwrap();
+    db.ledger
+        .grant(&admin(), &s(&["f"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    let p = db
+        .ledger
+        .preview_redistribution(&Scope::All, ManualGrants::Remove, 100)
+        .await
+        .unwrap();
+    let r = db
+        .ledger
+        .redistribute_chunked(&admin(), &Scope::All, ManualGrants::Remove, 1)
+        .await
+        .unwrap();
+    assert_eq!((p.granted, p.recalled, p.unmet), (1, 1, 3));
+    assert_eq!(
+        (r.users, r.granted, r.recalled, r.reasons_changed, r.unmet),
+        (p.users, p.granted, p.recalled, p.reasons_changed, p.unmet)
+    );
+    assert_eq!(r.grants, p.grants);
+    assert_eq!(r.recalls, p.recalls);
+    assert_eq!(r.unmet_needs, p.unmet_needs);
+    assert_eq!(used(db, "crm").await, 2);
+}
+
+/// Issue 14: a fulfilment grants from free seats only. u holds crm that no role of theirs
+/// asks for any more (the trigger is off); when mkt seats come free, u and z are planned —
+/// and u's crm, which only a redistribution would recall, must not go to z's pending crm.
+pub async fn x14_fulfilment_never_grants_a_seat_only_a_recall_would_free(db: &TestDb) {
+    let o = order(
+        vec![product("crm", false), product("mkt", false)],
+        vec![
+            package("C1", "crm", SeatKind::Named, Area::Employee, 1),
+            package("M1", "mkt", SeatKind::Named, Area::Employee, 1),
+        ],
+    );
+    let text = issue(db, &o).await;
+    db.ledger
+        .import_license(&admin(), &text, &trusted())
+        .await
+        .unwrap();
+    users(db, &["x", "u", "z"]).await;
+    db.ledger
+        .grant(&admin(), &s(&["x"]), &s(&["mkt"]))
+        .await
+        .unwrap();
+    let wants_mkt = org(db, "Marketing", None).await;
+    let wants_crm = org(db, "Sales", None).await;
+    let wants_both = org(db, "Management", None).await;
+    for (role, products, members) in [
+        (wants_mkt, &["mkt"][..], &["u"][..]),
+        (wants_crm, &["crm"][..], &["u"][..]),
+        (wants_both, &["mkt", "crm"][..], &["z"][..]),
+    ] {
+        for p in products {
+            db.ledger
+                .set_role_product(&admin(), role, p, true)
+                .await
+                .unwrap();
+        }
+        db.ledger
+            .set_role_members(&admin(), role, &s(members), true)
+            .await
+            .unwrap();
+    }
+    let r = run(db, Scope::All, ManualGrants::Keep).await;
+    assert_eq!(
+        (r.granted, r.unmet),
+        (1, 3),
+        "u gets crm; u mkt, z mkt, z crm wait"
+    );
+    db.ledger
+        .set_role_members(&admin(), wants_crm, &s(&["u"]), false)
+        .await
+        .unwrap();
+
+    // Two more mkt seats: u and z get them; z's crm stays pending, u keeps crm for now.
+    let o = order(
+        vec![product("mkt", false)],
+        vec![package("M2", "mkt", SeatKind::Named, Area::Employee, 2)],
+    );
+    let text = issue(db, &o).await;
+    db.ledger
+        .import_license(&admin(), &text, &trusted())
+        .await
+        .unwrap();
+    assert_eq!(used(db, "crm").await, 1);
+    assert_eq!(used(db, "mkt").await, 3);
+    let needs: Vec<(String, String)> = db
+        .ledger
+        .pending_needs(None, 100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.login, n.product))
+        .collect();
+    assert_eq!(needs, vec![("z".to_string(), "crm".to_string())]);
+    assert_eq!(
+        held(db, "u").await,
+        vec![("crm".into(), false, true), ("mkt".into(), false, true)]
+    );
+}
+
 pub async fn d5_role_change_trigger_and_turning_distribution_off(db: &TestDb) {
     licensed(db, 5).await;
     let (sales, _) = sales_tree(db).await;

@@ -80,6 +80,8 @@ on_both_backends!(
     d2_role_tree_counts_members_and_lists_them_by_login,
     d4_a_run_cut_off_midway_is_finished_on_reopen,
     d4_a_second_run_for_all_visits_only_changed_users,
+    x14_a_run_in_chunks_of_one_user_matches_the_preview,
+    x14_fulfilment_never_grants_a_seat_only_a_recall_would_free,
     i5_usage_history_records_changes_and_a_daily_point,
     u_user_list_filters_by_role_and_counts,
     x13_a_renewal_with_the_same_limit_does_not_double_it,
