@@ -71,10 +71,9 @@ async fn role_rows(tx: &mut Tx) -> Result<Vec<RoleView>> {
         .fetch_all(&mut **tx)
         .await?
     {
-        if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
-            roles[i]
-                .permissions
-                .push(parse(&get_str(&r, "permission")?)?);
+        let role = index.get(&get_i64(&r, "role_id")?);
+        if let Some(role) = role.and_then(|&i| roles.get_mut(i)) {
+            role.permissions.push(parse(&get_str(&r, "permission")?)?);
         }
     }
     Ok(roles)
@@ -128,8 +127,9 @@ impl Ledger {
         .fetch_all(&mut *tx)
         .await?
         {
-            if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
-                roles[i].members.push(get_str(&r, "login")?);
+            let role = index.get(&get_i64(&r, "role_id")?);
+            if let Some(role) = role.and_then(|&i| roles.get_mut(i)) {
+                role.members.push(get_str(&r, "login")?);
             }
         }
         tx.commit().await?;

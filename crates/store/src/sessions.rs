@@ -151,8 +151,9 @@ impl Ledger {
         )
         .await?
         {
-            if let Some(i) = index.get(&get_str(&r, "session_id")?) {
-                out[*i].floating.push(get_str(&r, "product_code")?);
+            let session = index.get(&get_str(&r, "session_id")?);
+            if let Some(s) = session.and_then(|&i| out.get_mut(i)) {
+                s.floating.push(get_str(&r, "product_code")?);
             }
         }
         tx.commit().await?;

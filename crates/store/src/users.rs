@@ -423,8 +423,9 @@ async fn user_views(
     )
     .await?;
     for r in held {
-        if let Some(i) = index.get(&get_i64(&r, "user_id")?) {
-            views[*i].licenses.push(UserLicense {
+        let user = index.get(&get_i64(&r, "user_id")?);
+        if let Some(view) = user.and_then(|&i| views.get_mut(i)) {
+            view.licenses.push(UserLicense {
                 product: get_str(&r, "product_code")?,
                 status: match get_str(&r, "status")?.as_str() {
                     "suspended" => AssignmentStatus::Suspended,
