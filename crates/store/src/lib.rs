@@ -40,6 +40,7 @@ mod session_rows;
 mod sessions;
 mod settings;
 mod signin;
+mod sql_value;
 mod sqlite_writer;
 mod transactions;
 mod usage;

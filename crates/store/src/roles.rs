@@ -14,13 +14,14 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::db::{
-    Audit, Tx, Val, audit, count, execute_in, fetch_in, get_i64, get_opt_i64, get_str, parse,
+    Audit, Tx, audit, count, execute_in, fetch_in, get_i64, get_opt_i64, get_str, parse,
 };
 use crate::distribution::{RedistributionReport, Scope, redistribute_users_in};
 use crate::licenses::known_products;
 use crate::loaders::load_tree;
 use crate::loaders::{user_by_login, users_by_login};
 use crate::settings::distribution_settings_in;
+use crate::sql_value::Val;
 use crate::{Actor, Ledger, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -14,8 +14,9 @@ use seatkeeper_core::{Error as DomainError, UserState};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::db::{Tx, Val, dt, fetch_in, get_i64, get_str, ts};
+use crate::db::{Tx, dt, fetch_in, get_i64, get_str, ts};
 use crate::loaders::UserRecord;
+use crate::sql_value::Val;
 use crate::{HeldSeat, Ledger, Result};
 
 pub use seatkeeper_core::login::{

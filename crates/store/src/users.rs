@@ -8,10 +8,11 @@ use seatkeeper_core::{
 };
 use serde_json::json;
 
-use crate::db::{Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, ts};
+use crate::db::{Audit, Tx, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, ts};
 use crate::folders::FolderTree;
 use crate::loaders::{USER_COLUMNS, record, user_by_login, users_by_login};
 use crate::reconcile::reconcile;
+use crate::sql_value::Val;
 use crate::{Actor, BlockReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
 
 /// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
