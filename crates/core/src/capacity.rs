@@ -120,18 +120,21 @@ fn renewed_by(files: &[LicenseTerms]) -> Vec<BTreeSet<usize>> {
         for r in f.packages.iter().flat_map(|p| &p.replaces) {
             if let Some(&old) = owner.get(r.as_str())
                 && old != g
+                && let Some(renewers) = direct.get_mut(old)
             {
-                direct[old].insert(g);
+                renewers.insert(g);
             }
         }
     }
+    // Every position in `owner` comes from `files`, so each lookup below finds its set.
+    let renewers_of = |g: usize| direct.get(g).into_iter().flatten().copied();
     (0..files.len())
         .map(|start| {
             let mut seen = BTreeSet::new();
-            let mut todo: Vec<usize> = direct[start].iter().copied().collect();
+            let mut todo: Vec<usize> = renewers_of(start).collect();
             while let Some(g) = todo.pop() {
                 if g != start && seen.insert(g) {
-                    todo.extend(direct[g].iter().copied());
+                    todo.extend(renewers_of(g));
                 }
             }
             seen
@@ -151,12 +154,18 @@ fn limit_taken_over(
     area: Area,
     now: OffsetDateTime,
 ) -> bool {
-    let own = (files[f].start(area), files[f].file);
-    renewers[f].iter().any(|&g| {
-        files[g].start(area).is_some_and(|s| {
-            s <= now && (!renewers[g].contains(&f) || (Some(s), files[g].file) > own)
+    // `renewers` is `renewed_by(files)`: one set per file, positions taken from `files`.
+    let (Some(file), Some(mine)) = (files.get(f), renewers.get(f)) else {
+        return false;
+    };
+    let own = (file.start(area), file.file);
+    mine.iter()
+        .filter_map(|&g| Some((files.get(g)?, renewers.get(g)?)))
+        .any(|(other, theirs)| {
+            other
+                .start(area)
+                .is_some_and(|s| s <= now && (!theirs.contains(&f) || (Some(s), other.file) > own))
         })
-    })
 }
 
 /// Each area's user limit at `now` (U1), or `None` (no limit) when no limit is in force for

@@ -185,13 +185,24 @@ impl Bits {
     fn new(words: usize) -> Bits {
         Bits(vec![0; words])
     }
+    // Every set is sized for all products up front; growing on demand only keeps a bit
+    // that would fall outside from being lost.
     fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+        let word = i / 64;
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        if let Some(w) = self.0.get_mut(word) {
+            *w |= 1 << (i % 64);
+        }
     }
     fn get(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
     fn or(&mut self, other: &Bits) {
+        if other.0.len() > self.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
         for (a, b) in self.0.iter_mut().zip(&other.0) {
             *a |= b;
         }
@@ -340,7 +351,7 @@ pub fn plan(
 
     let mut left = available.clone();
     let mut out = Plan::default();
-    let mut demands: Vec<(UserId, Area, FolderId, usize)> = Vec::new();
+    let mut demands: Vec<(UserId, Area, FolderId, &str)> = Vec::new();
     let mut wanted = Bits::new(words);
     for u in &users {
         if !u.active {
@@ -395,7 +406,7 @@ pub fn plan(
         }
         for (i, p) in products.iter().enumerate() {
             if wanted.get(i) && !has.get(i) && sold.contains(&(*p, u.area)) {
-                demands.push((u.id, u.area, u.folder, i));
+                demands.push((u.id, u.area, u.folder, *p));
             }
         }
     }
@@ -403,13 +414,13 @@ pub fn plan(
     // Own folder first, then the root, each in demand order (user id, then product).
     let mut placed: Vec<Option<FolderId>> = vec![None; demands.len()];
     for root_pass in [false, true] {
-        for (slot, (_, area, folder, i)) in placed.iter_mut().zip(&demands) {
+        for (slot, (_, area, folder, product)) in placed.iter_mut().zip(&demands) {
             if slot.is_some() || (!root_pass && *folder == ROOT_FOLDER) {
                 continue;
             }
             let from = if root_pass { ROOT_FOLDER } else { *folder };
             let key = PoolKey {
-                product: products[*i].to_string(),
+                product: product.to_string(),
                 area: *area,
                 kind: SeatKind::Named,
                 folder: from,
@@ -420,8 +431,8 @@ pub fn plan(
             }
         }
     }
-    for ((user, area, _, i), slot) in demands.into_iter().zip(placed) {
-        let product = products[i].to_string();
+    for ((user, area, _, product), slot) in demands.into_iter().zip(placed) {
+        let product = product.to_string();
         match slot {
             Some(folder) => out.grants.push(PlannedGrant {
                 user,

@@ -4,6 +4,14 @@
 //! rules about validity windows and expiry can be tested by moving time, and the storage layer
 //! and the property tests apply exactly the same rules.
 
+// A bad input must never bring the caller down: no `expect`, `panic!` or unchecked indexing
+// outside tests (`unwrap` is denied workspace-wide). Tests may, to fail loudly.
+#![deny(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
 pub mod capacity;
 pub mod distribution;
 pub mod error;

@@ -116,7 +116,10 @@ pub struct VerifiedLicense {
 
 /// Short, stable fingerprint of a vendor public key, written into every file it signs.
 pub fn key_id(key: &VerifyingKey) -> String {
-    hex(&Sha256::digest(key.as_bytes())[..8])
+    let digest = Sha256::digest(key.as_bytes());
+    // The fingerprint is the first 8 of the digest's 32 bytes.
+    let head: Vec<u8> = digest.iter().take(8).copied().collect();
+    hex(&head)
 }
 
 fn hex(bytes: &[u8]) -> String {

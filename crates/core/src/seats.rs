@@ -63,19 +63,18 @@ pub fn place_named_seats(
     };
     // Pass 1: own folder; pass 2: the root.
     for pass_root in [false, true] {
-        for (i, d) in demands.iter().enumerate() {
-            if placed[i].is_some() || (!pass_root && d.folder == ROOT_FOLDER) {
+        for (slot, d) in placed.iter_mut().zip(demands) {
+            if slot.is_some() || (!pass_root && d.folder == ROOT_FOLDER) {
                 continue;
             }
             let k = key(d, if pass_root { ROOT_FOLDER } else { d.folder });
             if let Some(n) = left.get_mut(&k).filter(|n| **n > 0) {
                 *n -= 1;
-                placed[i] = Some(k);
+                *slot = Some(k);
             }
         }
     }
-    if let Some(first) = placed.iter().position(Option::is_none) {
-        let d = &demands[first];
+    if let Some((d, _)) = demands.iter().zip(&placed).find(|(_, p)| p.is_none()) {
         let same = |o: &SeatDemand| o.product == d.product && o.area == d.area;
         let needed = demands.iter().filter(|o| same(o)).count() as u64;
         let folders: std::collections::BTreeSet<FolderId> = demands

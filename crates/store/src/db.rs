@@ -15,6 +15,7 @@ use sqlx::{
 use time::OffsetDateTime;
 
 use crate::clock::{Clock, SystemClock};
+use crate::sql_value::Val;
 use crate::{Actor, Result, StoreError};
 
 pub(crate) type Tx = Transaction<'static, Any>;
@@ -438,15 +439,6 @@ pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
 
 pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
     Ok(row.try_get::<Option<String>, _>(col)?)
-}
-
-/// A value bound into dynamically built statements.
-#[derive(Debug, Clone)]
-pub(crate) enum Val {
-    Int(i64),
-    OptInt(Option<i64>),
-    Text(String),
-    OptText(Option<String>),
 }
 
 pub(crate) fn bind<'q>(q: Q<'q>, v: Val) -> Q<'q> {

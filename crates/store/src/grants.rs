@@ -7,11 +7,12 @@ use seatkeeper_core::seats::{SeatDemand, place_named_seats};
 use seatkeeper_core::{Error as DomainError, SeatKind, UserId, UserState};
 use serde_json::json;
 
-use crate::db::{Audit, Val, audit, fetch_in, get_i64, get_str, insert_rows, ts};
+use crate::db::{Audit, audit, fetch_in, get_i64, get_str, insert_rows, ts};
 use crate::licenses::known_products;
 use crate::loaders::load_pools;
 use crate::loaders::{UserRecord, users_by_login};
 use crate::reconcile::reconcile;
+use crate::sql_value::Val;
 use crate::{Actor, GrantReport, HeldSeat, Ledger, RecallReport, Result};
 
 fn dedup(items: &[String]) -> Vec<String> {

@@ -7,6 +7,14 @@
 //! constraints and triggers. The rules themselves come from `seatkeeper-core`; this crate
 //! loads state, asks the core, and applies the answer inside one transaction.
 
+// A bad input must never bring the caller down: no `expect`, `panic!` or unchecked indexing
+// outside tests (`unwrap` is denied workspace-wide). Tests may, to fail loudly.
+#![deny(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
 mod access;
 mod backup;
 mod clock;
@@ -32,6 +40,7 @@ mod session_rows;
 mod sessions;
 mod settings;
 mod signin;
+mod sql_value;
 mod sqlite_writer;
 mod transactions;
 mod usage;

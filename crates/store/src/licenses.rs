@@ -8,11 +8,12 @@ use seatkeeper_core::{Area, Error as DomainError, LicenseError, ROOT_FOLDER, val
 use serde_json::json;
 
 use crate::db::{
-    Audit, Tx, Val, audit, count, dt, get_i64, get_str, insert_rows, meta_get, meta_set, parse, ts,
+    Audit, Tx, audit, count, dt, get_i64, get_str, insert_rows, meta_get, meta_set, parse, ts,
 };
 use crate::folders::FolderTree;
 use crate::loaders::{load_packages, load_placements, load_pools};
 use crate::reconcile::reconcile;
+use crate::sql_value::Val;
 use crate::{
     Actor, DeleteLicensesReport, ImportReport, InstanceInfo, Ledger, LicenseFileView,
     PackageStatus, PackageView, Placement, ProductView, Result,

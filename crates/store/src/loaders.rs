@@ -10,7 +10,8 @@ use seatkeeper_core::{
     Area, AreaLimit, Error as DomainError, FolderId, Package, PoolKey, SeatKind, UserId, UserState,
 };
 
-use crate::db::{Tx, Val, dt, fetch_in, get_i64, get_opt_i64, get_str, parse};
+use crate::db::{Tx, dt, fetch_in, get_i64, get_opt_i64, get_str, parse};
+use crate::sql_value::Val;
 use crate::{Result, StoreError};
 
 pub(crate) async fn load_packages(tx: &mut Tx) -> Result<Vec<Package>> {

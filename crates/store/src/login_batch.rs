@@ -207,15 +207,22 @@ impl Ledger {
             self.logins.clear();
         }
 
-        let rest_logouts: Vec<usize> = (0..logouts.len()).filter(|i| ended[*i].is_none()).collect();
-        let rest: Vec<usize> = (0..logins.len())
-            .filter(|i| answers[*i].is_none())
+        // What the parts above left unsettled, each beside the slot its answer goes to.
+        let mut rest_logouts: Vec<_> = ended
+            .iter_mut()
+            .zip(logouts)
+            .filter(|(slot, _)| slot.is_none())
+            .collect();
+        let mut rest: Vec<_> = answers
+            .iter_mut()
+            .zip(logins.iter().zip(&ids))
+            .filter(|(slot, _)| slot.is_none())
             .collect();
         if !rest_logouts.is_empty() || !rest.is_empty() || !doubt.sessions.is_empty() {
             let logout_ids: Vec<String> =
-                rest_logouts.iter().map(|i| logouts[*i].clone()).collect();
-            let requests: Vec<LoginRequest> = rest.iter().map(|i| logins[*i].clone()).collect();
-            let rest_ids: Vec<String> = rest.iter().map(|i| ids[*i].clone()).collect();
+                rest_logouts.iter().map(|(_, id)| (*id).clone()).collect();
+            let requests: Vec<LoginRequest> = rest.iter().map(|(_, (r, _))| (*r).clone()).collect();
+            let rest_ids: Vec<String> = rest.iter().map(|(_, (_, id))| (*id).clone()).collect();
             let mut tries = 0;
             let outcome = loop {
                 tries += 1;
@@ -244,23 +251,23 @@ impl Ledger {
             };
             match outcome {
                 Ok((full_ended, decided)) => {
-                    for (i, e) in rest_logouts.iter().zip(full_ended) {
+                    for ((slot, _), e) in rest_logouts.iter_mut().zip(full_ended) {
                         // A logout whose session a failed part may already have ended.
-                        ended[*i] = Some(Ok(e || doubt.logouts));
+                        **slot = Some(Ok(e || doubt.logouts));
                     }
-                    for (i, a) in rest.iter().zip(decided) {
-                        answers[*i] = Some(Ok(a));
+                    for ((slot, _), a) in rest.iter_mut().zip(decided) {
+                        **slot = Some(Ok(a));
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, logins = rest.len(), logouts = rest_logouts.len(),
                         "batch could not be decided; answering its requests with the error");
                     self.end_in_doubt(now, &doubt.sessions).await;
-                    for i in rest_logouts {
-                        ended[i] = Some(Err(answer_error(&e)));
+                    for (slot, _) in rest_logouts {
+                        *slot = Some(Err(answer_error(&e)));
                     }
-                    for i in rest {
-                        answers[i] = Some(Err(answer_error(&e)));
+                    for (slot, _) in rest {
+                        *slot = Some(Err(answer_error(&e)));
                     }
                 }
             }

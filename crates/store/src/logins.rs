@@ -14,8 +14,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::db::{
-    Audit, Tx, Val, audit, count, fetch_in, get_i64, get_opt_i64, get_opt_str, get_str,
-    insert_rows, parse, ts,
+    Audit, Tx, audit, count, fetch_in, get_i64, get_opt_i64, get_opt_str, get_str, insert_rows,
+    parse, ts,
 };
 use crate::folders::FolderTree;
 use crate::loaders::pool_key;
@@ -25,6 +25,7 @@ use crate::session_rows::{
     HOLD_INSERT, HOLD_WIDTH, HoldRow, SESSION_INSERT, SESSION_WIDTH, SessionRow, new_session_id,
 };
 use crate::sessions::{LoginAnswer, LoginRequest, product_facts};
+use crate::sql_value::Val;
 use crate::{Actor, Result};
 
 /// The answers of a batch, and those that may be remembered (by lower-case login).

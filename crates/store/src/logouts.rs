@@ -9,9 +9,10 @@ use seatkeeper_core::Error as DomainError;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::db::{Audit, Tx, Val, audit, execute_in, fetch_in, get_i64, get_str, ts};
+use crate::db::{Audit, Tx, audit, execute_in, fetch_in, get_i64, get_str, ts};
 use crate::reconcile::reconcile;
 use crate::sessions::EndedSessions;
+use crate::sql_value::Val;
 use crate::{Actor, HeldSeat, Ledger, Result};
 
 /// Ends sessions (logout, reaper, administrator) and frees what they held: floating seats at

@@ -9,12 +9,11 @@ use seatkeeper_core::seats::{Held, reconcile_pool};
 use seatkeeper_core::{PoolKey, SeatKind};
 use time::OffsetDateTime;
 
-use crate::db::{
-    Audit, Tx, Val, audit, execute_in, get_i64, get_str, meta_get, meta_set, parse, ts,
-};
+use crate::db::{Audit, Tx, audit, execute_in, get_i64, get_str, meta_get, meta_set, parse, ts};
 use crate::distribution::fulfil_pending;
 use crate::loaders::{load_license_terms, load_packages, load_placements, load_pools};
 use crate::messages::post_message;
+use crate::sql_value::Val;
 use crate::{Actor, HeldSeat, Ledger, Result, SeatChanges, StoreError};
 
 pub(crate) const VALID_UNTIL: &str = "capacity_valid_until";

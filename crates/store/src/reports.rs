@@ -6,8 +6,9 @@ use seatkeeper_core::capacity::counts;
 use seatkeeper_core::{Area, SeatKind};
 use time::Duration;
 
-use crate::db::{Val, count, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse};
+use crate::db::{count, dt, get_i64, get_opt_i64, get_opt_str, get_str, parse};
 use crate::loaders::{load_packages, load_pools};
+use crate::sql_value::Val;
 use crate::{
     AreaSummary, AuditEntry, AuditFilter, Ledger, ProductSummary, Result, StoreError, Summary,
 };

@@ -14,13 +14,14 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::db::{
-    Audit, Tx, Val, audit, count, execute_in, fetch_in, get_i64, get_opt_i64, get_str, parse,
+    Audit, Tx, audit, count, execute_in, fetch_in, get_i64, get_opt_i64, get_str, parse,
 };
 use crate::distribution::{RedistributionReport, Scope, redistribute_users_in};
 use crate::licenses::known_products;
 use crate::loaders::load_tree;
 use crate::loaders::{user_by_login, users_by_login};
 use crate::settings::distribution_settings_in;
+use crate::sql_value::Val;
 use crate::{Actor, Ledger, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,10 +72,9 @@ async fn role_rows(tx: &mut Tx) -> Result<Vec<RoleView>> {
         .fetch_all(&mut **tx)
         .await?
     {
-        if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
-            roles[i]
-                .permissions
-                .push(parse(&get_str(&r, "permission")?)?);
+        let role = index.get(&get_i64(&r, "role_id")?);
+        if let Some(role) = role.and_then(|&i| roles.get_mut(i)) {
+            role.permissions.push(parse(&get_str(&r, "permission")?)?);
         }
     }
     Ok(roles)
@@ -128,8 +128,9 @@ impl Ledger {
         .fetch_all(&mut *tx)
         .await?
         {
-            if let Some(&i) = index.get(&get_i64(&r, "role_id")?) {
-                roles[i].members.push(get_str(&r, "login")?);
+            let role = index.get(&get_i64(&r, "role_id")?);
+            if let Some(role) = role.and_then(|&i| roles.get_mut(i)) {
+                role.members.push(get_str(&r, "login")?);
             }
         }
         tx.commit().await?;

@@ -6,7 +6,7 @@
 use seatkeeper_core::PoolKey;
 use time::OffsetDateTime;
 
-use crate::db::Val;
+use crate::sql_value::Val;
 
 /// `INSERT INTO sessions (…)`, followed by `VALUES` or a `SELECT` of [`SessionRow::values`].
 macro_rules! session_insert {

@@ -14,8 +14,9 @@ use seatkeeper_core::{Error as DomainError, UserState};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::db::{Tx, Val, dt, fetch_in, get_i64, get_str, ts};
+use crate::db::{Tx, dt, fetch_in, get_i64, get_str, ts};
 use crate::loaders::UserRecord;
+use crate::sql_value::Val;
 use crate::{HeldSeat, Ledger, Result};
 
 pub use seatkeeper_core::login::{
@@ -151,8 +152,9 @@ impl Ledger {
         )
         .await?
         {
-            if let Some(i) = index.get(&get_str(&r, "session_id")?) {
-                out[*i].floating.push(get_str(&r, "product_code")?);
+            let session = index.get(&get_str(&r, "session_id")?);
+            if let Some(s) = session.and_then(|&i| out.get_mut(i)) {
+                s.floating.push(get_str(&r, "product_code")?);
             }
         }
         tx.commit().await?;

@@ -8,10 +8,11 @@ use seatkeeper_core::{
 };
 use serde_json::json;
 
-use crate::db::{Audit, Tx, Val, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, ts};
+use crate::db::{Audit, Tx, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, ts};
 use crate::folders::FolderTree;
 use crate::loaders::{USER_COLUMNS, record, user_by_login, users_by_login};
 use crate::reconcile::reconcile;
+use crate::sql_value::Val;
 use crate::{Actor, BlockReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
 
 /// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
@@ -423,8 +424,9 @@ async fn user_views(
     )
     .await?;
     for r in held {
-        if let Some(i) = index.get(&get_i64(&r, "user_id")?) {
-            views[*i].licenses.push(UserLicense {
+        let user = index.get(&get_i64(&r, "user_id")?);
+        if let Some(view) = user.and_then(|&i| views.get_mut(i)) {
+            view.licenses.push(UserLicense {
                 product: get_str(&r, "product_code")?,
                 status: match get_str(&r, "status")?.as_str() {
                     "suspended" => AssignmentStatus::Suspended,

@@ -17,11 +17,12 @@ use seatkeeper_core::{Area, Error as DomainError, FolderId};
 use serde_json::json;
 
 use crate::db::{
-    Backend, INSERT_VALUES, Tx, Val, audit_select, count, get_i64, get_opt_i64, get_str,
-    insert_rows_on, parse,
+    Backend, INSERT_VALUES, Tx, audit_select, count, get_i64, get_opt_i64, get_str, insert_rows_on,
+    parse,
 };
 use crate::folders::FolderTree;
 use crate::reconcile::reconcile;
+use crate::sql_value::Val;
 use crate::{Actor, CsvImportReport, Ledger, Result};
 
 /// How far an import has got, for a progress display.

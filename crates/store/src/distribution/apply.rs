@@ -13,8 +13,9 @@ use super::chunk::{Chunk, Phase};
 use crate::Actor;
 use crate::Result;
 use crate::db::{
-    Audit, Tx, Val, audit, execute_in, fetch_in, get_i64, get_str, insert_rows, meta_get, ts,
+    Audit, Tx, audit, execute_in, fetch_in, get_i64, get_str, insert_rows, meta_get, ts,
 };
+use crate::sql_value::Val;
 
 /// Where a walk's plans go: each step of the walk hands its chunk's plan to one.
 pub(super) trait Applier {

@@ -143,8 +143,9 @@ pub(super) async fn load_chunk(
     .fetch_all(&mut **tx)
     .await?
     {
-        if let Some(i) = index.get(&get_i64(&r, "user_id")?) {
-            chunk.users[*i].roles.push(get_i64(&r, "role_id")?);
+        let user = index.get(&get_i64(&r, "user_id")?);
+        if let Some(u) = user.and_then(|&i| chunk.users.get_mut(i)) {
+            u.roles.push(get_i64(&r, "role_id")?);
         }
     }
     for r in
@@ -154,8 +155,9 @@ pub(super) async fn load_chunk(
             .fetch_all(&mut **tx)
             .await?
     {
-        if let Some(i) = index.get(&get_i64(&r, "user_id")?) {
-            chunk.users[*i].logged_in = true;
+        let user = index.get(&get_i64(&r, "user_id")?);
+        if let Some(u) = user.and_then(|&i| chunk.users.get_mut(i)) {
+            u.logged_in = true;
         }
     }
     for r in sqlx::query(
