@@ -13,6 +13,7 @@
 )]
 
 pub mod capacity;
+pub mod directory;
 pub mod distribution;
 pub mod error;
 pub mod fulfilment;
