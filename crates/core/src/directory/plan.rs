@@ -340,7 +340,7 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
     }
 
     // 5. Room, oldest first: blocks above have already freed theirs (U2).
-    candidates.sort_by(|a, b| order(a).cmp(&order(b)));
+    candidates.sort_by_key(order);
     for c in candidates {
         let area = match c {
             Candidate::Existing(u) => u.area,

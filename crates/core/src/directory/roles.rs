@@ -57,6 +57,7 @@ pub(crate) fn plan_roles(
     groups.sort_by(|a, b| (&a.0, &a.1.dn, &a.1.attrs).cmp(&(&b.0, &b.1.dn, &b.1.attrs)));
 
     let mut managed: Vec<Managed> = Vec::new();
+    let mut deferred: Vec<(&String, &Entry, &String)> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut names_taken: BTreeSet<String> = ledger_by_name.keys().cloned().collect();
     let skip = |out: &mut SyncPlan, g: &Entry, reason| {
@@ -71,16 +72,9 @@ pub(crate) fn plan_roles(
             continue;
         }
         if let Some(role) = explicit.get(dn_norm) {
-            match ledger_by_name.get(&key(role)) {
-                Some(r) => managed.push(Managed {
-                    dn_norm: dn_norm.clone(),
-                    role: r.name.clone(),
-                    sync_made: false,
-                    new: false,
-                    entry: Some(g),
-                }),
-                None => skip(out, g, SkipReason::MappedRoleMissing((*role).clone())),
-            }
+            // Resolved below, once the roles this plan creates are known: a mapping may name
+            // a role that another group creates.
+            deferred.push((dn_norm, *g, *role));
         } else if let Some(r) = ledger_by_dn.get(dn_norm) {
             // A role keeps the name it was created with: renaming the group does not rename
             // it (an administrator may have renamed the role on purpose).
@@ -114,6 +108,27 @@ pub(crate) fn plan_roles(
             }
         }
     }
+    let made_now: BTreeMap<String, String> = managed
+        .iter()
+        .filter(|m| m.new)
+        .map(|m| (key(&m.role), m.role.clone()))
+        .collect();
+    for (dn_norm, g, role) in deferred {
+        let found = ledger_by_name
+            .get(&key(role))
+            .map(|r| r.name.clone())
+            .or_else(|| made_now.get(&key(role)).cloned());
+        match found {
+            Some(name) => managed.push(Managed {
+                dn_norm: dn_norm.clone(),
+                role: name,
+                sync_made: false,
+                new: false,
+                entry: Some(g),
+            }),
+            None => skip(out, g, SkipReason::MappedRoleMissing(role.clone())),
+        }
+    }
     // Managed roles whose group is gone: their directory members leave them.
     let present: BTreeSet<String> = managed.iter().map(|m| key(&m.role)).collect();
     let mut gone: BTreeMap<String, Managed> = BTreeMap::new();
@@ -130,16 +145,17 @@ pub(crate) fn plan_roles(
         }
     }
     for (dn_norm, role) in &explicit {
-        if let Some(r) = ledger_by_name.get(&key(role)) {
-            if !present.contains(&key(&r.name)) && !in_snapshot.contains(dn_norm) {
-                gone.entry(key(&r.name)).or_insert(Managed {
-                    dn_norm: dn_norm.clone(),
-                    role: r.name.clone(),
-                    sync_made: false,
-                    new: false,
-                    entry: None,
-                });
-            }
+        if let Some(r) = ledger_by_name.get(&key(role))
+            && !present.contains(&key(&r.name))
+            && !in_snapshot.contains(dn_norm)
+        {
+            gone.entry(key(&r.name)).or_insert(Managed {
+                dn_norm: dn_norm.clone(),
+                role: r.name.clone(),
+                sync_made: false,
+                new: false,
+                entry: None,
+            });
         }
     }
     managed.extend(gone.into_values());
@@ -284,14 +300,14 @@ pub(crate) fn plan_roles(
             })
             .unwrap_or_default();
         for lkey in wanted {
-            if !current.contains_key(*lkey) {
-                if let Some((_, login)) = members.get(*lkey) {
-                    out.add_members.push(Membership {
-                        role: m.role.clone(),
-                        login: login.clone(),
-                    });
-                    out.touched.insert(login.clone());
-                }
+            if !current.contains_key(*lkey)
+                && let Some((_, login)) = members.get(*lkey)
+            {
+                out.add_members.push(Membership {
+                    role: m.role.clone(),
+                    login: login.clone(),
+                });
+                out.touched.insert(login.clone());
             }
         }
         for (lkey, login) in &current {
