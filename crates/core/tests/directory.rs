@@ -647,6 +647,127 @@ fn d5_touched_lists_exactly_the_users_whose_state_or_roles_changed() {
     );
 }
 
+#[test]
+fn i1_a_login_renamed_in_the_directory_is_a_removal_and_a_new_user() {
+    let mapping = Mapping {
+        roles: seatkeeper_core::directory::RoleRule {
+            explicit: BTreeMap::new(),
+            create: Some(CreatedRoles::default()),
+        },
+        ..Mapping::openldap()
+    };
+    let ledger = LedgerState {
+        users: vec![dir_user("bob", UserState::Active, None, 0)],
+        roles: vec![LedgerRole {
+            name: "Sales".into(),
+            parent: None,
+            kind: RoleKind::Functional,
+            source_dn: Some(gdn("Sales")),
+            members: BTreeSet::from(["bob".to_string()]),
+        }],
+        room: room(None),
+    };
+    // Same DN, new uid: the DN (and the group membership) now belongs to `robert`.
+    let mut robert = person("robert");
+    robert.dn = udn("bob");
+    let snap = Snapshot {
+        users: vec![robert],
+        groups: vec![group("Sales", &[&udn("bob")])],
+    };
+    let p = plan(&snap, &ledger, &mapping);
+    assert_eq!(p.block[0].login, "bob");
+    assert_eq!(p.create[0].login, "robert");
+    assert_eq!(p.add_members[0].login, "robert");
+    assert_eq!(p.remove_members[0].login, "bob");
+    assert!(plan(&snap, &apply(&ledger, &p, NOW), &mapping).is_empty());
+}
+
+/// Not a benchmark (debug build, no directory): how long the pure planner takes for the
+/// issue's benchmark shape, 100,000 users in 1,000 groups. `cargo test -p seatkeeper-core
+/// --test directory -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn i1_plan_for_100k_users_in_1000_groups() {
+    let mapping = Mapping {
+        folder: FolderRule::OuPath {
+            base_dn: "dc=ex,dc=com".into(),
+        },
+        roles: seatkeeper_core::directory::RoleRule {
+            explicit: BTreeMap::new(),
+            create: Some(CreatedRoles::default()),
+        },
+        ..Mapping::openldap()
+    };
+    let users: Vec<Entry> = (0..100_000).map(|i| person(&format!("u{i:06}"))).collect();
+    let groups: Vec<Entry> = (0..1000)
+        .map(|g| {
+            let members: Vec<String> = (0..100)
+                .map(|k| udn(&format!("u{:06}", g * 100 + k)))
+                .collect();
+            let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+            group(&format!("g{g:04}"), &refs)
+        })
+        .collect();
+    let snap = Snapshot { users, groups };
+    let t = std::time::Instant::now();
+    let first = plan(&snap, &LedgerState::default(), &mapping);
+    let t_first = t.elapsed();
+    assert_eq!(first.create.len(), 100_000);
+    let ledger = apply_fast(&first);
+    let t = std::time::Instant::now();
+    let again = plan(&snap, &ledger, &mapping);
+    let t_again = t.elapsed();
+    assert!(again.is_empty());
+    println!("first plan {t_first:?}, no-change plan {t_again:?}");
+}
+
+/// `apply` is quadratic (it is the plans' meaning, for small property-test ledgers); the
+/// scale test builds the ledger of a first sync directly.
+fn apply_fast(p: &SyncPlan) -> LedgerState {
+    let mut roles: BTreeMap<String, LedgerRole> = p
+        .roles_create
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                LedgerRole {
+                    name: r.name.clone(),
+                    parent: r.parent.clone(),
+                    kind: r.kind,
+                    source_dn: Some(r.dn.clone()),
+                    members: BTreeSet::new(),
+                },
+            )
+        })
+        .collect();
+    for m in &p.add_members {
+        roles
+            .get_mut(&m.role)
+            .unwrap()
+            .members
+            .insert(m.login.clone());
+    }
+    LedgerState {
+        users: p
+            .create
+            .iter()
+            .map(|c| LedgerUser {
+                login: c.login.clone(),
+                name: c.name.clone(),
+                email: c.email.clone(),
+                area: c.area,
+                folder: c.folder.clone(),
+                state: UserState::Active,
+                block_reason: None,
+                source: Source::Directory { dn: c.dn.clone() },
+                created_at: NOW,
+            })
+            .collect(),
+        roles: roles.into_values().collect(),
+        room: BTreeMap::new(),
+    }
+}
+
 // ---- properties ----
 
 const LOGINS: [&str; 8] = ["ann", "Ann", "bob", "cat", "dan", "eve", "fay", "gus"];

@@ -102,6 +102,25 @@ pub(crate) fn is_under(dn_norm: &str, base_norm: &str) -> bool {
             .is_some_and(|head| head.ends_with(',') && !head.ends_with("\\,"))
 }
 
+/// The RDN value of a DN (`cn=Sales,ou=Groups` → `Sales`).
+pub(crate) fn rdn_value(dn: &str) -> String {
+    parse_dn(dn)
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+/// A member value as a DN: `uniqueMember` may carry an optional UID (`…#'0101'B`).
+pub(crate) fn member_dn(value: &str) -> String {
+    let v = value.trim();
+    let v = match v.rfind("#'") {
+        Some(i) if v.ends_with("'B") => v.get(..i).unwrap_or(v),
+        _ => v,
+    };
+    normalize_dn(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dn::{normalize_dn, parse_dn};
+use super::dn::normalize_dn;
 use super::ledger::{LedgerState, LedgerUser, Source};
 use super::mapping::{Mapping, RemovedAction, RoleKind};
 use super::{Entry, Snapshot};
@@ -261,6 +261,7 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
         }
     }
 
+    let mapped_dns: BTreeSet<String> = mapped.values().map(|m| m.dn_norm.clone()).collect();
     // The sync's users: from the directory, not protected by a skipped entry.
     let ours: Vec<&LedgerUser> = ledger
         .users
@@ -297,9 +298,18 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
                 continue;
             }
             block_for(&mut out, &mut room, u, reason::DIRECTORY_REMOVED);
-            if let Source::Directory { dn } = &u.source {
-                members_dn.insert(lkey, (normalize_dn(dn), u.login.clone()));
-            }
+            // A removed user keeps group memberships by DN, unless another entry now has
+            // that DN (a login renamed in the directory): then the DN is the new entry's.
+            let dn = match &u.source {
+                Source::Directory { dn } => normalize_dn(dn),
+                Source::Other => String::new(),
+            };
+            let dn = if mapped_dns.contains(&dn) {
+                String::new()
+            } else {
+                dn
+            };
+            members_dn.insert(lkey, (dn, u.login.clone()));
             continue;
         };
         members_dn.insert(lkey, (m.dn_norm.clone(), u.login.clone()));
@@ -389,7 +399,7 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
     out.block.sort_by_key(|b| key(&b.login));
     out.delete.sort_by_key(|l| key(l));
     out.skipped
-        .sort_by(|a, b| (normalize_dn(&a.dn), &a.dn).cmp(&(normalize_dn(&b.dn), &b.dn)));
+        .sort_by_cached_key(|s| (normalize_dn(&s.dn), s.dn.clone(), s.reason.to_string()));
     out
 }
 
@@ -468,23 +478,4 @@ fn map_entry(
     crate::validate::email(&email).map_err(|err| SkipReason::InvalidEmail(err.to_string()))?;
     let folder = mapping.folder_of(e).map_err(SkipReason::InvalidFolder)?;
     Ok((name, email, folder))
-}
-
-/// The RDN value of a DN (`cn=Sales,ou=Groups` → `Sales`).
-pub(crate) fn rdn_value(dn: &str) -> String {
-    parse_dn(dn)
-        .into_iter()
-        .next()
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-/// A member value as a DN: `uniqueMember` may carry an optional UID (`…#'0101'B`).
-pub(crate) fn member_dn(value: &str) -> String {
-    let v = value.trim();
-    let v = match v.rfind("#'") {
-        Some(i) if v.ends_with("'B") => v.get(..i).unwrap_or(v),
-        _ => v,
-    };
-    normalize_dn(v)
 }
