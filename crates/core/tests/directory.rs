@@ -1014,6 +1014,30 @@ fn arb_world() -> impl Strategy<Value = World> {
         )
 }
 
+fn has_cycle(l: &LedgerState) -> bool {
+    let parent: BTreeMap<String, Option<String>> = l
+        .roles
+        .iter()
+        .map(|r| {
+            (
+                r.name.to_lowercase(),
+                r.parent.as_ref().map(|p| p.to_lowercase()),
+            )
+        })
+        .collect();
+    parent.keys().any(|start| {
+        let mut at = parent.get(start).cloned().flatten();
+        for _ in 0..=parent.len() {
+            match at {
+                None => return false,
+                Some(ref r) if r == start => return true,
+                Some(r) => at = parent.get(&r).cloned().flatten(),
+            }
+        }
+        false
+    })
+}
+
 fn all_logins(p: &SyncPlan) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     v.extend(p.create.iter().map(|c| c.login.clone()));
@@ -1056,6 +1080,10 @@ proptest! {
             if let Some(r) = after.room_in(area) {
                 prop_assert!(r >= 0, "{area}: room {r}");
             }
+        }
+        // The store refuses a cycle in the role tree: a plan never makes one.
+        if !has_cycle(&w.ledger) {
+            prop_assert!(!has_cycle(&after), "{p:#?}\n{after:#?}");
         }
     }
 

@@ -197,14 +197,23 @@ pub(crate) fn plan_roles(
             }
             break_cycles(&mut parent_of);
         }
+        let mut wanted_parent: BTreeMap<&str, Option<String>> = managed
+            .iter()
+            .filter(|m| m.sync_made && m.entry.is_some())
+            .map(|m| {
+                let parent = match parent_of
+                    .get(m.dn_norm.as_str())
+                    .and_then(|p| role_of.get(p))
+                {
+                    Some(r) => Some((*r).to_string()),
+                    None => create.top_parent(),
+                };
+                (m.dn_norm.as_str(), parent)
+            })
+            .collect();
+        untangle(ledger, &managed, create.top_parent(), &mut wanted_parent);
         let desired = |m: &Managed| -> Option<String> {
-            match parent_of
-                .get(m.dn_norm.as_str())
-                .and_then(|p| role_of.get(p))
-            {
-                Some(r) => Some((*r).to_string()),
-                None => create.top_parent(),
-            }
+            wanted_parent.get(m.dn_norm.as_str()).cloned().flatten()
         };
         // New roles, parents first.
         let mut pending: Vec<(&Managed, Option<String>)> = managed
@@ -322,6 +331,76 @@ pub(crate) fn plan_roles(
     }
     out.add_members.sort();
     out.remove_members.sort();
+}
+
+/// The role tree after the plan must have no cycle, also through roles the sync does not move
+/// (an explicitly mapped role an administrator put below a sync-created one, or the configured
+/// parent): a sync-created role that would close one goes to the configured parent instead,
+/// or to the top when that closes one too.
+fn untangle<'m>(
+    ledger: &LedgerState,
+    managed: &'m [Managed],
+    top: Option<String>,
+    wanted: &mut BTreeMap<&'m str, Option<String>>,
+) {
+    // dn of each sync-made role, by role name key.
+    let movable: BTreeMap<String, &'m str> = managed
+        .iter()
+        .filter(|m| wanted.contains_key(m.dn_norm.as_str()))
+        .map(|m| (key(&m.role), m.dn_norm.as_str()))
+        .collect();
+    // Each fix moves one role to `top` or to the top level, so this ends; the bound is a guard.
+    for _ in 0..=2 * movable.len() {
+        let mut parent: BTreeMap<String, Option<String>> = ledger
+            .roles
+            .iter()
+            .map(|r| (key(&r.name), r.parent.as_deref().map(key)))
+            .collect();
+        for (role, dn) in &movable {
+            let p = wanted.get(dn).cloned().flatten();
+            parent.insert(role.clone(), p.as_deref().map(key));
+        }
+        // Cycles the ledger already had, among roles the sync does not move, are not the
+        // sync's to mend.
+        let Some(dn) = find_cycle(&parent, |r| movable.get(r).copied()) else {
+            return;
+        };
+        let current = wanted.get(dn).cloned().flatten();
+        let fallback = if current.as_deref().map(key) == top.as_deref().map(key) {
+            None
+        } else {
+            top.clone()
+        };
+        wanted.insert(dn, fallback);
+    }
+}
+
+/// A cycle in a parent map (role keys) through a movable role: that role's smallest DN.
+fn find_cycle<'m>(
+    parent: &BTreeMap<String, Option<String>>,
+    movable: impl Fn(&str) -> Option<&'m str>,
+) -> Option<&'m str> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for start in parent.keys() {
+        let mut path: Vec<&str> = Vec::new();
+        let mut at = Some(start.as_str());
+        while let Some(r) = at {
+            if done.contains(r) {
+                break;
+            }
+            if let Some(i) = path.iter().position(|x| *x == r) {
+                let cycle = path.get(i..).unwrap_or(&[]);
+                if let Some(dn) = cycle.iter().filter_map(|r| movable(r)).min() {
+                    return Some(dn);
+                }
+                break;
+            }
+            path.push(r);
+            at = parent.get(r).and_then(|p| p.as_deref());
+        }
+        done.extend(path);
+    }
+    None
 }
 
 /// Cuts every cycle in `parent_of` at its smallest DN (which then sits at the top).
