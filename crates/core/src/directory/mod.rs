@@ -40,3 +40,20 @@ pub struct Snapshot {
     pub users: Vec<Entry>,
     pub groups: Vec<Entry>,
 }
+
+mod dn;
+mod ledger;
+mod mapping;
+mod plan;
+mod roles;
+
+pub use dn::{normalize_dn, parse_dn};
+pub use ledger::{LedgerRole, LedgerState, LedgerUser, Source, apply};
+pub use mapping::{
+    AreaMatch, AreaRule, CreatedRoles, DisabledRule, FolderRule, Mapping, MemberKind, ROOT_ROLE,
+    RemovedAction, RoleKind, RoleRule,
+};
+pub use plan::{
+    Block, Membership, NewRole, NewUser, Reparent, SkipReason, Skipped, SyncPlan, UserUpdate, plan,
+    reason,
+};
