@@ -682,12 +682,11 @@ fn i1_a_login_renamed_in_the_directory_is_a_removal_and_a_new_user() {
     assert!(plan(&snap, &apply(&ledger, &p, NOW), &mapping).is_empty());
 }
 
-/// Not a benchmark (debug build, no directory): how long the pure planner takes for the
-/// issue's benchmark shape, 100,000 users in 1,000 groups. `cargo test -p seatkeeper-core
-/// --test directory -- --ignored --nocapture`.
+/// I1 at the benchmark's shape, scaled down (10,000 users in 100 groups of 100): a first
+/// sync creates everyone, and the same directory again plans nothing. Speed belongs to the
+/// sync benchmark, not here.
 #[test]
-#[ignore]
-fn i1_plan_for_100k_users_in_1000_groups() {
+fn i1_a_large_directory_plans_once_and_then_nothing() {
     let mapping = Mapping {
         folder: FolderRule::OuPath {
             base_dn: "dc=ex,dc=com".into(),
@@ -698,8 +697,8 @@ fn i1_plan_for_100k_users_in_1000_groups() {
         },
         ..Mapping::openldap()
     };
-    let users: Vec<Entry> = (0..100_000).map(|i| person(&format!("u{i:06}"))).collect();
-    let groups: Vec<Entry> = (0..1000)
+    let users: Vec<Entry> = (0..10_000).map(|i| person(&format!("u{i:06}"))).collect();
+    let groups: Vec<Entry> = (0..100)
         .map(|g| {
             let members: Vec<String> = (0..100)
                 .map(|k| udn(&format!("u{:06}", g * 100 + k)))
@@ -709,16 +708,11 @@ fn i1_plan_for_100k_users_in_1000_groups() {
         })
         .collect();
     let snap = Snapshot { users, groups };
-    let t = std::time::Instant::now();
     let first = plan(&snap, &LedgerState::default(), &mapping);
-    let t_first = t.elapsed();
-    assert_eq!(first.create.len(), 100_000);
+    assert_eq!(first.create.len(), 10_000);
     let ledger = apply_fast(&first);
-    let t = std::time::Instant::now();
     let again = plan(&snap, &ledger, &mapping);
-    let t_again = t.elapsed();
     assert!(again.is_empty());
-    println!("first plan {t_first:?}, no-change plan {t_again:?}");
 }
 
 /// `apply` is quadratic (it is the plans' meaning, for small property-test ledgers); the
