@@ -102,7 +102,9 @@ impl<'c> Session<'c> {
     async fn snapshot(&mut self) -> Result<Snapshot, DirectoryError> {
         let config = self.config;
         let users = self.search(&config.user_base, &config.user_filter).await?;
-        let groups = self.search(config.group_base(), &config.group_filter).await?;
+        let groups = self
+            .search(config.group_base(), &config.group_filter)
+            .await?;
         Ok(Snapshot { users, groups })
     }
 
@@ -317,7 +319,9 @@ fn tls_reason(e: &io::Error, mode: TlsMode) -> String {
         | io::ErrorKind::BrokenPipe
             if mode == TlsMode::Ldaps =>
         {
-            format!("the server closed the connection during the TLS handshake ({e}); is this port plain ldap:// rather than ldaps://?")
+            format!(
+                "the server closed the connection during the TLS handshake ({e}); is this port plain ldap:// rather than ldaps://?"
+            )
         }
         _ => e.to_string(),
     }

@@ -155,11 +155,8 @@ impl Config {
             (Some(_), Some(_)) => Err(DirectoryError::Config(
                 "give bind_password or bind_password_env, not both".to_string(),
             )),
-            (Some(var), None) => {
-                std::env::var(var).map_err(|_| DirectoryError::PasswordEnvMissing {
-                    var: var.clone(),
-                })
-            }
+            (Some(var), None) => std::env::var(var)
+                .map_err(|_| DirectoryError::PasswordEnvMissing { var: var.clone() }),
             (None, Some(password)) => Ok(password.clone()),
             (None, None) => Ok(String::new()),
         }
@@ -272,13 +269,22 @@ mod tests {
 
     #[test]
     fn i1_transport_modes_and_plaintext_only_on_loopback() {
-        assert_eq!(config("ldap://127.0.0.1:3389").check().unwrap(), TlsMode::Plain);
+        assert_eq!(
+            config("ldap://127.0.0.1:3389").check().unwrap(),
+            TlsMode::Plain
+        );
         assert_eq!(config("ldap://[::1]/").check().unwrap(), TlsMode::Plain);
         assert_eq!(config("ldap://localhost").check().unwrap(), TlsMode::Plain);
-        assert_eq!(config("ldaps://ldap.example.com").check().unwrap(), TlsMode::Ldaps);
+        assert_eq!(
+            config("ldaps://ldap.example.com").check().unwrap(),
+            TlsMode::Ldaps
+        );
         let mut c = config("ldap://ldap.example.com");
         let err = c.check().unwrap_err().to_string();
-        assert!(err.contains("in clear") && err.contains("ldap.example.com"), "{err}");
+        assert!(
+            err.contains("in clear") && err.contains("ldap.example.com"),
+            "{err}"
+        );
         c.starttls = true;
         assert_eq!(c.check().unwrap(), TlsMode::StartTls);
         c.starttls = false;
@@ -308,9 +314,8 @@ mod tests {
 
     #[test]
     fn i1_defaults_from_toml() {
-        let c: Config = toml_like(
-            r#"{"url": "ldap://127.0.0.1", "user_base": "ou=people,dc=example,dc=com"}"#,
-        );
+        let c: Config =
+            toml_like(r#"{"url": "ldap://127.0.0.1", "user_base": "ou=people,dc=example,dc=com"}"#);
         assert_eq!(c.user_filter, DEFAULT_USER_FILTER);
         assert_eq!(c.group_filter, DEFAULT_GROUP_FILTER);
         assert_eq!(c.page_size, 500);

@@ -10,7 +10,9 @@ pub enum DirectoryError {
     #[error("directory configuration: {0}")]
     Config(String),
     /// `bind_password_env` names a variable that is not set (or not UTF-8).
-    #[error("directory configuration: the environment variable {var} (bind_password_env) is not set")]
+    #[error(
+        "directory configuration: the environment variable {var} (bind_password_env) is not set"
+    )]
     PasswordEnvMissing { var: String },
     #[error("cannot read the CA file {}: {reason}", path.display())]
     CaFile { path: PathBuf, reason: String },
