@@ -13,7 +13,7 @@ use crate::{Config, DirectoryError, TlsMode};
 
 /// What `seatkeeper ldap test` shows: the server answered, the bind worked, and this is what a
 /// sync would read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TestReport {
     pub address: String,
     pub tls: TlsMode,
@@ -208,14 +208,19 @@ impl<'c> Session<'c> {
     }
 }
 
+/// Attributes dropped from every entry read (lower-case).
+const SECRET_ATTRIBUTES: [&str; 3] = ["userpassword", "unicodepwd", "sambantpassword"];
+
 fn to_entry(found: SearchEntry) -> Entry {
     let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Binary values (photos, certificates) are left out: nothing the sync maps is binary.
     for (name, values) in found.attrs {
-        attrs
-            .entry(name.to_ascii_lowercase())
-            .or_default()
-            .extend(values);
+        let name = name.to_ascii_lowercase();
+        // Password hashes a permissive ACL lets through: never carried, shown or logged.
+        if SECRET_ATTRIBUTES.contains(&name.as_str()) {
+            continue;
+        }
+        attrs.entry(name).or_default().extend(values);
     }
     Entry {
         dn: found.dn,

@@ -76,7 +76,8 @@ fn default_page_size() -> u32 {
 }
 
 /// The transport the URL and `starttls` select.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TlsMode {
     /// `ldap://` without StartTLS.
     Plain,

@@ -54,3 +54,23 @@ pub enum DirectoryError {
         reason: String,
     },
 }
+
+impl DirectoryError {
+    /// A stable machine-readable name for the cause (`--json` output, the API later).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DirectoryError::Config(_)
+            | DirectoryError::PasswordEnvMissing { .. }
+            | DirectoryError::CaFile { .. } => "directory_config",
+            DirectoryError::Unreachable { .. } => "ldap_unreachable",
+            DirectoryError::Tls { .. } => "ldap_tls",
+            DirectoryError::BadCredentials { .. } => "ldap_bad_credentials",
+            DirectoryError::BadFilter { .. } => "ldap_bad_filter",
+            DirectoryError::NoSuchBase { .. } => "ldap_no_such_base",
+            DirectoryError::Timeout { .. } => "ldap_timeout",
+            DirectoryError::SizeLimit { .. } => "ldap_size_limit",
+            DirectoryError::Ldap { .. } => "ldap_error",
+            DirectoryError::Connection { .. } => "ldap_connection",
+        }
+    }
+}
