@@ -302,6 +302,33 @@ mod tests {
     }
 
     #[test]
+    fn i1_the_directory_section_is_read_with_its_defaults_and_typos_refused() {
+        let f = file(
+            "batch_max = 8\n\n[directory]\nurl = \"ldaps://ldap.example.com\"\n\
+             bind_dn = \"cn=sync,dc=example,dc=com\"\nbind_password_env = \"LDAP_PW\"\n\
+             user_base = \"ou=people,dc=example,dc=com\"\n",
+        );
+        let c = ServeConfig::resolve(Overrides::default(), Some(&f), false, None).unwrap();
+        let d = c.directory.unwrap();
+        assert_eq!(d.page_size, seatkeeper_directory::DEFAULT_PAGE_SIZE);
+        assert_eq!(d.user_filter, seatkeeper_directory::DEFAULT_USER_FILTER);
+        assert_eq!(
+            directory_config(&f).unwrap().url,
+            "ldaps://ldap.example.com"
+        );
+        let _ = std::fs::remove_file(f);
+        let f =
+            file("[directory]\nurl = \"ldap://127.0.0.1\"\nuser_base = \"dc=x\"\npagesize = 5\n");
+        let e = directory_config(&f).unwrap_err();
+        assert!(e.to_string().contains("unknown field `pagesize`"), "{e}");
+        let _ = std::fs::remove_file(f);
+        let f = file("batch_max = 8\n");
+        let e = directory_config(&f).unwrap_err();
+        assert!(e.to_string().contains("no [directory] section"), "{e}");
+        let _ = std::fs::remove_file(f);
+    }
+
+    #[test]
     fn a_bad_file_or_value_is_refused_with_its_reason() {
         let f = file("idle_timeout = 60\n");
         let e = ServeConfig::resolve(Overrides::default(), Some(&f), false, None).unwrap_err();
