@@ -242,3 +242,40 @@ async fn i1_tls_failures_are_tls_errors() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn i1_starttls_and_ldaps_with_the_configured_ca() {
+    let Some(server) = Slapd::start_with_tls() else {
+        return;
+    };
+    server.add_ldif(&people_ldif(5));
+    let mut config = reader_config(&server);
+    config.ca_file = server.ca_file.clone();
+    config.starttls = true;
+    let report = test_connection(&config).await.unwrap();
+    assert_eq!(
+        (report.tls, report.users, report.groups),
+        (TlsMode::StartTls, 5, 3)
+    );
+
+    config.starttls = false;
+    config.url = server.ldaps_url.clone().unwrap();
+    let report = test_connection(&config).await.unwrap();
+    assert_eq!((report.tls, report.users), (TlsMode::Ldaps, 5));
+
+    // Without the CA (the system's roots do not know it): the certificate is refused.
+    config.ca_file = None;
+    let err = read_snapshot(&config).await.unwrap_err();
+    assert!(matches!(err, DirectoryError::Tls { .. }), "{err:?}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    // A CA file that is not one.
+    let bogus = server.dir().join("not-a-ca.pem");
+    std::fs::write(&bogus, "hello").unwrap();
+    config.ca_file = Some(bogus);
+    let err = read_snapshot(&config).await.unwrap_err();
+    assert!(matches!(err, DirectoryError::CaFile { .. }), "{err:?}");
+}

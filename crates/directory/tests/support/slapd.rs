@@ -30,6 +30,11 @@ pub struct Slapd {
     pub port: u16,
     /// `ldap://127.0.0.1:PORT`
     pub url: String,
+    /// With [`Slapd::start_with_tls`]: `ldaps://127.0.0.1:PORT2` (StartTLS works on `url`).
+    pub ldaps_url: Option<String>,
+    /// With [`Slapd::start_with_tls`]: the PEM of the CA that signed the server's certificate
+    /// (for `127.0.0.1` and `localhost`).
+    pub ca_file: Option<PathBuf>,
 }
 
 fn find(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
@@ -50,6 +55,15 @@ impl Slapd {
     /// Starts slapd with the base entries (suffix, `ou=people`, `ou=groups`, the reader), or
     /// `None` (skip) when slapd is not installed outside CI.
     pub fn start() -> Option<Slapd> {
+        Slapd::launch(false)
+    }
+
+    /// As [`Slapd::start`], with a test CA's certificate: StartTLS on `url`, and `ldaps_url`.
+    pub fn start_with_tls() -> Option<Slapd> {
+        Slapd::launch(true)
+    }
+
+    fn launch(tls: bool) -> Option<Slapd> {
         let slapd = find("slapd", &["/usr/sbin/slapd"]);
         let ldapadd = find("ldapadd", &["/usr/bin/ldapadd"]);
         let (Some(slapd), Some(_)) = (slapd, ldapadd) else {
@@ -68,17 +82,32 @@ impl Slapd {
         let mut dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("db")).expect("db dir");
         let conf = dir.path().join("slapd.conf");
-        std::fs::write(&conf, slapd_conf(dir.path())).expect("write slapd.conf");
+        let mut text = String::new();
+        if tls {
+            make_certificates(dir.path());
+            let d = dir.path().display();
+            text.push_str(&format!(
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\n\
+                 TLSCertificateKeyFile {d}/server.key\n"
+            ));
+        }
+        text.push_str(&slapd_conf(dir.path()));
+        std::fs::write(&conf, text).expect("write slapd.conf");
         // A port taken between the probe and slapd's bind: try a few.
         for _ in 0..5 {
             let port = free_port();
             let url = format!("ldap://127.0.0.1:{port}");
+            let ldaps_url = tls.then(|| format!("ldaps://127.0.0.1:{}", free_port()));
+            let listen = match &ldaps_url {
+                Some(ldaps) => format!("{url}/ {ldaps}/"),
+                None => format!("{url}/"),
+            };
             let log = std::fs::File::create(dir.path().join("slapd.log")).expect("log file");
             let child = Command::new(&slapd)
                 .arg("-f")
                 .arg(&conf)
                 .arg("-h")
-                .arg(format!("{url}/"))
+                .arg(listen)
                 .arg("-d")
                 .arg("0")
                 .stdin(Stdio::null())
@@ -86,11 +115,14 @@ impl Slapd {
                 .stderr(log)
                 .spawn()
                 .expect("spawn slapd");
+            let ca_file = tls.then(|| dir.path().join("ca.pem"));
             let mut server = Slapd {
                 child,
                 dir,
                 port,
                 url,
+                ldaps_url,
+                ca_file,
             };
             if server.wait_ready() {
                 server.add_ldif(&base_ldif());
@@ -163,6 +195,76 @@ impl Drop for Slapd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A test CA and a server certificate it signed, for 127.0.0.1 and localhost (openssl).
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("run openssl (needed for the TLS tests)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Seatkeeper test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write server.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 fn slapd_conf(dir: &Path) -> String {
