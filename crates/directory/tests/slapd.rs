@@ -279,3 +279,40 @@ async fn i1_starttls_and_ldaps_with_the_configured_ca() {
     let err = read_snapshot(&config).await.unwrap_err();
     assert!(matches!(err, DirectoryError::CaFile { .. }), "{err:?}");
 }
+
+/// A server that accepts the connection and never answers: the bind times out (plain), the
+/// handshake times out (ldaps://), each said so with how long it waited.
+#[tokio::test]
+async fn i1_a_silent_server_is_a_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Holds the accepted sockets open, silent, until the test ends.
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = Config::new(format!("ldap://127.0.0.1:{port}"), PEOPLE);
+    config.bind_dn = READER_DN.to_string();
+    config.bind_password = Some(READER_PW.to_string());
+    config.connect_timeout_secs = 1;
+    config.operation_timeout_secs = 1;
+    let err = read_snapshot(&config).await.unwrap_err();
+    assert!(matches!(err, DirectoryError::Timeout { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("timeout after 1s while bind as {READER_DN}")),
+        "{err}"
+    );
+
+    config.url = format!("ldaps://127.0.0.1:{port}");
+    let err = read_snapshot(&config).await.unwrap_err();
+    assert!(matches!(err, DirectoryError::Timeout { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("while connecting to 127.0.0.1:{port}")),
+        "{err}"
+    );
+    silent.abort();
+}
