@@ -138,15 +138,11 @@ async fn i1_reads_more_users_than_the_size_limit_with_paging_and_a_non_admin_bin
 
 #[tokio::test]
 async fn i1_test_connection_counts_users_and_groups_and_shows_three_examples() {
-    let Some((_server, mut config)) = small() else {
+    // (The password from an environment variable: the CLI's e2e test, in a child process;
+    // setting a variable here would race the other tests' threads.)
+    let Some((_server, config)) = small() else {
         return;
     };
-    // The password from the environment instead of the file.
-    // SAFETY-free: this variable is read only by this test.
-    let var = "SEATKEEPER_TEST_LDAP_PW_I1";
-    unsafe { std::env::set_var(var, READER_PW) };
-    config.bind_password = None;
-    config.bind_password_env = Some(var.to_string());
     let report = test_connection(&config).await.unwrap();
     assert_eq!((report.users, report.groups), (5, 3));
     assert_eq!(report.examples.len(), 3);
