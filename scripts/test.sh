@@ -2,8 +2,9 @@
 # The test command: the whole suite, on SQLite and on the PostgreSQL server at
 # $SEATKEEPER_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test).
 # Starts the local PostgreSQL cluster if it is installed but down, and installs headless
-# Chromium for the admin UI's browser tests (scripts/install-browser.sh). Outside CI the
-# PostgreSQL runs and the browser tests skip with a notice when their server or browser is
+# Chromium for the admin UI's browser tests (scripts/install-browser.sh) and OpenLDAP's slapd
+# for the directory tests (scripts/install-slapd.sh). Outside CI the PostgreSQL runs, the
+# browser tests and the slapd tests skip with a notice when their server, browser or slapd is
 # missing; with CI=true they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,16 @@ if ! bash scripts/install-browser.sh; then
   fi
   echo "NOTICE: chromium or chromedriver could not be installed; the browser tests will be skipped" >&2
   export SEATKEEPER_BROWSER_TESTS=skip
+fi
+# The directory tests start their own slapd (never the system one) and need slapd and
+# ldap-utils. Under CI a failed install fails the run (and the tests fail without slapd);
+# outside CI they skip with a notice.
+if ! bash scripts/install-slapd.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "FATAL: could not install slapd and ldap-utils; CI runs the directory tests against a real slapd" >&2
+    exit 1
+  fi
+  echo "NOTICE: slapd or ldap-utils could not be installed; the LDAP tests will be skipped" >&2
 fi
 # Screenshots of the admin UI's pages, taken by the browser tests.
 export SEATKEEPER_SCREENSHOTS="${SEATKEEPER_SCREENSHOTS:-$PWD/target/ui-screenshots}"

@@ -141,6 +141,20 @@ pub enum Command {
     /// Vendor commands: keys, issuing and inspecting license files (L6).
     #[command(subcommand)]
     Vendor(VendorCmd),
+    /// The LDAP directory users come from (I1): test the connection.
+    #[command(subcommand)]
+    Ldap(LdapCmd),
+}
+
+#[derive(Subcommand)]
+pub enum LdapCmd {
+    /// Connect, bind and read users and groups (paged) with the `[directory]` section of the
+    /// config file; print the counts and three example users. Writes nothing.
+    Test {
+        /// The TOML file `serve --config` reads, with a `[directory]` section.
+        #[arg(long, env = "SEATKEEPER_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args)]

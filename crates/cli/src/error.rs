@@ -11,6 +11,9 @@ pub enum CliError {
     /// A file named on the command line cannot be read (missing, not permitted, not UTF-8):
     /// the caller's input is wrong, so it is a refusal like any other bad argument.
     Unreadable(String, std::io::Error),
+    /// The directory refused or could not be reached (`seatkeeper ldap ...`): the message
+    /// names the cause; a refusal, as the fix is in the config or the directory.
+    Directory(seatkeeper_directory::DirectoryError),
 }
 
 impl std::fmt::Display for CliError {
@@ -19,6 +22,7 @@ impl std::fmt::Display for CliError {
             CliError::Store(e) => write!(f, "{e}"),
             CliError::Usage(m) => f.write_str(m),
             CliError::Io(path, e) | CliError::Unreadable(path, e) => write!(f, "{path}: {e}"),
+            CliError::Directory(e) => write!(f, "{e}"),
         }
     }
 }
@@ -42,6 +46,7 @@ impl CliError {
             CliError::Usage(_) => "usage",
             CliError::Io(..) => "io",
             CliError::Unreadable(..) => "unreadable_file",
+            CliError::Directory(e) => e.code(),
         }
     }
 
@@ -49,7 +54,8 @@ impl CliError {
         match self {
             CliError::Store(StoreError::Domain(_) | StoreError::Refused(_))
             | CliError::Usage(_)
-            | CliError::Unreadable(..) => 2,
+            | CliError::Unreadable(..)
+            | CliError::Directory(_) => 2,
             _ => 1,
         }
     }

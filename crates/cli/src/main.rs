@@ -23,7 +23,7 @@ use clap::Parser;
 use seatkeeper_store::{Actor, Ledger};
 
 use args::{Cli, Command};
-use commands::{ops, tour, vendor};
+use commands::{directory, ops, tour, vendor};
 use error::CliError;
 use output::Out;
 
@@ -122,6 +122,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
     if let Command::Openapi = &cli.command {
         return ops::openapi();
+    }
+    // The directory is not the ledger: nothing to open.
+    if let Command::Ldap(cmd) = &cli.command {
+        return directory::ldap_cmd(cmd, &out).await;
     }
     let ledger = Ledger::open(&cli.database()).await?;
     let result = commands::command(&cli, &ledger, &who, &out).await;

@@ -41,6 +41,9 @@ pub struct Overrides {
     pub signin_per_address_per_minute: Option<u32>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (exact addresses).
     pub trusted_proxies: Option<Vec<IpAddr>>,
+    /// The `[directory]` section: the LDAP directory to sync from (issue 15). Only in the
+    /// file; `seatkeeper ldap test --config FILE` reads the same file.
+    pub directory: Option<seatkeeper_directory::Config>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,9 +66,29 @@ pub struct ServeConfig {
     /// Password guessing: attempts per client address per minute (0: off); per process.
     pub signin_per_address_per_minute: u32,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The `[directory]` section of the config file, if any (not yet run by `serve`).
+    pub directory: Option<seatkeeper_directory::Config>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
+}
+
+fn read_file(path: &Path) -> Result<Overrides, ServeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServeError::Config(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    toml::from_str::<Overrides>(&text)
+        .map_err(|e| ServeError::Config(format!("config file {}: {e}", path.display())))
+}
+
+/// The `[directory]` section of `serve`'s config file (for `seatkeeper ldap test`).
+pub fn directory_config(path: &Path) -> Result<seatkeeper_directory::Config, ServeError> {
+    read_file(path)?.directory.ok_or_else(|| {
+        ServeError::Config(format!(
+            "config file {} has no [directory] section",
+            path.display()
+        ))
+    })
 }
 
 impl ServeConfig {
@@ -77,14 +100,7 @@ impl ServeConfig {
         clock_file: Option<PathBuf>,
     ) -> Result<ServeConfig, ServeError> {
         let from_file = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ServeError::Config(format!("cannot read config file {}: {e}", path.display()))
-                })?;
-                toml::from_str::<Overrides>(&text).map_err(|e| {
-                    ServeError::Config(format!("config file {}: {e}", path.display()))
-                })?
-            }
+            Some(path) => read_file(path)?,
             None => Overrides::default(),
         };
         let default_listen: SocketAddr = DEFAULT_LISTEN
@@ -162,6 +178,7 @@ impl ServeConfig {
                 .filter(|v| !v.is_empty())
                 .or(from_file.trusted_proxies)
                 .unwrap_or_default(),
+            directory: from_file.directory,
             demo,
             clock_file,
         };
@@ -281,6 +298,33 @@ mod tests {
         assert_eq!(c.reap_interval, Duration::from_secs(15));
         let demo = ServeConfig::resolve(Overrides::default(), None, true, None).unwrap();
         assert_eq!(demo.database, DEFAULT_DEMO_DATABASE);
+        let _ = std::fs::remove_file(f);
+    }
+
+    #[test]
+    fn i1_the_directory_section_is_read_with_its_defaults_and_typos_refused() {
+        let f = file(
+            "batch_max = 8\n\n[directory]\nurl = \"ldaps://ldap.example.com\"\n\
+             bind_dn = \"cn=sync,dc=example,dc=com\"\nbind_password_env = \"LDAP_PW\"\n\
+             user_base = \"ou=people,dc=example,dc=com\"\n",
+        );
+        let c = ServeConfig::resolve(Overrides::default(), Some(&f), false, None).unwrap();
+        let d = c.directory.unwrap();
+        assert_eq!(d.page_size, seatkeeper_directory::DEFAULT_PAGE_SIZE);
+        assert_eq!(d.user_filter, seatkeeper_directory::DEFAULT_USER_FILTER);
+        assert_eq!(
+            directory_config(&f).unwrap().url,
+            "ldaps://ldap.example.com"
+        );
+        let _ = std::fs::remove_file(f);
+        let f =
+            file("[directory]\nurl = \"ldap://127.0.0.1\"\nuser_base = \"dc=x\"\npagesize = 5\n");
+        let e = directory_config(&f).unwrap_err();
+        assert!(e.to_string().contains("unknown field `pagesize`"), "{e}");
+        let _ = std::fs::remove_file(f);
+        let f = file("batch_max = 8\n");
+        let e = directory_config(&f).unwrap_err();
+        assert!(e.to_string().contains("no [directory] section"), "{e}");
         let _ = std::fs::remove_file(f);
     }
 

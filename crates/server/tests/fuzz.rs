@@ -55,6 +55,7 @@ fn config(database: String) -> ServeConfig {
         // The fuzz test's sign-ins come from one address, as fast as it can send them.
         signin_per_address_per_minute: 0,
         trusted_proxies: vec![],
+        directory: None,
         demo: true,
         clock_file: None,
     }

@@ -3,6 +3,7 @@
 //! module here, and one line in `command` (or in `crate::run` if it opens no ledger).
 
 pub mod access;
+pub mod directory;
 pub mod distribution;
 pub mod licenses;
 pub mod ops;
@@ -23,6 +24,7 @@ pub async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Resu
         | Command::Tour { .. }
         | Command::Serve(_)
         | Command::Openapi
+        | Command::Ldap(_)
         | Command::Backup { .. }
         | Command::Restore { .. } => Ok(()),
         Command::Admin(cmd) => access::admin_cmd(cmd, ledger, who, out).await,

@@ -65,6 +65,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             signin_lockout_secs: args.signin_lockout_secs,
             signin_per_address_per_minute: args.signin_per_address_per_minute,
             trusted_proxies: Some(args.trusted_proxy.clone()),
+            directory: None,
         },
         args.config.as_deref(),
         args.demo,

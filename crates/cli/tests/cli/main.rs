@@ -11,6 +11,7 @@ use sqlx::Connection as _;
 mod crash;
 mod hardening;
 mod invariants;
+mod ldap;
 mod ops;
 mod server;
 mod soak;
