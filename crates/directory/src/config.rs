@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use seatkeeper_core::directory::Mapping;
 use serde::Deserialize;
 
 use crate::DirectoryError;
@@ -57,6 +58,10 @@ pub struct Config {
     /// PEM file of the CA(s) to trust for TLS; without it, the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// How entries become users, folders and roles (`[directory.mapping]`; OpenLDAP's
+    /// defaults). Read here so that one section holds the whole directory configuration.
+    #[serde(default)]
+    pub mapping: Mapping,
 }
 
 fn default_connect_timeout() -> u64 {
@@ -113,6 +118,7 @@ impl fmt::Debug for Config {
             .field("group_filter", &self.group_filter)
             .field("page_size", &self.page_size)
             .field("ca_file", &self.ca_file)
+            .field("mapping", &self.mapping)
             .finish()
     }
 }
@@ -135,6 +141,7 @@ impl Config {
             group_filter: DEFAULT_GROUP_FILTER.to_string(),
             page_size: DEFAULT_PAGE_SIZE,
             ca_file: None,
+            mapping: Mapping::default(),
         }
     }
 

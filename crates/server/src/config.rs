@@ -329,6 +329,32 @@ mod tests {
     }
 
     #[test]
+    fn i1_the_directory_mapping_is_read_from_its_own_subsection() {
+        let f = file(
+            "[directory]\nurl = \"ldaps://dc1.corp.example.com\"\nuser_base = \"dc=corp\"\n\n\
+             [directory.mapping]\nlogin_attr = \"sAMAccountName\"\nname_attr = \"displayName\"\n\
+             disabled = { by = \"user_account_control\" }\n",
+        );
+        let m = directory_config(&f).unwrap().mapping;
+        assert_eq!(m.login_attr, "sAMAccountName");
+        assert_eq!(m.name_attr, "displayName");
+        assert_eq!(
+            m.disabled,
+            seatkeeper_core::directory::DisabledRule::UserAccountControl
+        );
+        // Keys not given keep OpenLDAP's defaults.
+        assert_eq!(m.member_attr, "member");
+        let _ = std::fs::remove_file(f);
+        let f = file(
+            "[directory]\nurl = \"ldap://127.0.0.1\"\nuser_base = \"dc=x\"\n\
+             [directory.mapping]\nlogin = \"uid\"\n",
+        );
+        let e = directory_config(&f).unwrap_err();
+        assert!(e.to_string().contains("unknown field `login`"), "{e}");
+        let _ = std::fs::remove_file(f);
+    }
+
+    #[test]
     fn a_bad_file_or_value_is_refused_with_its_reason() {
         let f = file("idle_timeout = 60\n");
         let e = ServeConfig::resolve(Overrides::default(), Some(&f), false, None).unwrap_err();

@@ -192,7 +192,7 @@ enum Candidate<'a> {
 /// What a sync of `snapshot` changes in `ledger` under `mapping`. Users from other sources,
 /// users blocked by hand, and users whose entries are skipped are never changed; room freed by
 /// blocks goes to the oldest waiting users first (U2); `touched` feeds the redistribution (D5).
-/// The decisions where the issue is silent are listed in docs/notes-syncplan.md.
+/// The decisions where the issue is silent are listed in docs/DIRECTORY.md.
 pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> SyncPlan {
     let mut out = SyncPlan::default();
     let by_login: BTreeMap<String, &LedgerUser> =
