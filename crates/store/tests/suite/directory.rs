@@ -273,6 +273,20 @@ pub async fn u2_a_full_area_creates_users_blocked_and_a_later_sync_activates_the
         .block_user(&admin(), "bob", "on leave")
         .await
         .unwrap();
+    // A plan made now activates carl; if the room is taken before it is written (here by a
+    // user created by hand), the activation waits instead of failing the sync.
+    let p = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert_eq!(p.activate, vec!["carl".to_string()]);
+    users(db, &["hand"]).await;
+    let r = db.ledger.apply_directory_plan(&admin(), &p).await.unwrap();
+    assert_eq!((r.counts.activated, r.counts.not_activated), (0, 1));
+    let carl = db.ledger.user("carl").await.unwrap();
+    assert_eq!(carl.block_reason.as_deref(), Some("license_limit"));
+    db.ledger.delete_user(&admin(), "hand").await.unwrap();
     let r = sync(db, &snap).await;
     assert_eq!(r.counts.activated, 1);
     assert_eq!(
