@@ -8,7 +8,7 @@ use seatkeeper_core::directory::{
     CreatedRoles, DisabledRule, Entry, FolderRule, Mapping, RoleKind, Snapshot, Source, plan,
 };
 use seatkeeper_core::{Area, SeatKind, UserState};
-use seatkeeper_store::{AuditFilter, DirectorySyncReport};
+use seatkeeper_store::{AuditFilter, DirectorySyncReport, LoginAnswer, LoginRequest};
 
 use crate::support::*;
 
@@ -221,6 +221,31 @@ pub async fn i1_disabled_and_removed_users_are_blocked_with_their_reasons_and_se
         .grant(&admin(), &s(&["ann", "bob", "hand"]), &s(&["crm"]))
         .await
         .unwrap();
+    // ann is logged in when the sync blocks her (S4: her session ends with the block).
+    let session = match db
+        .ledger
+        .login_many(&[LoginRequest {
+            login: "ann".into(),
+            client: "test".into(),
+        }])
+        .await
+        .unwrap()
+        .remove(0)
+    {
+        LoginAnswer::Allowed(a) => a.session_id,
+        LoginAnswer::Refused(r) => panic!("ann refused: {r:?}"),
+    };
+    let entitled = |id: String| {
+        let ledger = &db.ledger;
+        async move {
+            ledger
+                .entitlement(Some(&id), None, "crm.use")
+                .await
+                .map(|e| e.allowed)
+                .unwrap_or(false)
+        }
+    };
+    assert!(entitled(session.clone()).await);
 
     let snap = Snapshot {
         users: vec![person("ann", true), person("carl", false)],
@@ -232,6 +257,7 @@ pub async fn i1_disabled_and_removed_users_are_blocked_with_their_reasons_and_se
     assert_eq!(ann.state, UserState::Blocked);
     assert_eq!(ann.block_reason.as_deref(), Some("directory_disabled"));
     assert!(ann.licenses.is_empty());
+    assert!(!entitled(session).await, "the block ended ann's session");
     let bob = db.ledger.user("bob").await.unwrap();
     assert_eq!(bob.state, UserState::Blocked);
     assert_eq!(bob.block_reason.as_deref(), Some("directory_removed"));
