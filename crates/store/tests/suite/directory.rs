@@ -195,10 +195,20 @@ pub async fn i1_first_sync_creates_users_roles_and_members_and_a_second_writes_n
     renamed.users[1]
         .attrs
         .insert("cn".to_string(), vec!["Robert".to_string()]);
+    renamed.users[1].dn = format!("uid=bob,ou=South,ou=Sales,{BASE}");
     let third = sync(db, &renamed).await;
     assert_eq!(third.counts.updated, 1);
     assert_eq!(third.counts.blocked, 0);
-    assert_eq!(db.ledger.user("bob").await.unwrap().name, "Robert");
+    let bob = db.ledger.user("bob").await.unwrap();
+    assert_eq!(
+        (bob.name.as_str(), bob.folder.as_str()),
+        ("Robert", "Sales/South")
+    );
+    let state = db.ledger.directory_state().await.unwrap();
+    assert!(matches!(
+        &state.users.iter().find(|u| u.login == "bob").unwrap().source,
+        Source::Directory { dn } if dn.contains("ou=South")
+    ));
     let hand = db.ledger.user("hand").await.unwrap();
     assert_eq!(hand.state, UserState::Active);
 }
