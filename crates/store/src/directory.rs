@@ -473,6 +473,7 @@ impl Ledger {
             let found = directory_users(&mut tx, chunk).await?;
             let mut room = rooms(&mut tx).await?;
             let mut take: BTreeMap<Area, Vec<(i64, String)>> = BTreeMap::new();
+            let mut waiting: Vec<Val> = Vec::new();
             for login in chunk {
                 let Some((id, area, state, why)) = found.get(&key(login)) else {
                     continue;
@@ -483,7 +484,10 @@ impl Ledger {
                 }
                 match room.get_mut(area) {
                     // Full: the rest of this area waits for a later sync, oldest first.
-                    Some(Some(r)) if *r <= 0 => c.not_activated += 1,
+                    Some(Some(r)) if *r <= 0 => {
+                        c.not_activated += 1;
+                        waiting.push(Val::Int(*id));
+                    }
                     Some(Some(r)) => {
                         *r -= 1;
                         take.entry(*area).or_default().push((*id, login.clone()));
@@ -507,6 +511,14 @@ impl Ledger {
                         .map(|(_, l)| Audit::new("user.activate", l, json!({}))),
                 );
             }
+            // Those that did not fit wait as the plan's own overflow does: `license_limit`
+            // (a removed or disabled user that came back keeps no stale reason).
+            execute_in(
+                &mut tx,
+                "UPDATE users SET block_reason = 'license_limit' WHERE id IN ({ids})",
+                &waiting,
+            )
+            .await?;
             audit(&mut tx, now, actor, entries).await?;
             tx.commit().await?;
             self.yield_to_writers().await;
