@@ -8,7 +8,9 @@ use seatkeeper_core::directory::{
     CreatedRoles, DisabledRule, Entry, FolderRule, Mapping, RoleKind, Snapshot, Source, plan,
 };
 use seatkeeper_core::{Area, SeatKind, UserState};
-use seatkeeper_store::{AuditFilter, DirectorySyncReport, LoginAnswer, LoginRequest};
+use seatkeeper_store::{
+    AuditFilter, DirectorySyncReport, DistributionSettings, LoginAnswer, LoginRequest,
+};
 
 use crate::support::*;
 
@@ -375,5 +377,20 @@ pub async fn d5_a_product_bound_to_a_role_follows_a_group_membership_change(db: 
     snap.groups = vec![group("sales", &["ann"])];
     let r = sync(db, &snap).await;
     assert_eq!(r.counts.members_removed, 1);
+    assert!(db.ledger.user("bob").await.unwrap().licenses.is_empty());
+    // With role-based distribution off, a sync changes memberships and nothing else.
+    db.ledger
+        .set_distribution_settings(
+            &admin(),
+            DistributionSettings {
+                redistribute_on_role_change: false,
+                role_based_distribution: false,
+            },
+        )
+        .await
+        .unwrap();
+    snap.groups = vec![group("sales", &["ann", "bob"])];
+    let r = sync(db, &snap).await;
+    assert_eq!((r.counts.members_added, r.counts.redistributed), (1, 0));
     assert!(db.ledger.user("bob").await.unwrap().licenses.is_empty());
 }
