@@ -75,6 +75,31 @@ impl FolderTree {
         Ok(FolderId(cur))
     }
 
+    /// The folder at `path`, created with any missing parents (create_folder, the directory
+    /// sync); "" or "/" is the root.
+    pub async fn ensure(&mut self, tx: &mut Tx, path: &str) -> Result<FolderId> {
+        let mut cur = ROOT_FOLDER.0;
+        for name in split_folder_path(path)? {
+            validate_folder_name(name)?;
+            cur = match self.child(cur, name) {
+                Some(id) => id,
+                None => {
+                    let row = sqlx::query(
+                        "INSERT INTO folders (parent_id, name) VALUES ($1, $2) RETURNING id",
+                    )
+                    .bind(cur)
+                    .bind(name.to_string())
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    let id = get_i64(&row, "id")?;
+                    self.nodes.insert(id, (Some(cur), name.to_string()));
+                    id
+                }
+            };
+        }
+        Ok(FolderId(cur))
+    }
+
     fn has_children(&self, id: i64) -> bool {
         self.nodes.values().any(|(p, _)| *p == Some(id))
     }
@@ -92,25 +117,7 @@ impl Ledger {
         if tree.resolve(path).is_ok() {
             return Err(DomainError::DuplicateFolder(path.to_string()).into());
         }
-        let mut cur = ROOT_FOLDER.0;
-        for name in parts {
-            validate_folder_name(name)?;
-            cur = match tree.child(cur, name) {
-                Some(id) => id,
-                None => {
-                    let row = sqlx::query(
-                        "INSERT INTO folders (parent_id, name) VALUES ($1, $2) RETURNING id",
-                    )
-                    .bind(cur)
-                    .bind(name.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let id = get_i64(&row, "id")?;
-                    tree.nodes.insert(id, (Some(cur), name.to_string()));
-                    id
-                }
-            };
-        }
+        let cur = tree.ensure(&mut tx, path).await?.0;
         let path = tree.path(FolderId(cur));
         audit(
             &mut tx,

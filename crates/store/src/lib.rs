@@ -20,6 +20,7 @@ mod backup;
 mod clock;
 pub mod consts;
 mod db;
+mod directory;
 mod distribution;
 mod error;
 mod explain;
@@ -52,6 +53,9 @@ pub use access::*;
 pub use backup::{BackupReport, RestoreReport, backup, restore, sqlite_file};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Ledger, database_url, redact};
+pub use directory::{
+    DIRECTORY_CHUNK_USERS, DirectoryRunView, DirectorySyncCounts, DirectorySyncReport,
+};
 pub use distribution::{
     DEFAULT_CHUNK_USERS, DEFAULT_DETAIL, NeedView, PlanItem, RedistributionReport, RunView, Scope,
 };

@@ -8,7 +8,9 @@ use seatkeeper_core::{
 };
 use serde_json::json;
 
-use crate::db::{Audit, Tx, audit, count, dt, fetch_in, get_i64, get_opt_str, get_str, ts};
+use crate::db::{
+    Audit, Tx, audit, count, dt, execute_in, fetch_in, get_i64, get_opt_str, get_str, ts,
+};
 use crate::folders::FolderTree;
 use crate::loaders::{USER_COLUMNS, record, user_by_login, users_by_login};
 use crate::reconcile::reconcile;
@@ -17,7 +19,12 @@ use crate::{Actor, BlockReport, Ledger, NewUser, Result, UserFilter, UserLicense
 
 /// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
 /// `area_counters` enforces the same; this gives the precise message.
-async fn check_room(tx: &mut Tx, area: Area, extra: u64, now: time::OffsetDateTime) -> Result<()> {
+pub(crate) async fn check_room(
+    tx: &mut Tx,
+    area: Area,
+    extra: u64,
+    now: time::OffsetDateTime,
+) -> Result<()> {
     let row = sqlx::query("SELECT active_users, user_limit FROM area_counters WHERE area = $1")
         .bind(area.as_str().to_string())
         .fetch_one(&mut **tx)
@@ -51,27 +58,47 @@ async fn check_room(tx: &mut Tx, area: Area, extra: u64, now: time::OffsetDateTi
 
 /// Deletes a user's assignments (block and delete free every seat, U3).
 async fn free_seats(tx: &mut Tx, user_id: i64) -> Result<Vec<String>> {
+    Ok(free_seats_of(tx, &[user_id])
+        .await?
+        .remove(&user_id)
+        .unwrap_or_default())
+}
+
+/// [`free_seats`] for many users at once, with set-based statements (the directory sync
+/// blocks thousands in one chunk): the freed products per user, sorted.
+pub(crate) async fn free_seats_of(
+    tx: &mut Tx,
+    user_ids: &[i64],
+) -> Result<BTreeMap<i64, Vec<String>>> {
+    let ids: Vec<Val> = user_ids.iter().map(|id| Val::Int(*id)).collect();
     // A blocked user is logged out at once: their sessions and floating seats end with them.
-    sqlx::query(
-        "DELETE FROM floating_holds WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
+    execute_in(
+        tx,
+        "DELETE FROM floating_holds WHERE session_id IN \
+         (SELECT id FROM sessions WHERE user_id IN ({ids}))",
+        &ids,
     )
-    .bind(user_id)
-    .execute(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    let rows = sqlx::query("DELETE FROM assignments WHERE user_id = $1 RETURNING product_code")
-        .bind(user_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut products: Vec<String> = rows
-        .iter()
-        .map(|r| get_str(r, "product_code"))
-        .collect::<Result<_>>()?;
-    products.sort();
-    Ok(products)
+    execute_in(tx, "DELETE FROM sessions WHERE user_id IN ({ids})", &ids).await?;
+    let rows = fetch_in(
+        tx,
+        "DELETE FROM assignments WHERE user_id IN ({ids}) RETURNING user_id, product_code",
+        &ids,
+        1,
+        &[],
+    )
+    .await?;
+    let mut freed: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for r in &rows {
+        freed
+            .entry(get_i64(r, "user_id")?)
+            .or_default()
+            .push(get_str(r, "product_code")?);
+    }
+    for products in freed.values_mut() {
+        products.sort();
+    }
+    Ok(freed)
 }
 
 /// `head` (selecting from `users u`) with the WHERE clause of `filter` and its binds; shared by

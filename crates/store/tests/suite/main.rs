@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cases;
+mod directory;
 mod distribution;
 mod import;
 mod invariants;
@@ -94,9 +95,14 @@ on_both_backends!(
     x13_9_no_op_changes_write_no_audit_records,
     x14_expiry_then_each_write_uses_no_expired_seat,
     x14_database_refusals_name_the_real_product_and_numbers,
+    i1_first_sync_creates_users_roles_and_members_and_a_second_writes_nothing,
+    i1_disabled_and_removed_users_are_blocked_with_their_reasons_and_seats_freed,
+    u2_a_full_area_creates_users_blocked_and_a_later_sync_activates_them_oldest_first,
+    d5_a_product_bound_to_a_role_follows_a_group_membership_change,
 );
 
 use cases::*;
+use directory::*;
 use distribution::*;
 use import::*;
 use invariants::*;

@@ -1,0 +1,396 @@
+//! Directory sync, the store's part (I1, U2, D5), on both backends: plans made by the core's
+//! planner from snapshots built in code (no LDAP server), written by `apply_directory_plan`,
+//! and the ledger read back through `directory_state`.
+
+use std::collections::BTreeMap;
+
+use seatkeeper_core::directory::{
+    CreatedRoles, DisabledRule, Entry, FolderRule, Mapping, RoleKind, Snapshot, Source, plan,
+};
+use seatkeeper_core::{Area, SeatKind, UserState};
+use seatkeeper_store::{
+    AuditFilter, DirectorySyncReport, DistributionSettings, LoginAnswer, LoginRequest,
+};
+
+use crate::support::*;
+
+const BASE: &str = "dc=ex,dc=com";
+
+fn person(uid: &str, disabled: bool) -> Entry {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("uid".to_string(), vec![uid.to_string()]);
+    attrs.insert("cn".to_string(), vec![format!("{uid} Person")]);
+    attrs.insert("mail".to_string(), vec![format!("{uid}@ex.com")]);
+    if disabled {
+        attrs.insert(
+            "pwdaccountlockedtime".to_string(),
+            vec!["000001010000Z".to_string()],
+        );
+    }
+    Entry {
+        dn: format!("uid={uid},ou=North,ou=Sales,{BASE}"),
+        attrs,
+    }
+}
+
+fn group(cn: &str, members: &[&str]) -> Entry {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("cn".to_string(), vec![cn.to_string()]);
+    attrs.insert(
+        "member".to_string(),
+        members
+            .iter()
+            .map(|m| {
+                if m.starts_with("cn=") {
+                    format!("{m},ou=Groups,{BASE}")
+                } else {
+                    format!("uid={m},ou=North,ou=Sales,{BASE}")
+                }
+            })
+            .collect(),
+    );
+    Entry {
+        dn: format!("cn={cn},ou=Groups,{BASE}"),
+        attrs,
+    }
+}
+
+fn mapping() -> Mapping {
+    let mut m = Mapping::openldap();
+    m.folder = FolderRule::OuPath {
+        base_dn: BASE.to_string(),
+    };
+    m.disabled = DisabledRule::Attribute {
+        attr: "pwdAccountLockedTime".to_string(),
+        value: None,
+    };
+    m.roles.create = Some(CreatedRoles {
+        parent: None,
+        kind: RoleKind::Organizational,
+    });
+    m
+}
+
+async fn sync(db: &TestDb, snap: &Snapshot) -> DirectorySyncReport {
+    let state = db.ledger.directory_state().await.unwrap();
+    let p = plan(snap, &state, &mapping());
+    db.ledger.apply_directory_plan(&admin(), &p).await.unwrap()
+}
+
+async fn audit_rows(db: &TestDb) -> Vec<String> {
+    db.ledger
+        .audit_log(&AuditFilter {
+            limit: Some(100_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect()
+}
+
+fn products(u: &seatkeeper_store::UserView) -> Vec<String> {
+    u.licenses.iter().map(|l| l.product.clone()).collect()
+}
+
+/// crm: 5 named employee seats; employee area limited to `max_users` when given.
+async fn licensed(db: &TestDb, max_users: Option<u32>) {
+    let mut o = order(
+        vec![product("crm", false)],
+        vec![package("C1", "crm", SeatKind::Named, Area::Employee, 5)],
+    );
+    if let Some(n) = max_users {
+        o.area_limits = vec![limit(Area::Employee, n)];
+    }
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+}
+
+pub async fn i1_first_sync_creates_users_roles_and_members_and_a_second_writes_nothing(
+    db: &TestDb,
+) {
+    users(db, &["hand"]).await;
+    let snap = Snapshot {
+        users: vec![
+            person("ann", false),
+            person("bob", false),
+            person("carl", true),
+        ],
+        groups: vec![
+            group("sales", &["ann", "bob", "cn=north"]),
+            group("north", &["carl"]),
+        ],
+    };
+    let first = sync(db, &snap).await;
+    assert!(first.run_id.is_some());
+    assert_eq!(first.counts.created, 3);
+    assert_eq!(first.counts.created_blocked, 1);
+    assert_eq!(first.counts.roles_created, 2);
+    assert_eq!(first.counts.members_added, 3);
+
+    let ann = db.ledger.user("ann").await.unwrap();
+    assert_eq!(ann.state, UserState::Active);
+    assert_eq!(ann.name, "ann Person");
+    assert_eq!(ann.email, "ann@ex.com");
+    assert_eq!(ann.folder, "Sales/North");
+    let carl = db.ledger.user("carl").await.unwrap();
+    assert_eq!(carl.state, UserState::Blocked);
+    assert_eq!(carl.block_reason.as_deref(), Some("directory_disabled"));
+
+    let state = db.ledger.directory_state().await.unwrap();
+    let sales = state.roles.iter().find(|r| r.name == "sales").unwrap();
+    assert_eq!(sales.parent.as_deref(), Some("All employees"));
+    assert_eq!(
+        sales.source_dn.as_deref(),
+        Some("cn=sales,ou=Groups,dc=ex,dc=com")
+    );
+    assert_eq!(
+        sales.members.iter().cloned().collect::<Vec<_>>(),
+        vec!["ann", "bob"]
+    );
+    let north = state.roles.iter().find(|r| r.name == "north").unwrap();
+    assert_eq!(north.parent.as_deref(), Some("sales"));
+    let hand = state.users.iter().find(|u| u.login == "hand").unwrap();
+    assert_eq!(hand.source, Source::Other);
+    assert!(matches!(
+        &state.users.iter().find(|u| u.login == "ann").unwrap().source,
+        Source::Directory { dn } if dn == "uid=ann,ou=North,ou=Sales,dc=ex,dc=com"
+    ));
+
+    // One audit record for the run, one system message, one run in the history.
+    let actions = audit_rows(db).await;
+    assert_eq!(actions.iter().filter(|a| *a == "directory.sync").count(), 1);
+    let messages = db.ledger.messages(false, 50).await.unwrap();
+    assert_eq!(messages.iter().filter(|m| m.kind == "directory").count(), 1);
+    let runs = db.ledger.directory_runs(10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, "succeeded");
+    assert_eq!(runs[0].counts["created"], 3);
+
+    // Planning again against what the store loads finds nothing to do, and applying that
+    // writes nothing: no audit row, no message, no run.
+    let again = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert!(again.is_empty(), "{again:?}");
+    let second = db
+        .ledger
+        .apply_directory_plan(&admin(), &again)
+        .await
+        .unwrap();
+    assert_eq!(second, DirectorySyncReport::default());
+    assert_eq!(audit_rows(db).await, actions);
+    assert_eq!(
+        db.ledger.messages(false, 50).await.unwrap().len(),
+        messages.len()
+    );
+    assert_eq!(db.ledger.directory_runs(10).await.unwrap().len(), 1);
+
+    // A name change in the directory is an update, and the user created by hand is never
+    // touched although the directory does not list it.
+    let mut renamed = snap.clone();
+    renamed.users[1]
+        .attrs
+        .insert("cn".to_string(), vec!["Robert".to_string()]);
+    renamed.users[1].dn = format!("uid=bob,ou=South,ou=Sales,{BASE}");
+    let third = sync(db, &renamed).await;
+    assert_eq!(third.counts.updated, 1);
+    assert_eq!(third.counts.blocked, 0);
+    let bob = db.ledger.user("bob").await.unwrap();
+    assert_eq!(
+        (bob.name.as_str(), bob.folder.as_str()),
+        ("Robert", "Sales/South")
+    );
+    let state = db.ledger.directory_state().await.unwrap();
+    assert!(matches!(
+        &state.users.iter().find(|u| u.login == "bob").unwrap().source,
+        Source::Directory { dn } if dn.contains("ou=South")
+    ));
+    let hand = db.ledger.user("hand").await.unwrap();
+    assert_eq!(hand.state, UserState::Active);
+}
+
+pub async fn i1_disabled_and_removed_users_are_blocked_with_their_reasons_and_seats_freed(
+    db: &TestDb,
+) {
+    licensed(db, None).await;
+    users(db, &["hand"]).await;
+    let snap = Snapshot {
+        users: vec![
+            person("ann", false),
+            person("bob", false),
+            person("carl", false),
+        ],
+        groups: vec![],
+    };
+    sync(db, &snap).await;
+    db.ledger
+        .grant(&admin(), &s(&["ann", "bob", "hand"]), &s(&["crm"]))
+        .await
+        .unwrap();
+    // ann is logged in when the sync blocks her (S4: her session ends with the block).
+    let session = match db
+        .ledger
+        .login_many(&[LoginRequest {
+            login: "ann".into(),
+            client: "test".into(),
+        }])
+        .await
+        .unwrap()
+        .remove(0)
+    {
+        LoginAnswer::Allowed(a) => a.session_id,
+        LoginAnswer::Refused(r) => panic!("ann refused: {r:?}"),
+    };
+    let entitled = |id: String| {
+        let ledger = &db.ledger;
+        async move {
+            ledger
+                .entitlement(Some(&id), None, "crm.use")
+                .await
+                .map(|e| e.allowed)
+                .unwrap_or(false)
+        }
+    };
+    assert!(entitled(session.clone()).await);
+
+    let snap = Snapshot {
+        users: vec![person("ann", true), person("carl", false)],
+        groups: vec![],
+    };
+    let r = sync(db, &snap).await;
+    assert_eq!(r.counts.blocked, 2);
+    let ann = db.ledger.user("ann").await.unwrap();
+    assert_eq!(ann.state, UserState::Blocked);
+    assert_eq!(ann.block_reason.as_deref(), Some("directory_disabled"));
+    assert!(ann.licenses.is_empty());
+    assert!(!entitled(session).await, "the block ended ann's session");
+    let bob = db.ledger.user("bob").await.unwrap();
+    assert_eq!(bob.state, UserState::Blocked);
+    assert_eq!(bob.block_reason.as_deref(), Some("directory_removed"));
+    assert!(bob.licenses.is_empty());
+    // The user created by hand is not in the directory and keeps everything.
+    let hand = db.ledger.user("hand").await.unwrap();
+    assert_eq!(hand.state, UserState::Active);
+    assert_eq!(products(&hand), vec!["crm"]);
+    // Each block wrote the audit record a block by hand writes.
+    let actions = audit_rows(db).await;
+    assert_eq!(actions.iter().filter(|a| *a == "user.block").count(), 2);
+}
+
+pub async fn u2_a_full_area_creates_users_blocked_and_a_later_sync_activates_them_oldest_first(
+    db: &TestDb,
+) {
+    licensed(db, Some(2)).await;
+    let mut snap = Snapshot {
+        users: vec![person("ann", false), person("bob", false)],
+        groups: vec![],
+    };
+    sync(db, &snap).await;
+    // carl arrives before dave: carl is older.
+    db.clock.advance(time::Duration::minutes(1));
+    snap.users.push(person("carl", false));
+    let r = sync(db, &snap).await;
+    assert_eq!(r.counts.created_blocked, 1);
+    db.clock.advance(time::Duration::minutes(1));
+    snap.users.push(person("dave", false));
+    sync(db, &snap).await;
+    for login in ["carl", "dave"] {
+        let u = db.ledger.user(login).await.unwrap();
+        assert_eq!(u.state, UserState::Blocked, "{login}");
+        assert_eq!(u.block_reason.as_deref(), Some("license_limit"), "{login}");
+    }
+    // An administrator blocks bob: room for one. The next sync activates the oldest
+    // waiting user (carl), dave waits, and bob (blocked by hand) stays blocked.
+    db.ledger
+        .block_user(&admin(), "bob", "on leave")
+        .await
+        .unwrap();
+    // A plan made now activates carl; if the room is taken before it is written (here by a
+    // user created by hand), the activation waits instead of failing the sync.
+    let p = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert_eq!(p.activate, vec!["carl".to_string()]);
+    users(db, &["hand"]).await;
+    let r = db.ledger.apply_directory_plan(&admin(), &p).await.unwrap();
+    assert_eq!((r.counts.activated, r.counts.not_activated), (0, 1));
+    let carl = db.ledger.user("carl").await.unwrap();
+    assert_eq!(carl.block_reason.as_deref(), Some("license_limit"));
+    db.ledger.delete_user(&admin(), "hand").await.unwrap();
+    let r = sync(db, &snap).await;
+    assert_eq!(r.counts.activated, 1);
+    assert_eq!(
+        db.ledger.user("carl").await.unwrap().state,
+        UserState::Active
+    );
+    let dave = db.ledger.user("dave").await.unwrap();
+    assert_eq!(dave.state, UserState::Blocked);
+    assert_eq!(dave.block_reason.as_deref(), Some("license_limit"));
+    let bob = db.ledger.user("bob").await.unwrap();
+    assert_eq!(bob.block_reason.as_deref(), Some("on leave"));
+    // Nothing more to do while the area is full.
+    let again = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert!(again.is_empty(), "{again:?}");
+}
+
+pub async fn d5_a_product_bound_to_a_role_follows_a_group_membership_change(db: &TestDb) {
+    licensed(db, None).await;
+    let mut snap = Snapshot {
+        users: vec![person("ann", false), person("bob", false)],
+        groups: vec![group("sales", &["ann"])],
+    };
+    sync(db, &snap).await;
+    let sales = db
+        .ledger
+        .roles()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "sales")
+        .unwrap()
+        .id;
+    db.ledger
+        .set_role_product(&admin(), sales, "crm", true)
+        .await
+        .unwrap();
+    // bob joins the group: the sync redistributes for him, and he gets crm.
+    snap.groups = vec![group("sales", &["ann", "bob"])];
+    let r = sync(db, &snap).await;
+    assert_eq!(r.counts.members_added, 1);
+    assert_eq!(r.counts.redistributed, 1);
+    assert_eq!(products(&db.ledger.user("bob").await.unwrap()), vec!["crm"]);
+    // ann was not touched: no redistribution ran for her.
+    assert!(db.ledger.user("ann").await.unwrap().licenses.is_empty());
+    // bob leaves the group: the seat goes with the membership.
+    snap.groups = vec![group("sales", &["ann"])];
+    let r = sync(db, &snap).await;
+    assert_eq!(r.counts.members_removed, 1);
+    assert!(db.ledger.user("bob").await.unwrap().licenses.is_empty());
+    // With role-based distribution off, a sync changes memberships and nothing else.
+    db.ledger
+        .set_distribution_settings(
+            &admin(),
+            DistributionSettings {
+                redistribute_on_role_change: false,
+                role_based_distribution: false,
+            },
+        )
+        .await
+        .unwrap();
+    snap.groups = vec![group("sales", &["ann", "bob"])];
+    let r = sync(db, &snap).await;
+    assert_eq!((r.counts.members_added, r.counts.redistributed), (1, 0));
+    assert!(db.ledger.user("bob").await.unwrap().licenses.is_empty());
+}
