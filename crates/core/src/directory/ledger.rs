@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::mapping::RoleKind;
-use super::plan::SyncPlan;
+use super::sync_plan::SyncPlan;
 use crate::{Area, UserState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

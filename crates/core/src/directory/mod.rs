@@ -46,6 +46,7 @@ mod ledger;
 mod mapping;
 mod plan;
 mod roles;
+mod sync_plan;
 
 pub use dn::{normalize_dn, parse_dn};
 pub use ledger::{LedgerRole, LedgerState, LedgerUser, Source, apply};
@@ -53,7 +54,8 @@ pub use mapping::{
     AreaMatch, AreaRule, CreatedRoles, DisabledRule, FolderRule, Mapping, MemberKind, ROOT_ROLE,
     RemovedAction, RoleKind, RoleRule,
 };
-pub use plan::{
-    Block, Membership, NewRole, NewUser, Reparent, SkipReason, Skipped, SyncPlan, UserUpdate, plan,
+pub use plan::plan;
+pub use sync_plan::{
+    Block, Membership, NewRole, NewUser, Reparent, SkipReason, Skipped, SyncPlan, UserUpdate,
     reason,
 };

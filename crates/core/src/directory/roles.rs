@@ -7,7 +7,7 @@ use super::Entry;
 use super::dn::{member_dn, normalize_dn, rdn_value};
 use super::ledger::LedgerState;
 use super::mapping::{Mapping, MemberKind};
-use super::plan::{Membership, NewRole, Reparent, SkipReason, Skipped, SyncPlan};
+use super::sync_plan::{Membership, NewRole, Reparent, SkipReason, Skipped, SyncPlan};
 
 fn key(s: &str) -> String {
     s.to_lowercase()
