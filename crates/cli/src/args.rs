@@ -141,7 +141,7 @@ pub enum Command {
     /// Vendor commands: keys, issuing and inspecting license files (L6).
     #[command(subcommand)]
     Vendor(VendorCmd),
-    /// The LDAP directory users come from (I1): test the connection.
+    /// The LDAP directory users come from (I1): test the connection, sync users and groups.
     #[command(subcommand)]
     Ldap(LdapCmd),
 }
@@ -154,6 +154,17 @@ pub enum LdapCmd {
         /// The TOML file `serve --config` reads, with a `[directory]` section.
         #[arg(long, env = "SEATKEEPER_CONFIG")]
         config: PathBuf,
+    },
+    /// Read the directory and bring users, folders, roles and memberships in line with it
+    /// (I1), creating users beyond an area's limit blocked (U2) and redistributing for the
+    /// users it touched (D5). With --preview, print the plan and write nothing.
+    Sync {
+        /// The TOML file `serve --config` reads, with a `[directory]` section.
+        #[arg(long, env = "SEATKEEPER_CONFIG")]
+        config: PathBuf,
+        /// Show what the sync would change; change nothing.
+        #[arg(long)]
+        preview: bool,
     },
 }
 

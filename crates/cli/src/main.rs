@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use seatkeeper_store::{Actor, Ledger};
 
-use args::{Cli, Command};
+use args::{Cli, Command, LdapCmd};
 use commands::{directory, ops, tour, vendor};
 use error::CliError;
 use output::Out;
@@ -123,9 +123,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Openapi = &cli.command {
         return ops::openapi();
     }
-    // The directory is not the ledger: nothing to open.
-    if let Command::Ldap(cmd) = &cli.command {
-        return directory::ldap_cmd(cmd, &out).await;
+    // Testing the directory needs no ledger.
+    if let Command::Ldap(LdapCmd::Test { config }) = &cli.command {
+        return directory::test(config, &out).await;
     }
     let ledger = Ledger::open(&cli.database()).await?;
     let result = commands::command(&cli, &ledger, &who, &out).await;

@@ -1,46 +1,152 @@
-//! `seatkeeper ldap ...`: the LDAP directory users come from (issue 15). Opens no ledger.
+//! `seatkeeper ldap ...`: the LDAP directory users come from (issue 15). `test` opens no
+//! ledger; `sync` plans against the ledger and applies.
 
+use std::path::Path;
+
+use seatkeeper_core::directory::SyncPlan;
 use seatkeeper_directory::TlsMode;
+use seatkeeper_store::{Actor, Ledger};
 
-use crate::args::LdapCmd;
 use crate::error::CliError;
 use crate::output::Out;
 
-pub async fn ldap_cmd(cmd: &LdapCmd, out: &Out) -> Result<(), CliError> {
-    match cmd {
-        LdapCmd::Test { config } => {
-            let settings = seatkeeper_server::config::directory_config(config)
-                .map_err(|e| CliError::Usage(e.to_string()))?;
-            let report = seatkeeper_directory::test_connection(&settings)
-                .await
-                .map_err(CliError::Directory)?;
-            out.show(&report, |r| {
-                let transport = match r.tls {
-                    TlsMode::Plain => "plain ldap://, no TLS",
-                    TlsMode::StartTls => "StartTLS",
-                    TlsMode::Ldaps => "ldaps://",
-                };
-                println!("connected to {} ({transport})", r.address);
-                if r.bind_dn.is_empty() {
-                    println!("bound anonymously");
-                } else {
-                    println!("bound as {}", r.bind_dn);
-                }
-                println!("users:  {}", r.users);
-                println!("groups: {}", r.groups);
-                if !r.examples.is_empty() {
-                    println!("examples:");
-                }
-                for entry in &r.examples {
-                    println!("  {}", entry.dn);
-                    for (name, values) in &entry.attrs {
-                        if name == "objectclass" {
-                            continue;
-                        }
-                        println!("    {name}: {}", values.join(", "));
-                    }
-                }
-            })
+/// `seatkeeper ldap test`: connect, bind, read (paged) and show counts and three examples.
+pub async fn test(config: &Path, out: &Out) -> Result<(), CliError> {
+    let settings = seatkeeper_server::config::directory_config(config)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let report = seatkeeper_directory::test_connection(&settings)
+        .await
+        .map_err(CliError::Directory)?;
+    out.show(&report, |r| {
+        let transport = match r.tls {
+            TlsMode::Plain => "plain ldap://, no TLS",
+            TlsMode::StartTls => "StartTLS",
+            TlsMode::Ldaps => "ldaps://",
+        };
+        println!("connected to {} ({transport})", r.address);
+        if r.bind_dn.is_empty() {
+            println!("bound anonymously");
+        } else {
+            println!("bound as {}", r.bind_dn);
         }
+        println!("users:  {}", r.users);
+        println!("groups: {}", r.groups);
+        if !r.examples.is_empty() {
+            println!("examples:");
+        }
+        for entry in &r.examples {
+            println!("  {}", entry.dn);
+            for (name, values) in &entry.attrs {
+                if name == "objectclass" {
+                    continue;
+                }
+                println!("    {name}: {}", values.join(", "));
+            }
+        }
+    })
+}
+
+/// `seatkeeper ldap sync [--preview]`: read the directory, plan against the ledger, and
+/// (unless previewing) apply the plan. A read that fails is recorded in the run history with
+/// its error; a preview and a sync that finds no change write nothing.
+pub async fn sync(
+    config: &Path,
+    preview: bool,
+    ledger: &Ledger,
+    who: &Actor,
+    out: &Out,
+) -> Result<(), CliError> {
+    let settings = seatkeeper_server::config::directory_config(config)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let snapshot = match seatkeeper_directory::read_snapshot(&settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            if !preview {
+                let counts = serde_json::json!({});
+                ledger
+                    .record_directory_run(false, &counts, Some(&e.to_string()))
+                    .await?;
+            }
+            return Err(CliError::Directory(e));
+        }
+    };
+    let state = ledger.directory_state().await?;
+    let plan = seatkeeper_core::directory::plan(&snapshot, &state, &settings.mapping);
+    if preview {
+        return out.show(&plan, |p| {
+            print_plan(p, snapshot.users.len(), snapshot.groups.len())
+        });
+    }
+    let report = ledger.apply_directory_plan(who, &plan).await?;
+    out.show(&report, |r| {
+        if r.run_id.is_none() {
+            println!(
+                "no change: {} users and {} groups read, nothing written",
+                snapshot.users.len(),
+                snapshot.groups.len()
+            );
+            print_skipped(&plan);
+            return;
+        }
+        let c = &r.counts;
+        println!(
+            "created {} ({} blocked), updated {}, blocked {}, deleted {}, activated {} \
+             ({} waiting for room), roles created {}, roles moved {}, members +{} -{}, \
+             skipped {}",
+            c.created,
+            c.created_blocked,
+            c.updated,
+            c.blocked,
+            c.deleted,
+            c.activated,
+            c.not_activated,
+            c.roles_created,
+            c.roles_reparented,
+            c.members_added,
+            c.members_removed,
+            c.skipped
+        );
+        println!(
+            "redistributed {} users: {} granted, {} recalled",
+            c.redistributed, c.granted, c.recalled
+        );
+        print_skipped(&plan);
+    })
+}
+
+fn print_plan(p: &SyncPlan, users: usize, groups: usize) {
+    println!("preview: {users} users and {groups} groups read; nothing written");
+    let blocked = p.create.iter().filter(|u| u.blocked.is_some()).count();
+    println!("create:     {} ({blocked} blocked)", p.create.len());
+    println!("update:     {}", p.update.len());
+    println!("block:      {}", p.block.len());
+    println!("delete:     {}", p.delete.len());
+    println!("activate:   {}", p.activate.len());
+    println!("new roles:  {}", p.roles_create.len());
+    println!("roles moved: {}", p.roles_reparent.len());
+    println!(
+        "members:    +{} -{}",
+        p.add_members.len(),
+        p.remove_members.len()
+    );
+    for u in p.create.iter().take(20) {
+        match &u.blocked {
+            Some(reason) => println!("  + {} (blocked: {reason})", u.login),
+            None => println!("  + {}", u.login),
+        }
+    }
+    for b in p.block.iter().take(20) {
+        println!("  x {} ({})", b.login, b.reason);
+    }
+    print_skipped(p);
+}
+
+fn print_skipped(p: &SyncPlan) {
+    if p.skipped.is_empty() {
+        return;
+    }
+    println!("skipped: {}", p.skipped.len());
+    for s in p.skipped.iter().take(20) {
+        println!("  {}: {}", s.dn, s.reason);
     }
 }

@@ -14,7 +14,7 @@ pub mod vendor;
 
 use seatkeeper_store::{Actor, Ledger};
 
-use crate::args::{Cli, Command, SettingsCmd};
+use crate::args::{Cli, Command, LdapCmd, SettingsCmd};
 use crate::error::CliError;
 use crate::output::Out;
 
@@ -24,9 +24,12 @@ pub async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Resu
         | Command::Tour { .. }
         | Command::Serve(_)
         | Command::Openapi
-        | Command::Ldap(_)
+        | Command::Ldap(LdapCmd::Test { .. })
         | Command::Backup { .. }
         | Command::Restore { .. } => Ok(()),
+        Command::Ldap(LdapCmd::Sync { config, preview }) => {
+            directory::sync(config, *preview, ledger, who, out).await
+        }
         Command::Admin(cmd) => access::admin_cmd(cmd, ledger, who, out).await,
         Command::Token(cmd) => access::token_cmd(cmd, ledger, who, out).await,
         Command::Instance => licenses::instance(ledger, out).await,

@@ -112,3 +112,86 @@ fn i1_ldap_test_refusals_exit_2_naming_the_cause() {
     let err: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(err["error"]["code"], "ldap_unreachable", "{err}");
 }
+
+/// `ldap sync` on a ledger (SQLite file): the preview shows the plan and writes nothing, the
+/// sync then does exactly what the preview said, and a second sync finds no change (I1).
+#[test]
+fn i1_ldap_sync_previews_then_applies_then_finds_nothing_to_do() {
+    let Some(server) = Slapd::start() else { return };
+    server.add_ldif(&people_ldif(620));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &server.url, READER_DN);
+    // Every group becomes a functional role; nesting (staff ∋ engineers, sales) the tree.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[directory.mapping.roles.create]\nkind = \"functional\"\n");
+    std::fs::write(&config, text).unwrap();
+    let db = dir.path().join("ledger.db");
+    let db = db.to_str().unwrap();
+    let sync = |args: &[&str]| {
+        let out = bin()
+            .arg("--database")
+            .arg(db)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("SK_TEST_LDAP_PASSWORD", READER_PW)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+
+    let preview: serde_json::Value =
+        serde_json::from_str(&sync(&["--json", "ldap", "sync", "--preview"])).unwrap();
+    assert_eq!(preview["create"].as_array().unwrap().len(), 620);
+    assert_eq!(preview["roles_create"].as_array().unwrap().len(), 3);
+    // Nothing written: the same preview again.
+    let again: serde_json::Value =
+        serde_json::from_str(&sync(&["--json", "ldap", "sync", "--preview"])).unwrap();
+    assert_eq!(preview, again);
+
+    let report: serde_json::Value =
+        serde_json::from_str(&sync(&["--json", "ldap", "sync"])).unwrap();
+    let counts = &report["counts"];
+    assert_eq!(counts["created"], 620, "{report}");
+    assert_eq!(counts["roles_created"], 3, "{report}");
+    assert_eq!(
+        counts["members_added"].as_u64().unwrap(),
+        preview["add_members"].as_array().unwrap().len() as u64
+    );
+    assert!(report["run_id"].is_i64(), "{report}");
+
+    let human = sync(&["ldap", "sync"]);
+    assert!(
+        human.starts_with("no change: 620 users and 3 groups read"),
+        "{human}"
+    );
+}
+
+/// A sync that cannot read the directory changes nothing, exits 2 naming the cause, and is
+/// recorded as a failed run.
+#[test]
+fn i1_ldap_sync_that_cannot_bind_changes_nothing() {
+    let Some(server) = Slapd::start() else { return };
+    server.add_ldif(&people_ldif(5));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &server.url, READER_DN);
+    let db = dir.path().join("ledger.db");
+    let out = bin()
+        .arg("--database")
+        .arg(&db)
+        .args(["ldap", "sync", "--config"])
+        .arg(&config)
+        .env("SK_TEST_LDAP_PASSWORD", "wrong-password")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("was refused"), "{stderr}");
+    assert!(!stderr.contains("wrong-password"), "{stderr}");
+}
