@@ -1,0 +1,266 @@
+//! Directory sync, the store's part (I1, U2, D5): `directory_state` loads what the planner
+//! (`seatkeeper_core::directory::plan`) compares a snapshot with, and `apply_directory_plan`
+//! writes a plan. The planner decides; this module only writes, in short chunks of users
+//! with set-based statements so that logins go on during a large sync. A command module: it
+//! imports `users` (the block path), `folders`, `distribution` and `settings`, none of which
+//! imports it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use seatkeeper_core::directory::{LedgerRole, LedgerState, LedgerUser, RoleKind, Source};
+use seatkeeper_core::distribution::ROOT_ROLE;
+use seatkeeper_core::{Area, FolderId, UserState};
+use serde::Serialize;
+
+use crate::db::{Tx, dt, fetch_in, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts};
+use crate::folders::FolderTree;
+use crate::sql_value::Val;
+use crate::{Ledger, Result};
+
+mod apply;
+
+/// Users per write transaction: short enough that a login waiting for the write lock is
+/// not held up noticeably (as redistribution runs chunk).
+pub const DIRECTORY_CHUNK_USERS: usize = 1_000;
+
+/// What one sync wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DirectorySyncCounts {
+    pub created: u64,
+    /// Of `created`: created blocked (`license_limit` or `directory_disabled`).
+    pub created_blocked: u64,
+    pub updated: u64,
+    pub blocked: u64,
+    pub deleted: u64,
+    pub activated: u64,
+    /// Planned activations the area had no room for at the time of writing: they stay
+    /// blocked (`license_limit`) until a later sync.
+    pub not_activated: u64,
+    pub roles_created: u64,
+    pub roles_reparented: u64,
+    pub members_added: u64,
+    pub members_removed: u64,
+    pub skipped: u64,
+    /// Users the follow-up redistribution (D5) visited.
+    pub redistributed: u64,
+    pub granted: u64,
+    pub recalled: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DirectorySyncReport {
+    /// The `directory_runs` row; none when the plan was empty (nothing written).
+    pub run_id: Option<i64>,
+    pub counts: DirectorySyncCounts,
+}
+
+/// A run of the history (`directory_runs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirectoryRunView {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<time::OffsetDateTime>,
+    pub status: String,
+    pub preview: bool,
+    pub counts: serde_json::Value,
+    pub error: Option<String>,
+}
+
+/// "" for the root, as the planner writes folders.
+fn folder_path(tree: &FolderTree, id: FolderId) -> String {
+    let p = tree.path(id);
+    if p == "/" { String::new() } else { p }
+}
+
+fn key(login: &str) -> String {
+    login.to_ascii_lowercase()
+}
+
+/// Directory users by lower-cased login → (id, area, state, block reason). Users from other
+/// sources are left out, so that nothing below can write to them whatever a plan says.
+async fn directory_users(
+    tx: &mut Tx,
+    logins: &[String],
+) -> Result<HashMap<String, (i64, Area, UserState, Option<String>)>> {
+    let vals: Vec<Val> = logins.iter().map(|l| Val::Text(key(l))).collect();
+    let rows = fetch_in(
+        tx,
+        "SELECT id, login, area, state, block_reason FROM users \
+         WHERE source = 'directory' AND builtin = 0 AND lower(login) IN ({ids})",
+        &vals,
+        1,
+        &[],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                key(&get_str(r, "login")?),
+                (
+                    get_i64(r, "id")?,
+                    parse(&get_str(r, "area")?)?,
+                    parse(&get_str(r, "state")?)?,
+                    get_opt_str(r, "block_reason")?,
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Room left per area (limit − active); `None` = no limit.
+async fn rooms(tx: &mut Tx) -> Result<BTreeMap<Area, Option<i64>>> {
+    let rows = sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let area: Area = parse(&get_str(r, "area")?)?;
+            let active = get_i64(r, "active_users")?;
+            Ok((area, get_opt_i64(r, "user_limit")?.map(|l| l - active)))
+        })
+        .collect()
+}
+
+impl Ledger {
+    /// What the sync planner compares a snapshot with: every user, every role with its
+    /// direct members, the room per area. A fixed number of set queries in one read.
+    pub async fn directory_state(&self) -> Result<LedgerState> {
+        let mut tx = self.begin_read().await?;
+        let tree = FolderTree::load(&mut tx).await?;
+        let users = sqlx::query(
+            "SELECT login, name, email, area, folder_id, state, block_reason, source, \
+             directory_dn, created_at FROM users ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            let dn = get_opt_str(r, "directory_dn")?;
+            Ok(LedgerUser {
+                login: get_str(r, "login")?,
+                name: get_str(r, "name")?,
+                email: get_str(r, "email")?,
+                area: parse(&get_str(r, "area")?)?,
+                folder: folder_path(&tree, FolderId(get_i64(r, "folder_id")?)),
+                state: parse(&get_str(r, "state")?)?,
+                block_reason: get_opt_str(r, "block_reason")?,
+                source: match (get_str(r, "source")?.as_str(), dn) {
+                    ("directory", Some(dn)) => Source::Directory { dn },
+                    _ => Source::Other,
+                },
+                created_at: dt(get_i64(r, "created_at")?)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let role_rows =
+            sqlx::query("SELECT id, name, kind, parent_id, directory_dn FROM roles ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+        let names: HashMap<i64, String> = role_rows
+            .iter()
+            .map(|r| Ok((get_i64(r, "id")?, get_str(r, "name")?)))
+            .collect::<Result<_>>()?;
+        let mut members: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT m.role_id, u.login FROM role_members m JOIN users u ON u.id = m.user_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            members
+                .entry(get_i64(&r, "role_id")?)
+                .or_default()
+                .insert(get_str(&r, "login")?);
+        }
+        let mut roles = Vec::with_capacity(role_rows.len());
+        for r in &role_rows {
+            let id = get_i64(r, "id")?;
+            let kind = match get_str(r, "kind")?.as_str() {
+                "functional" => RoleKind::Functional,
+                _ => RoleKind::Organizational,
+            };
+            // The planner compares parents by name; organizational roles hang under "All
+            // employees" even where the column says top level (the contract in
+            // docs/notes-syncplan.md).
+            let parent = match get_opt_i64(r, "parent_id")? {
+                Some(p) => names.get(&p).cloned(),
+                None if kind == RoleKind::Organizational && id != ROOT_ROLE => {
+                    names.get(&ROOT_ROLE).cloned()
+                }
+                None => None,
+            };
+            roles.push(LedgerRole {
+                name: get_str(r, "name")?,
+                parent,
+                kind,
+                source_dn: get_opt_str(r, "directory_dn")?,
+                members: members.remove(&id).unwrap_or_default(),
+            });
+        }
+        let room = rooms(&mut tx).await?;
+        tx.commit().await?;
+        Ok(LedgerState { users, roles, room })
+    }
+
+    /// The history of directory runs, newest first.
+    pub async fn directory_runs(&self, limit: i64) -> Result<Vec<DirectoryRunView>> {
+        let mut tx = self.begin_read().await?;
+        let rows = sqlx::query(
+            "SELECT id, started_at, finished_at, status, preview, counts, error \
+             FROM directory_runs ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DirectoryRunView {
+                    id: get_i64(r, "id")?,
+                    started_at: dt(get_i64(r, "started_at")?)?,
+                    finished_at: get_opt_i64(r, "finished_at")?.map(dt).transpose()?,
+                    status: get_str(r, "status")?,
+                    preview: get_i64(r, "preview")? == 1,
+                    counts: serde_json::from_str(&get_str(r, "counts")?)
+                        .unwrap_or(serde_json::Value::Null),
+                    error: get_opt_str(r, "error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a run that wrote nothing to users or roles: a preview, a failure before any
+    /// write (unreachable server, bad credentials), or a sync that found no change. The
+    /// engine calls it; `apply_directory_plan` records its own runs.
+    pub async fn record_directory_run(
+        &self,
+        preview: bool,
+        counts: &serde_json::Value,
+        error: Option<&str>,
+    ) -> Result<i64> {
+        let now = ts(self.now());
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "INSERT INTO directory_runs (started_at, finished_at, status, preview, counts, error) \
+             VALUES ($1, $1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(now)
+        .bind(
+            if error.is_some() {
+                "failed"
+            } else {
+                "succeeded"
+            }
+            .to_string(),
+        )
+        .bind(i64::from(preview))
+        .bind(counts.to_string())
+        .bind(error.map(str::to_string))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        get_i64(&row, "id")
+    }
+}
