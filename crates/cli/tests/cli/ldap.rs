@@ -113,10 +113,25 @@ fn i1_ldap_test_refusals_exit_2_naming_the_cause() {
     assert_eq!(err["error"]["code"], "ldap_unreachable", "{err}");
 }
 
-/// `ldap sync` on a ledger (SQLite file): the preview shows the plan and writes nothing, the
-/// sync then does exactly what the preview said, and a second sync finds no change (I1).
+/// `ldap sync` on a SQLite file: the preview shows the plan and writes nothing, the sync
+/// then does exactly what the preview said, and a second sync finds no change (I1).
 #[test]
-fn i1_ldap_sync_previews_then_applies_then_finds_nothing_to_do() {
+fn i1_ldap_sync_previews_then_applies_then_finds_nothing_to_do_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    previews_then_applies_then_finds_nothing_to_do(db.to_str().unwrap());
+}
+
+/// The same on PostgreSQL.
+#[tokio::test]
+async fn i1_ldap_sync_previews_then_applies_then_finds_nothing_to_do_on_postgres() {
+    let Some((url, _guard)) = super::pg_database().await else {
+        return;
+    };
+    previews_then_applies_then_finds_nothing_to_do(&url);
+}
+
+fn previews_then_applies_then_finds_nothing_to_do(db: &str) {
     let Some(server) = Slapd::start() else { return };
     server.add_ldif(&people_ldif(620));
     let dir = tempfile::tempdir().unwrap();
@@ -125,8 +140,6 @@ fn i1_ldap_sync_previews_then_applies_then_finds_nothing_to_do() {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[directory.mapping.roles.create]\nkind = \"functional\"\n");
     std::fs::write(&config, text).unwrap();
-    let db = dir.path().join("ledger.db");
-    let db = db.to_str().unwrap();
     let sync = |args: &[&str]| {
         let out = bin()
             .arg("--database")
