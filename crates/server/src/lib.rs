@@ -15,6 +15,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod demo;
+pub mod directory_sync;
 mod drain;
 pub mod error;
 pub mod extract;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use seatkeeper_core::directory::SyncPlan;
 use seatkeeper_directory::TlsMode;
+use seatkeeper_server::directory_sync::{self, SyncError, SyncOutcome};
 use seatkeeper_store::{Actor, Ledger};
 
 use crate::error::CliError;
@@ -46,9 +47,7 @@ pub async fn test(config: &Path, out: &Out) -> Result<(), CliError> {
     })
 }
 
-/// `seatkeeper ldap sync [--preview]`: read the directory, plan against the ledger, and
-/// (unless previewing) apply the plan. A read that fails is recorded in the run history with
-/// its error; a preview and a sync that finds no change write nothing.
+/// `seatkeeper ldap sync [--preview]`: the server's sync engine, then what it did.
 pub async fn sync(
     config: &Path,
     preview: bool,
@@ -58,26 +57,24 @@ pub async fn sync(
 ) -> Result<(), CliError> {
     let settings = seatkeeper_server::config::directory_config(config)
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let snapshot = match seatkeeper_directory::read_snapshot(&settings).await {
-        Ok(s) => s,
-        Err(e) => {
-            if !preview {
-                let counts = serde_json::json!({});
-                ledger
-                    .record_directory_run(false, &counts, Some(&e.to_string()))
-                    .await?;
-            }
-            return Err(CliError::Directory(e));
+    let outcome = directory_sync::sync(ledger, &settings, who, preview)
+        .await
+        .map_err(|e| match e {
+            SyncError::Directory(e) => CliError::Directory(e),
+            SyncError::Store(e) => CliError::from(e),
+        })?;
+    let (snapshot, plan, report) = match outcome {
+        SyncOutcome::Preview { snapshot, plan } => {
+            return out.show(&plan, |p| {
+                print_plan(p, snapshot.users.len(), snapshot.groups.len())
+            });
         }
+        SyncOutcome::Applied {
+            snapshot,
+            plan,
+            report,
+        } => (snapshot, plan, report),
     };
-    let state = ledger.directory_state().await?;
-    let plan = seatkeeper_core::directory::plan(&snapshot, &state, &settings.mapping);
-    if preview {
-        return out.show(&plan, |p| {
-            print_plan(p, snapshot.users.len(), snapshot.groups.len())
-        });
-    }
-    let report = ledger.apply_directory_plan(who, &plan).await?;
     out.show(&report, |r| {
         if r.run_id.is_none() {
             println!(
