@@ -9,25 +9,9 @@ if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
   exit 0
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null; then
-    echo "install-browser: not root and no sudo; cannot install chromium" >&2
-    exit 1
-  fi
-  sudo=(sudo -n)
-fi
-
-echo "install-browser: installing chromium and chromium-driver"
-export DEBIAN_FRONTEND=noninteractive
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! "${sudo[@]}" apt-get update -qq >"$log" 2>&1 \
-  || ! "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >>"$log" 2>&1; then
-  tail -n 20 "$log" >&2
-  echo "install-browser: apt-get failed" >&2
-  exit 1
-fi
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+apt_install install-browser chromium chromium-driver || exit 1
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   echo "install-browser: installed, but /usr/bin/chromium or /usr/bin/chromedriver is missing" >&2
   exit 1

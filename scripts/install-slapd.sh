@@ -11,19 +11,8 @@ if slapd_bin >/dev/null && command -v ldapadd >/dev/null; then
   exit 0
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null; then
-    echo "install-slapd: not root and no sudo; cannot install slapd" >&2
-    exit 1
-  fi
-  sudo=(sudo -n)
-fi
-
-echo "install-slapd: installing slapd and ldap-utils"
-export DEBIAN_FRONTEND=noninteractive
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 # The package's postinst would start the system slapd; policy-rc.d (exit 101) forbids any
 # service start during the install. Only added when no policy is there already.
 policy=/usr/sbin/policy-rc.d
@@ -34,12 +23,7 @@ if [ ! -e "$policy" ]; then
   added_policy=1
 fi
 status=0
-if ! "${sudo[@]}" apt-get update -qq >"$log" 2>&1 \
-  || ! "${sudo[@]}" apt-get install -y -qq slapd ldap-utils >>"$log" 2>&1; then
-  tail -n 20 "$log" >&2
-  echo "install-slapd: apt-get failed" >&2
-  status=1
-fi
+apt_install install-slapd slapd ldap-utils || status=1
 if [ "$added_policy" = 1 ]; then
   "${sudo[@]}" rm -f "$policy"
 fi
