@@ -149,19 +149,22 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum LdapCmd {
     /// Connect, bind and read users and groups (paged) with the `[directory]` section of the
-    /// config file; print the counts and three example users. Writes nothing.
+    /// config file, or without --config the settings saved on the Directory page; print the
+    /// counts and three example users. Writes nothing.
     Test {
-        /// The TOML file `serve --config` reads, with a `[directory]` section.
+        /// The TOML file `serve --config` reads, with a `[directory]` section (default: the
+        /// settings saved in the database).
         #[arg(long, env = "SEATKEEPER_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Read the directory and bring users, folders, roles and memberships in line with it
     /// (I1), creating users beyond an area's limit blocked (U2) and redistributing for the
     /// users it touched (D5). With --preview, print the plan and write nothing.
     Sync {
-        /// The TOML file `serve --config` reads, with a `[directory]` section.
+        /// The TOML file `serve --config` reads, with a `[directory]` section (default: the
+        /// settings saved in the database).
         #[arg(long, env = "SEATKEEPER_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Show what the sync would change; change nothing.
         #[arg(long)]
         preview: bool,

@@ -11,9 +11,10 @@ pub enum CliError {
     /// A file named on the command line cannot be read (missing, not permitted, not UTF-8):
     /// the caller's input is wrong, so it is a refusal like any other bad argument.
     Unreadable(String, std::io::Error),
-    /// The directory refused or could not be reached (`seatkeeper ldap ...`): the message
-    /// names the cause; a refusal, as the fix is in the config or the directory.
-    Directory(seatkeeper_directory::DirectoryError),
+    /// The directory refused or could not be reached, no directory is configured, or another
+    /// sync is running (`seatkeeper ldap ...`): the message names the cause; a refusal, as the
+    /// fix is in the config, the directory, or waiting.
+    Directory(seatkeeper_server::directory_sync::SyncError),
 }
 
 impl std::fmt::Display for CliError {

@@ -123,9 +123,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Openapi = &cli.command {
         return ops::openapi();
     }
-    // Testing the directory needs no ledger.
-    if let Command::Ldap(LdapCmd::Test { config }) = &cli.command {
-        return directory::test(config, &out).await;
+    // Testing the directory with a config file needs no ledger.
+    if let Command::Ldap(LdapCmd::Test {
+        config: Some(config),
+    }) = &cli.command
+    {
+        return directory::test(Some(config), None, &out).await;
     }
     let ledger = Ledger::open(&cli.database()).await?;
     let result = commands::command(&cli, &ledger, &who, &out).await;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use seatkeeper_core::directory::Mapping;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::DirectoryError;
 
@@ -16,10 +16,14 @@ pub const DEFAULT_GROUP_FILTER: &str =
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_OPERATION_TIMEOUT_SECS: u64 = 60;
+/// An hour: a directory that needs longer for one page or one connect is down.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+/// A week: a longer interval is more likely a unit mistake than a wish.
+pub const MAX_SYNC_INTERVAL_MINUTES: u32 = 7 * 24 * 60;
 
 /// How to reach the directory. Defaults are the `DEFAULT_*` constants; `user_base` and `url`
 /// are required, `group_base` defaults to `user_base`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `ldap://host[:389]` or `ldaps://host[:636]`.
@@ -34,8 +38,9 @@ pub struct Config {
     /// Empty: anonymous (no bind).
     #[serde(default)]
     pub bind_dn: String,
-    /// The bind password in the file; prefer `bind_password_env`.
-    #[serde(default)]
+    /// The bind password in the file; prefer `bind_password_env`. Never serialized: the
+    /// settings the ledger keeps hold it in a column of its own, and no answer carries it.
+    #[serde(default, skip_serializing)]
     pub bind_password: Option<String>,
     /// The name of an environment variable holding the bind password.
     #[serde(default)]
@@ -62,6 +67,10 @@ pub struct Config {
     /// defaults). Read here so that one section holds the whole directory configuration.
     #[serde(default)]
     pub mapping: Mapping,
+    /// `serve` syncs on its own every this many minutes (one node at a time); 0: only when
+    /// asked (`seatkeeper ldap sync`, the API, the Directory page).
+    #[serde(default)]
+    pub sync_interval_minutes: u32,
 }
 
 fn default_connect_timeout() -> u64 {
@@ -119,6 +128,7 @@ impl fmt::Debug for Config {
             .field("page_size", &self.page_size)
             .field("ca_file", &self.ca_file)
             .field("mapping", &self.mapping)
+            .field("sync_interval_minutes", &self.sync_interval_minutes)
             .finish()
     }
 }
@@ -142,6 +152,7 @@ impl Config {
             page_size: DEFAULT_PAGE_SIZE,
             ca_file: None,
             mapping: Mapping::default(),
+            sync_interval_minutes: 0,
         }
     }
 
@@ -218,6 +229,22 @@ impl Config {
                     reason: "not a valid LDAP filter (RFC 4515)".to_string(),
                 });
             }
+        }
+        for (name, secs) in [
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("operation_timeout_secs", self.operation_timeout_secs),
+        ] {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+                return Err(DirectoryError::Config(format!(
+                    "{name} must be between 1 and {MAX_TIMEOUT_SECS}, not {secs}"
+                )));
+            }
+        }
+        if self.sync_interval_minutes > MAX_SYNC_INTERVAL_MINUTES {
+            return Err(DirectoryError::Config(format!(
+                "sync_interval_minutes must be at most {MAX_SYNC_INTERVAL_MINUTES} (a week), not {}",
+                self.sync_interval_minutes
+            )));
         }
         self.password()?;
         Ok(mode)

@@ -20,7 +20,7 @@ mod error;
 pub use client::{TestReport, read_snapshot, test_connection};
 pub use config::{
     Config, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_GROUP_FILTER, DEFAULT_OPERATION_TIMEOUT_SECS,
-    DEFAULT_PAGE_SIZE, DEFAULT_USER_FILTER, TlsMode,
+    DEFAULT_PAGE_SIZE, DEFAULT_USER_FILTER, MAX_SYNC_INTERVAL_MINUTES, MAX_TIMEOUT_SECS, TlsMode,
 };
 pub use error::DirectoryError;
 pub use seatkeeper_core::directory::{Entry, Snapshot};

@@ -1,10 +1,20 @@
 //! The directory sync engine (I1, U2, D5): read the directory, plan against the ledger with
-//! the core's planner, and apply. The command line calls it today; the admin API and the
-//! scheduled sync in `serve` are the next callers (docs/DIRECTORY.md).
+//! the core's planner, and apply — under the sync lease, so that one node at a time writes.
+//! The command line, the admin API, the Directory page and `serve`'s schedule all call it.
+
+use std::sync::OnceLock;
 
 use seatkeeper_core::directory::{Snapshot, SyncPlan, plan};
 use seatkeeper_directory::{Config, DirectoryError};
-use seatkeeper_store::{Actor, DirectorySyncReport, Ledger, StoreError};
+use seatkeeper_store::{
+    Actor, DirectorySyncReport, Lease, Ledger, PasswordChange, StoreError, SyncEnd,
+};
+use time::{Duration, OffsetDateTime};
+
+/// How long a lease lasts without renewal: a node killed midway blocks others this long.
+pub const LEASE_TTL: Duration = Duration::minutes(5);
+/// How often a running sync renews its lease.
+const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What one sync did.
 pub enum SyncOutcome {
@@ -25,6 +35,117 @@ pub enum SyncError {
     Directory(#[from] DirectoryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another node (or process) is running a sync.
+    #[error(
+        "a directory sync is already running on {by} (its lease runs until {until}); try again when it ends"
+    )]
+    Busy { by: String, until: OffsetDateTime },
+    /// Neither the config file nor the ledger has directory settings.
+    #[error(
+        "no directory is configured: save the settings on the Directory page (or PUT /api/v1/directory/settings), or add a [directory] section to the config file"
+    )]
+    NotConfigured,
+    /// The settings saved in the ledger no longer read as settings.
+    #[error("the saved directory settings are not valid: {0}")]
+    BadSavedSettings(String),
+}
+
+impl SyncError {
+    /// A stable machine-readable name for the cause.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Directory(e) => e.code(),
+            SyncError::Store(_) => "store",
+            SyncError::Busy { .. } => "directory_sync_running",
+            SyncError::NotConfigured => "directory_not_configured",
+            SyncError::BadSavedSettings(_) => "directory_config",
+        }
+    }
+}
+
+/// Where the settings in use come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsSource {
+    /// The `[directory]` section of `serve`'s config file: read-only on the UI and the API.
+    File,
+    /// Saved from the Directory page or `PUT /api/v1/directory/settings`.
+    Ledger,
+}
+
+/// The settings a sync uses: the config file's `[directory]` section when there is one
+/// (it wins, so that a deployment managed as code cannot be changed from the UI), else the
+/// ones saved in the ledger, with their password.
+pub async fn settings(
+    ledger: &Ledger,
+    file: Option<&Config>,
+) -> Result<Option<(Config, SettingsSource)>, SyncError> {
+    if let Some(config) = file {
+        return Ok(Some((config.clone(), SettingsSource::File)));
+    }
+    let Some(saved) = ledger.directory_settings().await? else {
+        return Ok(None);
+    };
+    let mut config: Config = serde_json::from_value(saved.config)
+        .map_err(|e| SyncError::BadSavedSettings(e.to_string()))?;
+    config.bind_password = saved.bind_password;
+    Ok(Some((config, SettingsSource::Ledger)))
+}
+
+/// Checks `config` (everything that needs no server) and saves it in the ledger. Settings
+/// saved from the UI or the API may not name an environment variable: that would let an
+/// administrator send any of the server's environment to a directory of their choosing.
+pub async fn save_settings(
+    ledger: &Ledger,
+    actor: &Actor,
+    config: &Config,
+    password: PasswordChange,
+) -> Result<(), SyncError> {
+    if config.bind_password_env.is_some() {
+        return Err(DirectoryError::Config(
+            "bind_password_env can only be set in the config file; give the password itself \
+             (it is stored write-only)"
+                .to_string(),
+        )
+        .into());
+    }
+    let mut probe = config.clone();
+    probe.bind_password = None;
+    probe.check()?;
+    let json =
+        serde_json::to_value(&probe).map_err(|e| SyncError::BadSavedSettings(e.to_string()))?;
+    ledger
+        .save_directory_settings(actor, &json, password)
+        .await?;
+    Ok(())
+}
+
+/// This process's name in the sync lease: host, process id and a random tag, so that a
+/// restarted node (which may get the same pid) does not take its predecessor's lease for its
+/// own.
+pub fn node_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "node".to_string());
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        format!("{host}/{}/{}", std::process::id(), tag.get(..8).unwrap_or(&tag))
+    })
+}
+
+/// When to sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Read and plan only; no lease, nothing written.
+    Preview,
+    /// Now.
+    Now,
+    /// Only if the last sync (of any node) ended at least this long ago: the schedule.
+    IfDue(Duration),
 }
 
 /// Reads the directory `config` describes and brings the ledger in line with it, or with
@@ -36,22 +157,80 @@ pub async fn sync(
     actor: &Actor,
     preview: bool,
 ) -> Result<SyncOutcome, SyncError> {
+    let when = if preview { When::Preview } else { When::Now };
+    sync_when(ledger, config, actor, when)
+        .await?
+        .ok_or(SyncError::NotConfigured)
+}
+
+/// [`sync`] with a schedule: `Ok(None)` when `when` is [`When::IfDue`] and it is not due.
+pub async fn sync_when(
+    ledger: &Ledger,
+    config: &Config,
+    actor: &Actor,
+    when: When,
+) -> Result<Option<SyncOutcome>, SyncError> {
+    if when == When::Preview {
+        let snapshot = seatkeeper_directory::read_snapshot(config).await?;
+        let state = ledger.directory_state().await?;
+        let plan = plan(&snapshot, &state, &config.mapping);
+        return Ok(Some(SyncOutcome::Preview { snapshot, plan }));
+    }
+    let holder = node_id();
+    if let Lease::Held { by, until } = ledger.acquire_directory_lease(holder, LEASE_TTL).await? {
+        return Err(SyncError::Busy { by, until });
+    }
+    if let When::IfDue(every) = when {
+        let state = ledger.directory_sync_state().await?;
+        let due = state
+            .last_finished_at
+            .is_none_or(|last| last + every <= ledger.now());
+        if !due {
+            ledger.release_directory_lease(holder, None).await?;
+            return Ok(None);
+        }
+    }
+    // Renew the lease while the sync runs, so that a long first sync keeps it; a killed
+    // process stops renewing and another node may take over once it runs out.
+    let renewer = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LEASE_RENEW);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = ledger.acquire_directory_lease(holder, LEASE_TTL).await {
+                    tracing::warn!(error = %e, "could not renew the directory sync lease");
+                }
+            }
+        })
+    };
+    let result = write(ledger, config, actor).await;
+    renewer.abort();
+    let end = match &result {
+        Ok(SyncOutcome::Applied { report, .. }) if report.run_id.is_some() => SyncEnd::Changed,
+        Ok(_) => SyncEnd::NoChange,
+        Err(_) => SyncEnd::Failed,
+    };
+    if let Err(e) = ledger.release_directory_lease(holder, Some(end)).await {
+        tracing::warn!(error = %e, "could not release the directory sync lease");
+    }
+    result.map(Some)
+}
+
+/// The sync proper, under the lease.
+async fn write(ledger: &Ledger, config: &Config, actor: &Actor) -> Result<SyncOutcome, SyncError> {
     let snapshot = match seatkeeper_directory::read_snapshot(config).await {
         Ok(s) => s,
         Err(e) => {
-            if !preview {
-                ledger
-                    .record_directory_run(false, &serde_json::json!({}), Some(&e.to_string()))
-                    .await?;
-            }
+            ledger
+                .record_failed_directory_run(actor, e.code(), &e.to_string())
+                .await?;
             return Err(e.into());
         }
     };
     let state = ledger.directory_state().await?;
     let plan = plan(&snapshot, &state, &config.mapping);
-    if preview {
-        return Ok(SyncOutcome::Preview { snapshot, plan });
-    }
     let report = ledger.apply_directory_plan(actor, &plan).await?;
     Ok(SyncOutcome::Applied {
         snapshot,

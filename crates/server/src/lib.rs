@@ -55,6 +55,11 @@ pub struct Settings {
     pub dummy_hash: String,
     /// Proxies whose `X-Forwarded-For` is believed (see `client`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The config file's `[directory]` section: when set, it is the directory settings, and
+    /// the ones saved in the ledger are not used (nor editable).
+    pub directory: Option<seatkeeper_directory::Config>,
+    /// How often `serve` checks whether a scheduled directory sync is due.
+    pub directory_check_interval: Duration,
 }
 
 #[derive(Clone)]
@@ -102,6 +107,9 @@ pub fn state(
             vendor_keys,
             dummy_hash,
             trusted_proxies: config.trusted_proxies.clone(),
+            directory: config.directory.clone(),
+            // At most a minute, sooner where the reaper runs sooner (tests).
+            directory_check_interval: config.reap_interval.min(Duration::from_secs(60)),
         }),
         signin: Arc::new(auth::signin::SigninLimits::new(
             config.signin,
@@ -164,6 +172,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         ledger.clone(),
         config.usage_sample_interval,
     ));
+    let scheduler = tokio::spawn(sync_directory_forever(
+        ledger.clone(),
+        app_state.settings.clone(),
+    ));
     let app = routes::router(app_state.clone())
         .merge(ui::router(app_state))
         .layer(axum::middleware::from_fn(drain::drain_unread_body))
@@ -187,6 +199,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     reaper.abort();
     resumer.abort();
     sampler.abort();
+    // A scheduled sync in progress is cut short here; the ledger stays consistent after
+    // every chunk and the next sync completes it (docs/DIRECTORY.md).
+    scheduler.abort();
     ledger.close().await;
     tracing::info!("seatkeeper stopped");
     Ok(())
@@ -230,6 +245,49 @@ async fn resume_runs_forever(ledger: Ledger, interval: Duration) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "resuming a redistribution failed; will retry"),
+        }
+    }
+}
+
+/// I1: runs the directory sync when its settings ask for a schedule
+/// (`sync_interval_minutes`) and it is due. Every node checks; the sync lease lets one node
+/// at a time run, and the due check is made under it, so that two nodes do not sync twice.
+async fn sync_directory_forever(ledger: Ledger, settings: Arc<Settings>) {
+    let actor = seatkeeper_store::Actor::new("seatkeeper", "schedule");
+    let mut tick = tokio::time::interval(settings.directory_check_interval);
+    loop {
+        tick.tick().await;
+        let config = match directory_sync::settings(&ledger, settings.directory.as_ref()).await {
+            Ok(Some((config, _))) if config.sync_interval_minutes > 0 => config,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the directory settings");
+                continue;
+            }
+        };
+        let every = time::Duration::minutes(i64::from(config.sync_interval_minutes));
+        match directory_sync::sync_when(
+            &ledger,
+            &config,
+            &actor,
+            directory_sync::When::IfDue(every),
+        )
+        .await
+        {
+            Ok(Some(directory_sync::SyncOutcome::Applied { report, .. })) => {
+                if report.run_id.is_some() {
+                    tracing::info!(
+                        created = report.counts.created,
+                        updated = report.counts.updated,
+                        blocked = report.counts.blocked,
+                        activated = report.counts.activated,
+                        "scheduled directory sync"
+                    );
+                }
+            }
+            Ok(_) | Err(directory_sync::SyncError::Busy { .. }) => {}
+            // Recorded as a failed run (history, audit, message) by the engine.
+            Err(e) => tracing::warn!(error = %e, "scheduled directory sync failed"),
         }
     }
 }

@@ -55,6 +55,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Ledger, database_url, redact};
 pub use directory::{
     DIRECTORY_CHUNK_USERS, DirectoryRunView, DirectorySyncCounts, DirectorySyncReport,
+    DirectorySyncState, Lease, PasswordChange, StoredDirectorySettings, SyncEnd,
 };
 pub use distribution::{
     DEFAULT_CHUNK_USERS, DEFAULT_DETAIL, NeedView, PlanItem, RedistributionReport, RunView, Scope,

@@ -1,23 +1,47 @@
-//! `seatkeeper ldap ...`: the LDAP directory users come from (issue 15). `test` opens no
-//! ledger; `sync` plans against the ledger and applies.
+//! `seatkeeper ldap ...`: the LDAP directory users come from (issue 15). The settings are
+//! the `[directory]` section of `--config`'s file, or else the ones saved in the ledger (the
+//! Directory page); `test` with a file opens no ledger.
 
 use std::path::Path;
 
 use seatkeeper_core::directory::SyncPlan;
-use seatkeeper_directory::TlsMode;
-use seatkeeper_server::directory_sync::{self, SyncError, SyncOutcome};
+use seatkeeper_directory::{Config, TlsMode};
+use seatkeeper_server::directory_sync::{self, SettingsSource, SyncError, SyncOutcome};
 use seatkeeper_store::{Actor, Ledger};
 
 use crate::error::CliError;
 use crate::output::Out;
 
+/// The settings to use: `config`'s `[directory]` section, else the ledger's.
+async fn settings(config: Option<&Path>, ledger: Option<&Ledger>) -> Result<Config, CliError> {
+    let file = match config {
+        Some(path) => Some(
+            seatkeeper_server::config::directory_config(path)
+                .map_err(|e| CliError::Usage(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let found = match ledger {
+        Some(ledger) => directory_sync::settings(ledger, file.as_ref())
+            .await
+            .map_err(CliError::Directory)?,
+        None => file.map(|c| (c, SettingsSource::File)),
+    };
+    found
+        .map(|(c, _)| c)
+        .ok_or(CliError::Directory(SyncError::NotConfigured))
+}
+
 /// `seatkeeper ldap test`: connect, bind, read (paged) and show counts and three examples.
-pub async fn test(config: &Path, out: &Out) -> Result<(), CliError> {
-    let settings = seatkeeper_server::config::directory_config(config)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+pub async fn test(
+    config: Option<&Path>,
+    ledger: Option<&Ledger>,
+    out: &Out,
+) -> Result<(), CliError> {
+    let settings = settings(config, ledger).await?;
     let report = seatkeeper_directory::test_connection(&settings)
         .await
-        .map_err(CliError::Directory)?;
+        .map_err(|e| CliError::Directory(e.into()))?;
     out.show(&report, |r| {
         let transport = match r.tls {
             TlsMode::Plain => "plain ldap://, no TLS",
@@ -49,19 +73,18 @@ pub async fn test(config: &Path, out: &Out) -> Result<(), CliError> {
 
 /// `seatkeeper ldap sync [--preview]`: the server's sync engine, then what it did.
 pub async fn sync(
-    config: &Path,
+    config: Option<&Path>,
     preview: bool,
     ledger: &Ledger,
     who: &Actor,
     out: &Out,
 ) -> Result<(), CliError> {
-    let settings = seatkeeper_server::config::directory_config(config)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let settings = settings(config, Some(ledger)).await?;
     let outcome = directory_sync::sync(ledger, &settings, who, preview)
         .await
         .map_err(|e| match e {
-            SyncError::Directory(e) => CliError::Directory(e),
             SyncError::Store(e) => CliError::from(e),
+            e => CliError::Directory(e),
         })?;
     let (snapshot, plan, report) = match outcome {
         SyncOutcome::Preview { snapshot, plan } => {

@@ -24,11 +24,14 @@ pub async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Resu
         | Command::Tour { .. }
         | Command::Serve(_)
         | Command::Openapi
-        | Command::Ldap(LdapCmd::Test { .. })
+        | Command::Ldap(LdapCmd::Test { config: Some(_) })
         | Command::Backup { .. }
         | Command::Restore { .. } => Ok(()),
+        Command::Ldap(LdapCmd::Test { config: None }) => {
+            directory::test(None, Some(ledger), out).await
+        }
         Command::Ldap(LdapCmd::Sync { config, preview }) => {
-            directory::sync(config, *preview, ledger, who, out).await
+            directory::sync(config.as_deref(), *preview, ledger, who, out).await
         }
         Command::Admin(cmd) => access::admin_cmd(cmd, ledger, who, out).await,
         Command::Token(cmd) => access::token_cmd(cmd, ledger, who, out).await,

@@ -2,6 +2,7 @@
 //! resource. Each handler only translates HTTP to a ledger call; the route table
 //! (`crate::routes`) decides who may call it.
 
+pub mod directory;
 pub mod distribution;
 pub mod folders;
 pub mod grants;

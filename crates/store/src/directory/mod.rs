@@ -12,12 +12,18 @@ use seatkeeper_core::distribution::ROOT_ROLE;
 use seatkeeper_core::{Area, FolderId, UserState};
 use serde::Serialize;
 
-use crate::db::{Tx, dt, fetch_in, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts};
+use crate::db::{
+    Audit, Tx, audit, dt, fetch_in, get_i64, get_opt_i64, get_opt_str, get_str, parse, ts,
+};
 use crate::folders::FolderTree;
+use crate::messages::post_message;
 use crate::sql_value::Val;
-use crate::{Ledger, Result};
+use crate::{Actor, Ledger, Result};
 
 mod apply;
+mod settings;
+
+pub use settings::{DirectorySyncState, Lease, PasswordChange, StoredDirectorySettings, SyncEnd};
 
 /// Users per write transaction: short enough that a login waiting for the write lock is
 /// not held up noticeably (as redistribution runs chunk).
@@ -231,35 +237,56 @@ impl Ledger {
             .collect()
     }
 
-    /// Records a run that wrote nothing to users or roles: a preview, a failure before any
-    /// write (unreachable server, bad credentials), or a sync that found no change. The
-    /// engine calls it; `apply_directory_plan` records its own runs.
-    pub async fn record_directory_run(
+    /// Records a sync that failed before writing anything (unreachable server, bad
+    /// credentials, a bad filter): a `failed` run with its error, one `directory.sync_failed`
+    /// audit record, and a system message — only when the run before did not fail too, so
+    /// that a scheduled sync against a directory that is down for a weekend does not bury
+    /// the other messages.
+    pub async fn record_failed_directory_run(
         &self,
-        preview: bool,
-        counts: &serde_json::Value,
-        error: Option<&str>,
+        actor: &Actor,
+        code: &str,
+        error: &str,
     ) -> Result<i64> {
-        let now = ts(self.now());
+        let now = self.now();
         let mut tx = self.begin_write().await?;
+        let before = sqlx::query(
+            "SELECT status FROM directory_runs WHERE preview = 0 ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| get_str(&r, "status"))
+        .transpose()?;
         let row = sqlx::query(
             "INSERT INTO directory_runs (started_at, finished_at, status, preview, counts, error) \
-             VALUES ($1, $1, $2, $3, $4, $5) RETURNING id",
+             VALUES ($1, $1, 'failed', 0, '{}', $2) RETURNING id",
         )
-        .bind(now)
-        .bind(
-            if error.is_some() {
-                "failed"
-            } else {
-                "succeeded"
-            }
-            .to_string(),
-        )
-        .bind(i64::from(preview))
-        .bind(counts.to_string())
-        .bind(error.map(str::to_string))
+        .bind(ts(now))
+        .bind(error.to_string())
         .fetch_one(&mut *tx)
         .await?;
+        let body = serde_json::json!({ "code": code, "error": error });
+        audit(
+            &mut tx,
+            now,
+            actor,
+            vec![Audit::new(
+                "directory.sync_failed",
+                "directory",
+                body.clone(),
+            )],
+        )
+        .await?;
+        if before.as_deref() != Some("failed") {
+            post_message(
+                &mut tx,
+                now,
+                "directory",
+                &format!("Directory sync failed: {error}"),
+                &body,
+            )
+            .await?;
+        }
         tx.commit().await?;
         get_i64(&row, "id")
     }

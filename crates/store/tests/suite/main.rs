@@ -4,6 +4,7 @@
 
 mod cases;
 mod directory;
+mod directory_lease;
 mod distribution;
 mod import;
 mod invariants;
@@ -99,10 +100,13 @@ on_both_backends!(
     i1_disabled_and_removed_users_are_blocked_with_their_reasons_and_seats_freed,
     u2_a_full_area_creates_users_blocked_and_a_later_sync_activates_them_oldest_first,
     d5_a_product_bound_to_a_role_follows_a_group_membership_change,
+    i1_directory_settings_keep_the_password_out_of_every_read,
+    i1_one_directory_sync_lease_at_a_time,
 );
 
 use cases::*;
 use directory::*;
+use directory_lease::*;
 use distribution::*;
 use import::*;
 use invariants::*;
