@@ -6,7 +6,7 @@ use std::path::Path;
 use super::bin;
 
 #[path = "../../../directory/tests/support/slapd.rs"]
-mod slapd;
+pub(crate) mod slapd;
 
 use slapd::{GROUPS, PEOPLE, READER_DN, READER_PW, Slapd, people_ldif};
 

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::{bin, issue_license, ok, pg_database};
 
+mod directory;
 mod signin;
 
 pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
