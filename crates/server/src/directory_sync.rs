@@ -2,8 +2,6 @@
 //! the core's planner, and apply — under the sync lease, so that one node at a time writes.
 //! The command line, the admin API, the Directory page and `serve`'s schedule all call it.
 
-use std::sync::OnceLock;
-
 use seatkeeper_core::directory::{Snapshot, SyncPlan, plan};
 use seatkeeper_directory::{Config, DirectoryError};
 use seatkeeper_store::{
@@ -120,25 +118,10 @@ pub async fn save_settings(
     Ok(())
 }
 
-/// This process's name in the sync lease: host, process id and a random tag, so that a
-/// restarted node (which may get the same pid) does not take its predecessor's lease for its
-/// own.
+/// This process's name in the sync lease (`host:pid:uuid`): a lease left by a process of
+/// this host that is gone is taken over at once.
 pub fn node_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "node".to_string());
-        let tag = uuid::Uuid::new_v4().simple().to_string();
-        format!(
-            "{host}/{}/{}",
-            std::process::id(),
-            tag.get(..8).unwrap_or(&tag)
-        )
-    })
+    seatkeeper_store::this_process()
 }
 
 /// When to sync.

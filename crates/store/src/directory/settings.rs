@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::db::{Audit, audit, dt, get_opt_i64, get_opt_str, get_str, ts};
+use crate::process::owner_gone;
 use crate::{Actor, Ledger, Result};
 
 /// The settings as saved (the password is only ever handed to the sync engine).
@@ -175,11 +176,28 @@ impl Ledger {
                 sqlx::query("SELECT holder, lease_until FROM directory_sync_state WHERE id = 1")
                     .fetch_one(&mut *tx)
                     .await?;
-            tx.commit().await?;
-            return Ok(Lease::Held {
-                by: get_opt_str(&r, "holder")?.unwrap_or_default(),
-                until: dt(crate::db::get_i64(&r, "lease_until")?)?,
-            });
+            let by = get_opt_str(&r, "holder")?.unwrap_or_default();
+            // A holder killed on this host (kill -9, a crash) is taken over at once: the
+            // command line run again after a crash must not wait for the lease to run out.
+            let took_over = owner_gone(&by)
+                && sqlx::query(
+                    "UPDATE directory_sync_state SET holder = $1, lease_until = $2 \
+                     WHERE id = 1 AND holder = $3",
+                )
+                .bind(holder.to_string())
+                .bind(ts(now + ttl))
+                .bind(by.clone())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+            if !took_over {
+                tx.commit().await?;
+                return Ok(Lease::Held {
+                    by,
+                    until: dt(crate::db::get_i64(&r, "lease_until")?)?,
+                });
+            }
         }
         tx.commit().await?;
         Ok(Lease::Acquired)

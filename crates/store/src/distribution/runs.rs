@@ -21,6 +21,7 @@ use super::walk::{Cursor, Step, Users, Walk, resolve_scope};
 use crate::db::{Audit, Tx, audit, count, dt, get_i64, get_opt_i64, get_str, parse, ts};
 use crate::loaders::load_tree;
 use crate::messages::post_message;
+use crate::process::{owner_gone, process_tag};
 use crate::settings::{DistributionSettings, distribution_settings_in, save_distribution_settings};
 use crate::{Actor, Ledger, Result, StoreError};
 
@@ -131,27 +132,6 @@ async fn signature(tx: &mut Tx) -> Result<String> {
         (get_str(&r, "product_code")?, get_str(&r, "area")?).hash(&mut h);
     }
     Ok(format!("{:016x}", h.finish()))
-}
-
-fn process_tag() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    format!("{host}:{}:{}", std::process::id(), uuid::Uuid::new_v4())
-}
-
-/// Whether the process holding a lease is certainly gone (same host, no such process).
-fn owner_gone(owner: &str) -> bool {
-    let mut parts = owner.split(':');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
-        return true;
-    };
-    let me = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    host == me
-        && pid != std::process::id().to_string()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl Ledger {

@@ -61,12 +61,18 @@ pub async fn i1_one_directory_sync_lease_at_a_time(db: &TestDb) {
     let l = &db.ledger;
     let ttl = Duration::minutes(5);
     assert_eq!(
-        l.acquire_directory_lease("node-a", ttl).await.unwrap(),
+        l.acquire_directory_lease("node-a.example:1:a", ttl)
+            .await
+            .unwrap(),
         Lease::Acquired
     );
-    match l.acquire_directory_lease("node-b", ttl).await.unwrap() {
+    match l
+        .acquire_directory_lease("node-b.example:1:b", ttl)
+        .await
+        .unwrap()
+    {
         Lease::Held { by, until } => {
-            assert_eq!(by, "node-a");
+            assert_eq!(by, "node-a.example:1:a");
             assert_eq!(until, seatkeeper_store::Clock::now(&*db.clock) + ttl);
         }
         other => panic!("node-b got {other:?}"),
@@ -77,28 +83,34 @@ pub async fn i1_one_directory_sync_lease_at_a_time(db: &TestDb) {
             .unwrap()
             .running_on
             .as_deref(),
-        Some("node-a")
+        Some("node-a.example:1:a")
     );
     db.clock.advance(Duration::minutes(4));
     // Renewing pushes the end out: node-b still cannot take it a minute later.
     assert_eq!(
-        l.acquire_directory_lease("node-a", ttl).await.unwrap(),
+        l.acquire_directory_lease("node-a.example:1:a", ttl)
+            .await
+            .unwrap(),
         Lease::Acquired
     );
     db.clock.advance(Duration::minutes(2));
     assert!(matches!(
-        l.acquire_directory_lease("node-b", ttl).await.unwrap(),
+        l.acquire_directory_lease("node-b.example:1:b", ttl)
+            .await
+            .unwrap(),
         Lease::Held { .. }
     ));
     // Another node's release does nothing; the holder's frees it.
-    l.release_directory_lease("node-b", Some(SyncEnd::Failed))
+    l.release_directory_lease("node-b.example:1:b", Some(SyncEnd::Failed))
         .await
         .unwrap();
     assert!(matches!(
-        l.acquire_directory_lease("node-b", ttl).await.unwrap(),
+        l.acquire_directory_lease("node-b.example:1:b", ttl)
+            .await
+            .unwrap(),
         Lease::Held { .. }
     ));
-    l.release_directory_lease("node-a", Some(SyncEnd::NoChange))
+    l.release_directory_lease("node-a.example:1:a", Some(SyncEnd::NoChange))
         .await
         .unwrap();
     let state = l.directory_sync_state().await.unwrap();
@@ -111,18 +123,41 @@ pub async fn i1_one_directory_sync_lease_at_a_time(db: &TestDb) {
 
     // node-b takes it and dies: after the TTL node-c may take over.
     assert_eq!(
-        l.acquire_directory_lease("node-b", ttl).await.unwrap(),
+        l.acquire_directory_lease("node-b.example:1:b", ttl)
+            .await
+            .unwrap(),
         Lease::Acquired
     );
     db.clock.advance(Duration::minutes(5));
     assert_eq!(l.directory_sync_state().await.unwrap().running_on, None);
     assert_eq!(
-        l.acquire_directory_lease("node-c", ttl).await.unwrap(),
+        l.acquire_directory_lease("node-c.example:1:c", ttl)
+            .await
+            .unwrap(),
         Lease::Acquired
     );
     // A release without an end (a schedule that was not due) keeps the last outcome.
-    l.release_directory_lease("node-c", None).await.unwrap();
+    l.release_directory_lease("node-c.example:1:c", None)
+        .await
+        .unwrap();
     let state = l.directory_sync_state().await.unwrap();
     assert_eq!(state.last_outcome.as_deref(), Some("no_change"));
     assert_eq!(state.running_on, None);
+
+    // A holder on this host whose process is gone (kill -9) is taken over at once.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let dead = format!("{}:{dead_pid}:x", host.trim());
+    assert_eq!(
+        l.acquire_directory_lease(&dead, ttl).await.unwrap(),
+        Lease::Acquired
+    );
+    assert_eq!(
+        l.acquire_directory_lease("node-c.example:1:c", ttl)
+            .await
+            .unwrap(),
+        Lease::Acquired
+    );
 }
