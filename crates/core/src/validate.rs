@@ -109,8 +109,16 @@ pub fn password(value: &str) -> Result<(), Error> {
     max_bytes("password", value, PASSWORD_MAX)
 }
 
+/// A block reason given by hand. The directory sync's own reasons are refused: a sync lifts
+/// and rewrites blocks with those, and a block by hand must stay the administrator's.
 pub fn block_reason(value: &str) -> Result<(), Error> {
-    text("block reason", value, REASON_MAX)
+    text("block reason", value, REASON_MAX)?;
+    if crate::directory::reason::is_sync_owned(Some(value.trim())) {
+        return Err(Error::Invalid(format!(
+            "block reason {value:?} is reserved for the directory sync; give another"
+        )));
+    }
+    Ok(())
 }
 
 /// One folder name: a plain name (not `.` or `..`), no `/`, no surrounding spaces, no control

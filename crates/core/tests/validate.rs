@@ -76,3 +76,21 @@ fn x13_9_csv_import_applies_the_same_limits() {
     assert!(rows[1].message.contains("name is too long"));
     assert!(rows[2].message.contains("'..'"));
 }
+
+#[test]
+fn u2_a_block_by_hand_may_not_use_the_directory_syncs_reasons() {
+    for reserved in [
+        "license_limit",
+        "directory_disabled",
+        "directory_removed",
+        " license_limit ",
+    ] {
+        let m = message(validate::block_reason(reserved));
+        assert!(
+            m.contains("reserved for the directory sync"),
+            "{reserved}: {m}"
+        );
+    }
+    assert!(validate::block_reason("left the company").is_ok());
+    assert!(validate::block_reason("License_Limit").is_ok());
+}

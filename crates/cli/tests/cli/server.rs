@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{bin, issue_license, ok, pg_database};
 
 mod directory;
+mod directory_story;
 mod signin;
 
 pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
@@ -202,6 +203,18 @@ pub fn set_admin_password(db: &str, dir: &Path) {
 }
 
 pub(crate) async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating: u32) -> World {
+    world_limited(db, dir, api, named, floating, 1000).await
+}
+
+/// [`world`] with `max_users` employees at most (the admin is not counted).
+pub(crate) async fn world_limited(
+    db: &str,
+    dir: &Path,
+    api: &Api,
+    named: u32,
+    floating: u32,
+    max_users: u32,
+) -> World {
     let (status, v) = api
         .call(
             Method::POST,
@@ -240,7 +253,7 @@ pub(crate) async fn world(db: &str, dir: &Path, api: &Api, named: u32, floating:
             {"serial": "F-1", "product": "crm", "kind": "concurrent", "area": "employee", "seats": floating},
             {"serial": "M-1", "product": "reports", "kind": "named", "area": "employee", "seats": 5}
         ],
-        "area_limits": [{"area": "employee", "max_users": 1000}]
+        "area_limits": [{"area": "employee", "max_users": max_users}]
     });
     issue_license(db, dir, &order);
     let license = std::fs::read_to_string(dir.join("lic.json")).unwrap();
