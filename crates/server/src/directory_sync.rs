@@ -133,7 +133,11 @@ pub fn node_id() -> &'static str {
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "node".to_string());
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        format!("{host}/{}/{}", std::process::id(), tag.get(..8).unwrap_or(&tag))
+        format!(
+            "{host}/{}/{}",
+            std::process::id(),
+            tag.get(..8).unwrap_or(&tag)
+        )
     })
 }
 
