@@ -211,14 +211,18 @@ async fn i1_directory_page_tests_previews_syncs_and_shows_history() {
     assert_eq!(placeholder(&ui).await, "not set");
 
     // A bad filter is refused with its reason; the form keeps what was typed; nothing saved.
+    // The password typed with it is not sent back either.
+    let typed = "typed-with-a-bad-filter";
     ui.fill("#d-user-filter", "(uid=").await;
     ui.fill("#d-url", "ldap://127.0.0.1:1").await;
+    ui.fill("#d-bind-password", typed).await;
     ui.submit("form#directory-settings [type=submit]").await;
     let error = ui.text("#directory-error").await;
     assert!(
         error.contains("bad LDAP filter") && error.contains("Nothing was saved"),
         "{error}"
     );
+    assert_no_password(&ui, &[READER_PW, wrong, typed]).await;
     assert_eq!(
         ui.find("#d-user-filter")
             .await
