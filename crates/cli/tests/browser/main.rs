@@ -7,6 +7,7 @@
 //! (`scripts/install-browser.sh` installs them); with `CI=true` they fail instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod directory;
 mod harness;
 mod licenses;
 mod more;

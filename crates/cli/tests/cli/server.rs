@@ -1397,6 +1397,7 @@ async fn ui_walk(api: &Api, w: &World) {
         "/ui/licenses",
         "/ui/users",
         "/ui/roles",
+        "/ui/directory",
         "/ui/messages",
         "/ui/audit",
     ] {

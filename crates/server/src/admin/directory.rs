@@ -137,11 +137,15 @@ pub(crate) async fn config(state: &AppState) -> ApiResult<Config> {
 
 /// `POST /api/v1/directory/test`: connect, bind, count users and groups, three examples.
 pub async fn test(State(state): State<AppState>) -> ApiResult<Json<TestReport>> {
-    let config = config(&state).await?;
-    let report = seatkeeper_directory::test_connection(&config)
+    Ok(Json(test_report(&state).await?))
+}
+
+/// The connection test with the settings in use (the API's and the Directory page's).
+pub(crate) async fn test_report(state: &AppState) -> ApiResult<TestReport> {
+    let config = config(state).await?;
+    Ok(seatkeeper_directory::test_connection(&config)
         .await
-        .map_err(SyncError::from)?;
-    Ok(Json(report))
+        .map_err(SyncError::from)?)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,14 +241,20 @@ pub async fn preview(
     ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> ApiResult<Json<PlanView>> {
     let n = detail(&q)?;
-    let config = config(&state).await?;
-    match directory_sync::sync_when(&state.ledger, &config, &p.actor, When::Preview).await? {
-        Some(SyncOutcome::Preview { snapshot, plan }) => Ok(Json(plan_view(
+    Ok(Json(preview_view(&state, &p.actor, n).await?))
+}
+
+/// The plan a sync would apply now with the settings in use, its lists cut to `n` items
+/// (the API's and the Directory page's); nothing written.
+pub(crate) async fn preview_view(state: &AppState, actor: &Actor, n: usize) -> ApiResult<PlanView> {
+    let config = config(state).await?;
+    match directory_sync::sync_when(&state.ledger, &config, actor, When::Preview).await? {
+        Some(SyncOutcome::Preview { snapshot, plan }) => Ok(plan_view(
             &plan,
             snapshot.users.len(),
             snapshot.groups.len(),
             n,
-        ))),
+        )),
         _ => Err(ApiError::unavailable("the preview did not run")),
     }
 }

@@ -8,6 +8,7 @@
 //! derived from the session secret; the check runs in one middleware in front of all `/ui`
 //! routes (multipart forms are checked by their extractor before the handler sees a byte).
 
+mod directory;
 mod licenses;
 mod overview;
 mod pages;
@@ -107,6 +108,11 @@ fn routes() -> Vec<UiRoute> {
         at("/ui/roles/{id}/members").post(roles::members),
         at("/ui/redistribute/preview").post(roles::preview),
         at("/ui/redistribute/apply").post(roles::apply),
+        at("/ui/directory").get(directory::page),
+        at("/ui/directory/settings").post(directory::save),
+        at("/ui/directory/test").post(directory::test),
+        at("/ui/directory/preview").post(directory::preview),
+        at("/ui/directory/sync").post(directory::sync),
         at("/ui/folders")
             .get(pages::folders)
             .post(pages::folder_action),

@@ -13,6 +13,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/ui/users", "Users", "nav-users"),
     ("/ui/roles", "Roles", "nav-roles"),
     ("/ui/folders", "Folders", "nav-folders"),
+    ("/ui/directory", "Directory", "nav-directory"),
     ("/ui/audit", "Audit log", "nav-audit"),
     ("/ui/settings", "Settings", "nav-settings"),
 ];
