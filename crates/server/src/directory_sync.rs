@@ -36,6 +36,10 @@ pub async fn sync(
     actor: &Actor,
     preview: bool,
 ) -> Result<SyncOutcome, SyncError> {
+    if !preview {
+        // A run a killed process left `running` is closed first, whatever this one finds.
+        ledger.close_interrupted_directory_runs().await?;
+    }
     let snapshot = match seatkeeper_directory::read_snapshot(config).await {
         Ok(s) => s,
         Err(e) => {

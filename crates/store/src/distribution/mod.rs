@@ -24,4 +24,5 @@ pub use needs::NeedView;
 pub(crate) use needs::fulfil_pending;
 pub use report::{DEFAULT_DETAIL, PlanItem, RedistributionReport, Scope};
 pub use runs::RunView;
+pub(crate) use runs::{owner_gone, process_tag};
 pub(crate) use walk::redistribute_users_in;

@@ -133,7 +133,7 @@ async fn signature(tx: &mut Tx) -> Result<String> {
     Ok(format!("{:016x}", h.finish()))
 }
 
-fn process_tag() -> String {
+pub(crate) fn process_tag() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "host".into());
@@ -141,7 +141,7 @@ fn process_tag() -> String {
 }
 
 /// Whether the process holding a lease is certainly gone (same host, no such process).
-fn owner_gone(owner: &str) -> bool {
+pub(crate) fn owner_gone(owner: &str) -> bool {
     let mut parts = owner.split(':');
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
         return true;

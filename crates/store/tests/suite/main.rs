@@ -99,6 +99,13 @@ on_both_backends!(
     i1_disabled_and_removed_users_are_blocked_with_their_reasons_and_seats_freed,
     u2_a_full_area_creates_users_blocked_and_a_later_sync_activates_them_oldest_first,
     d5_a_product_bound_to_a_role_follows_a_group_membership_change,
+    u2_a_block_frees_room_and_the_oldest_license_limit_user_is_activated,
+    u2_a_delete_frees_room_and_the_oldest_license_limit_user_is_activated,
+    u2_a_hand_blocked_user_is_never_activated,
+    u2_a_raised_limit_activates_waiting_users_oldest_first,
+    u2_a_move_to_another_area_frees_room_for_the_oldest_waiting_user,
+    i1_a_run_a_stopped_process_left_running_is_closed_as_interrupted,
+    i1_a_login_taken_by_a_user_not_from_the_directory_is_skipped_not_fatal,
 );
 
 use cases::*;
