@@ -489,6 +489,12 @@ pub async fn u2_a_delete_frees_room_and_the_oldest_license_limit_user_is_activat
 
 pub async fn u2_a_hand_blocked_user_is_never_activated(db: &TestDb) {
     two_waiting(db).await;
+    // A hand block cannot carry a reason the system writes itself (it would be lifted).
+    for reason in ["license_limit", "directory_removed"] {
+        let refused = db.ledger.block_user(&admin(), "ann", reason).await;
+        assert!(refused.is_err(), "{reason}");
+    }
+    assert_eq!(state_of(db, "ann").await, ACTIVE);
     // bob is blocked by hand: carl (waiting) takes his place at once.
     db.ledger
         .block_user(&admin(), "bob", "on leave")
