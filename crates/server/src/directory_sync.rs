@@ -2,7 +2,7 @@
 //! the core's planner, and apply. The command line calls it today; the admin API and the
 //! scheduled sync in `serve` are the next callers (docs/DIRECTORY.md).
 
-use seatkeeper_core::directory::{Snapshot, SyncPlan, plan};
+use seatkeeper_core::directory::{Snapshot, Source, SyncPlan, plan};
 use seatkeeper_directory::{Config, DirectoryError};
 use seatkeeper_store::{Actor, DirectorySyncReport, Ledger, StoreError};
 
@@ -36,10 +36,12 @@ pub async fn sync(
     actor: &Actor,
     preview: bool,
 ) -> Result<SyncOutcome, SyncError> {
-    if !preview {
-        // A run a killed process left `running` is closed first, whatever this one finds.
-        ledger.close_interrupted_directory_runs().await?;
-    }
+    // A run a killed process left `running` is closed first, whatever this one finds.
+    let interrupted = if preview {
+        0
+    } else {
+        ledger.close_interrupted_directory_runs().await?
+    };
     let snapshot = match seatkeeper_directory::read_snapshot(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -52,7 +54,18 @@ pub async fn sync(
         }
     };
     let state = ledger.directory_state().await?;
-    let plan = plan(&snapshot, &state, &config.mapping);
+    let mut plan = plan(&snapshot, &state, &config.mapping);
+    if interrupted > 0 {
+        // The stopped run's redistribution (D5, its last step) may not have reached everyone
+        // it touched, and this plan no longer knows whom: every directory user is touched.
+        plan.touched.extend(
+            state
+                .users
+                .iter()
+                .filter(|u| matches!(u.source, Source::Directory { .. }))
+                .map(|u| u.login.clone()),
+        );
+    }
     if preview {
         return Ok(SyncOutcome::Preview { snapshot, plan });
     }

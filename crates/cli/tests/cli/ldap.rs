@@ -532,3 +532,89 @@ fn u2_a_block_from_the_command_line_activates_the_oldest_waiting_user() {
         )
     );
 }
+
+/// D5 after an interrupted run: a run stopped during its redistribution leaves users created
+/// without the seats their roles bring, and the next plan has nothing left for them. The
+/// next sync redistributes every directory user, so the ledger ends as an uninterrupted sync
+/// leaves it. (Stands for the kill: the users are written with role-based distribution off,
+/// then the run is left `running` under a process that is gone.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d5_the_sync_after_an_interrupted_run_redistributes_every_directory_user() {
+    let Some(server) = Slapd::start() else { return };
+    server.add_ldif(&people_ldif(30));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &server.url, READER_DN);
+    let sync = |db: &str| {
+        let out = bin()
+            .current_dir(dir.path())
+            .args(["--database", db, "--json", "ldap", "sync", "--config"])
+            .arg(&config)
+            .env("SK_TEST_LDAP_PASSWORD", READER_PW)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let distribution = |db: &str, on: &str| {
+        super::ok(
+            db,
+            dir.path(),
+            &["settings", "distribution", "--role-based-distribution", on],
+        );
+    };
+    let held = |db: &str| {
+        let db = dir.path().join(db);
+        async move {
+            let mut c = connect(db.to_str().unwrap()).await.unwrap();
+            rows(
+                &mut c,
+                "SELECT u.login, a.product_code FROM assignments a JOIN users u ON u.id = a.user_id \
+                 ORDER BY u.login, a.product_code",
+            )
+            .await
+        }
+    };
+    for db in ["expected.db", "stopped.db"] {
+        limited(db, dir.path(), 100);
+        super::ok(db, dir.path(), &["role", "bind", "All employees", "crm"]);
+    }
+    distribution("expected.db", "true");
+    sync("expected.db");
+    let expected = held("expected.db").await;
+    assert_eq!(expected.len(), 10, "crm's 10 seats, handed out by D5");
+
+    distribution("stopped.db", "false");
+    sync("stopped.db");
+    distribution("stopped.db", "true");
+    assert!(held("stopped.db").await.is_empty());
+    let mut raw = {
+        use sqlx::Connection as _;
+        sqlx::SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("stopped.db").display()
+        ))
+        .await
+        .unwrap()
+    };
+    sqlx::query(
+        "INSERT INTO directory_runs (started_at, status, preview, owner) \
+         VALUES (0, 'running', 0, 'gone-host:1:x')",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let report = sync("stopped.db");
+    assert_eq!(report["counts"]["redistributed"], 30, "{report}");
+    assert_eq!(held("stopped.db").await, expected);
+    let statuses = run_statuses(dir.path().join("stopped.db").to_str().unwrap()).await;
+    assert!(
+        statuses.contains(&"interrupted".to_string()),
+        "{statuses:?}"
+    );
+    // Once done, the next sync has nothing to do.
+    assert!(sync("stopped.db")["run_id"].is_null());
+}

@@ -27,7 +27,7 @@ impl Ledger {
     /// [`DIRECTORY_CHUNK_USERS`] users each, in the order of the plan's meaning
     /// (`seatkeeper_core::directory::apply`): deletes and blocks free room first, then
     /// creates, activations (oldest first), updates, roles, memberships, and last the
-    /// redistribution for `plan.touched`. An empty plan writes nothing at all.
+    /// redistribution for `plan.touched`. An empty plan (nothing touched) writes nothing.
     ///
     /// Interrupted midway, the ledger is consistent after every chunk; the next sync plans
     /// against what was written and completes it, and closes the run as `interrupted`.
@@ -36,7 +36,8 @@ impl Ledger {
         actor: &Actor,
         plan: &SyncPlan,
     ) -> Result<DirectorySyncReport> {
-        if plan.is_empty() {
+        // `touched` alone: users to redistribute (D5) after an interrupted run.
+        if plan.is_empty() && plan.touched.is_empty() {
             return Ok(DirectorySyncReport::default());
         }
         let run_id = {
