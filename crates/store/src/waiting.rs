@@ -38,14 +38,14 @@ pub(crate) async fn activate_waiting(
         if room.is_some_and(|r| r <= 0) {
             continue;
         }
-        // Only as many rows as could fit (the partial index users_waiting serves this).
+        // Only as many rows as could fit, through the partial index users_waiting (the
+        // reason is a literal so that both planners can match the index's WHERE clause).
         let rows = sqlx::query(
             "SELECT id, login, created_at, block_reason FROM users \
-             WHERE area = $1 AND state = 'blocked' AND block_reason = $2 AND builtin = 0 \
-             ORDER BY created_at, id LIMIT $3",
+             WHERE area = $1 AND block_reason = 'license_limit' AND state = 'blocked' \
+             AND builtin = 0 ORDER BY created_at, id LIMIT $2",
         )
         .bind(area.as_str().to_string())
-        .bind(reason::LICENSE_LIMIT.to_string())
         .bind(room.unwrap_or(i64::MAX))
         .fetch_all(&mut **tx)
         .await?;
