@@ -35,7 +35,7 @@ pub struct DirectorySyncCounts {
     pub deleted: u64,
     pub activated: u64,
     /// Planned activations the area had no room for at the time of writing: they stay
-    /// blocked (`license_limit`) until a later sync.
+    /// blocked (`license_limit`) until room frees (any event that frees it, or a later sync).
     pub not_activated: u64,
     pub roles_created: u64,
     pub roles_reparented: u64,
