@@ -109,13 +109,16 @@ pub fn password(value: &str) -> Result<(), Error> {
     max_bytes("password", value, PASSWORD_MAX)
 }
 
-/// A block reason given by hand. The directory sync's own reasons are refused: a sync lifts
-/// and rewrites blocks with those, and a block by hand must stay the administrator's.
+/// A reason an administrator gives for a block. The reasons the system writes itself
+/// (`license_limit`, `directory_disabled`, `directory_removed`) are refused: a user blocked
+/// with one of them would be activated by the next event that frees room, or by a sync (U2),
+/// and a user blocked by hand never is.
 pub fn block_reason(value: &str) -> Result<(), Error> {
     text("block reason", value, REASON_MAX)?;
     if crate::directory::reason::is_sync_owned(Some(value.trim())) {
-        return Err(Error::Invalid(format!(
-            "block reason {value:?} is reserved for the directory sync; give another"
+        return Err(invalid(format!(
+            "block reason {value:?} is the system's own (a user waiting for room, or one the \
+             directory disabled or removed); give another"
         )));
     }
     Ok(())

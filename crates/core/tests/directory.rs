@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use seatkeeper_core::directory::{
     AreaMatch, CreatedRoles, DisabledRule, Entry, FolderRule, LedgerRole, LedgerState, LedgerUser,
-    Mapping, RemovedAction, RoleKind, SkipReason, Snapshot, Source, SyncPlan, apply, plan,
+    Mapping, RemovedAction, RoleKind, SkipReason, Snapshot, Source, SyncPlan, Waiting, apply, plan,
+    waiting_to_activate,
 };
 use seatkeeper_core::{Area, UserState};
 use time::OffsetDateTime;
@@ -1146,5 +1147,103 @@ proptest! {
             groups: shuffled(&w.snapshot.groups, seed ^ 0x9e37_79b9),
         };
         prop_assert_eq!(p, plan(&shuffled_snapshot, &w.ledger, &w.mapping));
+    }
+}
+
+/// Users of one area, some waiting for room (`license_limit`), some blocked for other
+/// reasons, some active; ids unique, creation times colliding often (ties go by id).
+fn arb_waiting() -> impl Strategy<Value = Vec<Waiting>> {
+    prop::collection::vec((0i64..6, 0u8..5), 0..24).prop_map(|rows| {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (age, kind))| {
+                let (state, reason) = match kind {
+                    0 | 1 => (UserState::Blocked, Some("license_limit")),
+                    2 => (UserState::Blocked, Some("on leave")),
+                    3 => (UserState::Blocked, Some("directory_disabled")),
+                    _ => (UserState::Active, None),
+                };
+                Waiting {
+                    id: 100 - i as i64,
+                    login: format!("u{i:02}"),
+                    created_at: datetime!(2026-01-01 0:00 UTC) + time::Duration::days(age),
+                    state,
+                    block_reason: reason.map(str::to_string),
+                }
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn u2_an_event_activates_the_oldest_license_limit_users_while_there_is_room() {
+    let w = |id: i64, login: &str, age: i64, reason: Option<&str>| Waiting {
+        id,
+        login: login.into(),
+        created_at: datetime!(2026-01-01 0:00 UTC) + time::Duration::days(age),
+        state: if reason.is_some() {
+            UserState::Blocked
+        } else {
+            UserState::Active
+        },
+        block_reason: reason.map(str::to_string),
+    };
+    let users = vec![
+        w(4, "dave", 3, Some("license_limit")),
+        w(1, "ann", 0, Some("on leave")),
+        w(3, "carl", 2, Some("license_limit")),
+        // Same instant as carl, later row: after carl.
+        w(5, "cleo", 2, Some("license_limit")),
+        w(2, "bob", 1, None),
+    ];
+    assert_eq!(waiting_to_activate(Some(1), &users), vec!["carl"]);
+    assert_eq!(waiting_to_activate(Some(2), &users), vec!["carl", "cleo"]);
+    // No limit: everyone waiting; a hand block (ann) never.
+    assert_eq!(
+        waiting_to_activate(None, &users),
+        vec!["carl", "cleo", "dave"]
+    );
+    assert!(waiting_to_activate(Some(0), &users).is_empty());
+    assert!(waiting_to_activate(Some(-3), &users).is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Only `license_limit` users are activated, as many as fit (all with no limit), and
+    /// they are the oldest of them, in order: nobody left waiting is older than someone
+    /// activated. The answer does not depend on the order of the input.
+    #[test]
+    fn u2_waiting_users_are_activated_oldest_first_and_only_license_limit(
+        users in arb_waiting(),
+        room in prop::option::of(-2i64..30),
+        seed in any::<u64>(),
+    ) {
+        let got = waiting_to_activate(room, &users);
+        let waiting: Vec<&Waiting> = users
+            .iter()
+            .filter(|u| u.state == UserState::Blocked && u.block_reason.as_deref() == Some("license_limit"))
+            .collect();
+        let fits = match room {
+            None => waiting.len(),
+            Some(r) => (r.max(0) as usize).min(waiting.len()),
+        };
+        prop_assert_eq!(got.len(), fits);
+        let by_login = |l: &str| users.iter().find(|u| u.login == l).unwrap();
+        for l in &got {
+            let u = by_login(l);
+            prop_assert_eq!(u.block_reason.as_deref(), Some("license_limit"));
+            prop_assert_eq!(u.state, UserState::Blocked);
+        }
+        let keys: Vec<_> = got.iter().map(|l| { let u = by_login(l); (u.created_at, u.id) }).collect();
+        prop_assert!(keys.windows(2).all(|k| k[0] < k[1]), "not oldest first: {keys:?}");
+        if let Some(newest) = keys.last() {
+            for u in &waiting {
+                if !got.contains(&u.login) {
+                    prop_assert!((u.created_at, u.id) > *newest, "{} waits, older than {newest:?}", u.login);
+                }
+            }
+        }
+        prop_assert_eq!(got, waiting_to_activate(room, &shuffled(&users, seed)));
     }
 }

@@ -87,7 +87,7 @@ fn u2_a_block_by_hand_may_not_use_the_directory_syncs_reasons() {
     ] {
         let m = message(validate::block_reason(reserved));
         assert!(
-            m.contains("reserved for the directory sync"),
+            m.contains("is the system's own"),
             "{reserved}: {m}"
         );
     }

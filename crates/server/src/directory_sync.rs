@@ -2,7 +2,7 @@
 //! the core's planner, and apply — under the sync lease, so that one node at a time writes.
 //! The command line, the admin API, the Directory page and `serve`'s schedule all call it.
 
-use seatkeeper_core::directory::{Snapshot, SyncPlan, plan};
+use seatkeeper_core::directory::{Snapshot, Source, SyncPlan, plan};
 use seatkeeper_directory::{Config, DirectoryError};
 use seatkeeper_store::{
     Actor, DirectorySyncReport, Lease, Ledger, PasswordChange, StoreError, SyncEnd,
@@ -207,6 +207,9 @@ pub async fn sync_when(
 
 /// The sync proper, under the lease.
 async fn write(ledger: &Ledger, config: &Config, actor: &Actor) -> Result<SyncOutcome, SyncError> {
+    // A run a killed process left `running` is closed first, whatever this one finds: under
+    // the lease no other sync can be writing it.
+    let interrupted = ledger.close_interrupted_directory_runs(true).await?;
     let snapshot = match seatkeeper_directory::read_snapshot(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -217,7 +220,18 @@ async fn write(ledger: &Ledger, config: &Config, actor: &Actor) -> Result<SyncOu
         }
     };
     let state = ledger.directory_state().await?;
-    let plan = plan(&snapshot, &state, &config.mapping);
+    let mut plan = plan(&snapshot, &state, &config.mapping);
+    if interrupted > 0 {
+        // The stopped run's redistribution (D5, its last step) may not have reached everyone
+        // it touched, and this plan no longer knows whom: every directory user is touched.
+        plan.touched.extend(
+            state
+                .users
+                .iter()
+                .filter(|u| matches!(u.source, Source::Directory { .. }))
+                .map(|u| u.login.clone()),
+        );
+    }
     let report = ledger.apply_directory_plan(actor, &plan).await?;
     Ok(SyncOutcome::Applied {
         snapshot,

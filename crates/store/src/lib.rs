@@ -49,6 +49,7 @@ mod usage;
 mod users;
 mod users_import;
 mod views;
+mod waiting;
 
 pub use access::*;
 pub use backup::{BackupReport, RestoreReport, backup, restore, sqlite_file};

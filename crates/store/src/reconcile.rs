@@ -126,13 +126,35 @@ async fn set_capacity(tx: &mut Tx, k: &PoolKey, capacity: u64) -> Result<()> {
     Ok(())
 }
 
-/// Brings the stored pools and limits in line with `now`. Unless `force`d, does nothing
-/// until the next instant at which a package or limit starts or ends, so the check costs one
-/// lookup on the hot path.
+/// Brings the stored pools and limits in line with `now`, and lets users waiting for room
+/// (`license_limit`) take what the change freed (U2, `waiting`). Unless `force`d, does
+/// nothing until the next instant at which a package or limit starts or ends, so the check
+/// costs one lookup on the hot path. Every path that frees room in an area (a block, a
+/// delete, a move to another area, a limit raised or lifted) calls it forced after its
+/// change, in the same transaction.
 pub(crate) async fn reconcile(
     tx: &mut Tx,
     now: OffsetDateTime,
     force: bool,
+) -> Result<SeatChanges> {
+    reconcile_with(tx, now, force, true).await
+}
+
+/// [`reconcile`], forced, leaving room free for the caller: the directory sync's blocks,
+/// whose room its own plan hands out (in the planner's order, which also counts re-enabled
+/// users) and which activates what is still waiting when it ends.
+pub(crate) async fn reconcile_holding_room(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+) -> Result<SeatChanges> {
+    reconcile_with(tx, now, true, false).await
+}
+
+async fn reconcile_with(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    force: bool,
+    activate_waiting: bool,
 ) -> Result<SeatChanges> {
     if !force {
         match meta_get(tx, VALID_UNTIL).await?.as_deref() {
@@ -264,6 +286,9 @@ pub(crate) async fn reconcile(
             }),
         )
         .await?;
+    }
+    if activate_waiting {
+        crate::waiting::activate_waiting(tx, now, &Actor::system()).await?;
     }
     // Seats may have come free (or capacity returned): pending needs are served now.
     fulfil_pending(tx, now).await?;

@@ -47,6 +47,7 @@ mod mapping;
 mod plan;
 mod roles;
 mod sync_plan;
+mod waiting;
 
 pub use dn::{normalize_dn, parse_dn};
 pub use ledger::{LedgerRole, LedgerState, LedgerUser, Source, apply};
@@ -59,3 +60,4 @@ pub use sync_plan::{
     Block, Membership, NewRole, NewUser, Reparent, SkipReason, Skipped, SyncPlan, UserUpdate,
     reason,
 };
+pub use waiting::{Waiting, waiting_to_activate};

@@ -9,13 +9,14 @@ use seatkeeper_core::{Area, UserState};
 use serde_json::json;
 
 use super::{
-    DIRECTORY_CHUNK_USERS, DirectorySyncCounts, DirectorySyncReport, directory_users, key, rooms,
+    DIRECTORY_CHUNK_USERS, DirectorySyncCounts, DirectorySyncReport, close_interrupted,
+    directory_users, key, rooms,
 };
 use crate::db::{Audit, Tx, audit, execute_in, fetch_in, get_i64, get_str, insert_rows, ts};
 use crate::distribution::redistribute_users_in;
 use crate::folders::FolderTree;
 use crate::messages::post_message;
-use crate::reconcile::reconcile;
+use crate::reconcile::reconcile_holding_room;
 use crate::settings::distribution_settings_in;
 use crate::sql_value::Val;
 use crate::users::{check_room, free_seats_of};
@@ -26,34 +27,43 @@ impl Ledger {
     /// [`DIRECTORY_CHUNK_USERS`] users each, in the order of the plan's meaning
     /// (`seatkeeper_core::directory::apply`): deletes and blocks free room first, then
     /// creates, activations (oldest first), updates, roles, memberships, and last the
-    /// redistribution for `plan.touched`. An empty plan writes nothing at all.
+    /// redistribution for `plan.touched`. An empty plan (nothing touched) writes nothing.
     ///
-    /// Interrupted midway, the ledger is consistent after every chunk and the run stays
-    /// `running` in the history; the next sync plans against what was written and completes it.
+    /// Interrupted midway, the ledger is consistent after every chunk; the next sync plans
+    /// against what was written and completes it, and closes the run as `interrupted`.
     pub async fn apply_directory_plan(
         &self,
         actor: &Actor,
         plan: &SyncPlan,
     ) -> Result<DirectorySyncReport> {
-        if plan.is_empty() {
+        // `touched` alone: users to redistribute (D5) after an interrupted run.
+        if plan.is_empty() && plan.touched.is_empty() {
             return Ok(DirectorySyncReport::default());
         }
         let run_id = {
+            let now = self.now();
             let mut tx = self.begin_write().await?;
+            close_interrupted(&mut tx, now, false).await?;
             let row = sqlx::query(
-                "INSERT INTO directory_runs (started_at, status, preview) \
-                 VALUES ($1, 'running', 0) RETURNING id",
+                "INSERT INTO directory_runs (started_at, status, preview, owner) \
+                 VALUES ($1, 'running', 0, $2) RETURNING id",
             )
-            .bind(ts(self.now()))
+            .bind(ts(now))
+            .bind(crate::process::this_process().to_string())
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;
             get_i64(&row, "id")?
         };
         match self.apply_steps(actor, plan).await {
-            Ok(counts) => {
+            Ok(mut counts) => {
                 let now = self.now();
                 let mut tx = self.begin_write().await?;
+                // U2: room the plan left (users it does not own, skipped entries) goes to
+                // whoever still waits for it, as after any event that frees room.
+                counts.activated += crate::waiting::activate_waiting(&mut tx, now, actor)
+                    .await?
+                    .len() as u64;
                 let body = json!(counts);
                 audit(
                     &mut tx,
@@ -156,7 +166,14 @@ impl Ledger {
             let mut room = rooms(&mut tx).await?;
             let mut filling: BTreeMap<Area, u64> = BTreeMap::new();
             let mut rows = Vec::with_capacity(chunk.len());
+            // A login someone created since the plan (by hand, CSV) is theirs: that entry is
+            // skipped, as the planner skips one it sees, instead of failing the run.
+            let taken = taken_logins(&mut tx, chunk.iter().map(|n| n.login.as_str())).await?;
             for n in chunk {
+                if taken.contains(&key(&n.login)) {
+                    c.skipped += 1;
+                    continue;
+                }
                 // The planner counted the room; re-checked here under the write lock so a
                 // login or an administrator's change since the plan cannot overrun the limit.
                 let mut blocked = n.blocked.clone();
@@ -383,7 +400,9 @@ impl Ledger {
                 }
             })
             .collect();
-        reconcile(&mut tx, now, true).await?;
+        // The room this frees is the plan's to hand out (its activations come next);
+        // whatever is still free when the sync ends goes to waiting users then.
+        reconcile_holding_room(&mut tx, now).await?;
         audit(&mut tx, now, actor, entries).await?;
         tx.commit().await?;
         Ok(n)
@@ -552,4 +571,23 @@ async fn role_ids(tx: &mut Tx) -> Result<HashMap<String, i64>> {
         .iter()
         .map(|r| Ok((get_str(r, "name")?.to_lowercase(), get_i64(r, "id")?)))
         .collect()
+}
+
+/// Which of `logins` (lower-cased) are users already, whatever their source.
+async fn taken_logins<'a>(
+    tx: &mut Tx,
+    logins: impl Iterator<Item = &'a str>,
+) -> Result<BTreeSet<String>> {
+    let vals: Vec<Val> = logins.map(|l| Val::Text(key(l))).collect();
+    fetch_in(
+        tx,
+        "SELECT lower(login) AS l FROM users WHERE lower(login) IN ({ids})",
+        &vals,
+        1,
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| get_str(r, "l"))
+    .collect()
 }

@@ -17,6 +17,7 @@ use crate::db::{
 };
 use crate::folders::FolderTree;
 use crate::messages::post_message;
+use crate::process::owner_gone;
 use crate::sql_value::Val;
 use crate::{Actor, Ledger, Result};
 
@@ -40,7 +41,7 @@ pub struct DirectorySyncCounts {
     pub deleted: u64,
     pub activated: u64,
     /// Planned activations the area had no room for at the time of writing: they stay
-    /// blocked (`license_limit`) until a later sync.
+    /// blocked (`license_limit`) until room frees (any event that frees it, or a later sync).
     pub not_activated: u64,
     pub roles_created: u64,
     pub roles_reparented: u64,
@@ -129,7 +130,69 @@ async fn rooms(tx: &mut Tx) -> Result<BTreeMap<Area, Option<i64>>> {
         .collect()
 }
 
+/// A run older than this is taken for dead even when its owner ran on another host (whose
+/// processes this one cannot see): no sync takes a day.
+const RUN_GIVEN_UP_SECS: i64 = 24 * 3600;
+
+/// Closes as `interrupted` the runs still `running` whose process is gone (killed, crashed,
+/// the machine restarted) — on this host, or a day old on another — so the history never
+/// shows a dead run as going on. Another live process's run is left alone, unless `all`:
+/// the caller holds the sync lease, so no other sync can be writing. How many.
+pub(super) async fn close_interrupted(
+    tx: &mut Tx,
+    now: time::OffsetDateTime,
+    all: bool,
+) -> Result<u64> {
+    let rows =
+        sqlx::query("SELECT id, started_at, owner FROM directory_runs WHERE status = 'running'")
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut dead = Vec::new();
+    for r in &rows {
+        let gone = match get_opt_str(r, "owner")? {
+            Some(owner) => owner_gone(&owner),
+            // Recorded before runs had owners.
+            None => true,
+        };
+        if all || gone || get_i64(r, "started_at")? + RUN_GIVEN_UP_SECS < ts(now) {
+            dead.push(Val::Int(get_i64(r, "id")?));
+        }
+    }
+    if dead.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "UPDATE directory_runs SET status = 'interrupted', finished_at = {}, \
+         error = 'the process running it stopped before it finished (killed or crashed); \
+         the next sync completes its work' WHERE id IN ({{ids}})",
+        ts(now)
+    );
+    crate::db::execute_in(tx, &sql, &dead).await
+}
+
 impl Ledger {
+    /// Closes the runs a stopped process left `running` (see [`close_interrupted`]); the
+    /// sync engine calls it before each sync, holding the sync lease (`holding_lease`: every
+    /// run still `running` is then dead, wherever it ran), so that even a sync with nothing
+    /// left to do (the killed run had written everything) closes them. Writes only when
+    /// there is one.
+    pub async fn close_interrupted_directory_runs(&self, holding_lease: bool) -> Result<u64> {
+        let mut tx = self.begin_read().await?;
+        let running = sqlx::query("SELECT id FROM directory_runs WHERE status = 'running' LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        tx.commit().await?;
+        if !running {
+            return Ok(0);
+        }
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let n = close_interrupted(&mut tx, now, holding_lease).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// What the sync planner compares a snapshot with: every user, every role with its
     /// direct members, the room per area. A fixed number of set queries in one read.
     pub async fn directory_state(&self) -> Result<LedgerState> {

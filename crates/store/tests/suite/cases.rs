@@ -578,7 +578,7 @@ pub async fn u4_summary_and_csv_export(db: &TestDb) {
         .await
         .unwrap();
     db.ledger
-        .block_user(&admin(), "bob", "license_limit")
+        .block_user(&admin(), "bob", "left the company")
         .await
         .unwrap();
     let sum = db.ledger.summary(Duration::days(30)).await.unwrap();
@@ -604,7 +604,7 @@ pub async fn u4_summary_and_csv_export(db: &TestDb) {
         "{csv}"
     );
     assert!(
-        lines.contains(&"bob,bob,,employee,,blocked,No,license_limit,"),
+        lines.contains(&"bob,bob,,employee,,blocked,No,left the company,"),
         "{csv}"
     );
     assert!(

@@ -305,38 +305,56 @@ pub async fn u2_a_full_area_creates_users_blocked_and_a_later_sync_activates_the
         assert_eq!(u.state, UserState::Blocked, "{login}");
         assert_eq!(u.block_reason.as_deref(), Some("license_limit"), "{login}");
     }
-    // An administrator blocks bob: room for one. The next sync activates the oldest
-    // waiting user (carl), dave waits, and bob (blocked by hand) stays blocked.
-    db.ledger
-        .block_user(&admin(), "bob", "on leave")
-        .await
-        .unwrap();
-    // A plan made now activates carl; if the room is taken before it is written (here by a
-    // user created by hand), the activation waits instead of failing the sync.
+    // dave's entry is disabled: he no longer waits for room.
+    snap.users[3] = person("dave", true);
+    sync(db, &snap).await;
+    assert_eq!(
+        db.ledger
+            .user("dave")
+            .await
+            .unwrap()
+            .block_reason
+            .as_deref(),
+        Some("directory_disabled")
+    );
+    // An administrator blocks bob: carl (waiting) takes the room at once (U2 on events), and
+    // bob (blocked by hand) stays blocked. Then ann: room, and nobody waiting for it.
+    for login in ["bob", "ann"] {
+        db.ledger
+            .block_user(&admin(), login, "on leave")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        db.ledger.user("carl").await.unwrap().state,
+        UserState::Active
+    );
+    // dave is enabled again: a plan made now activates him; if the room is taken before it
+    // is written (here by a user created by hand), the activation waits instead of failing
+    // the sync.
+    snap.users[3] = person("dave", false);
     let p = plan(
         &snap,
         &db.ledger.directory_state().await.unwrap(),
         &mapping(),
     );
-    assert_eq!(p.activate, vec!["carl".to_string()]);
+    assert_eq!(p.activate, vec!["dave".to_string()]);
     users(db, &["hand"]).await;
     let r = db.ledger.apply_directory_plan(&admin(), &p).await.unwrap();
     assert_eq!((r.counts.activated, r.counts.not_activated), (0, 1));
-    let carl = db.ledger.user("carl").await.unwrap();
-    assert_eq!(carl.block_reason.as_deref(), Some("license_limit"));
+    let dave = db.ledger.user("dave").await.unwrap();
+    assert_eq!(dave.block_reason.as_deref(), Some("license_limit"));
+    // The room frees again: dave, waiting, is activated by the delete itself.
     db.ledger.delete_user(&admin(), "hand").await.unwrap();
-    let r = sync(db, &snap).await;
-    assert_eq!(r.counts.activated, 1);
     assert_eq!(
-        db.ledger.user("carl").await.unwrap().state,
+        db.ledger.user("dave").await.unwrap().state,
         UserState::Active
     );
-    let dave = db.ledger.user("dave").await.unwrap();
-    assert_eq!(dave.state, UserState::Blocked);
-    assert_eq!(dave.block_reason.as_deref(), Some("license_limit"));
-    let bob = db.ledger.user("bob").await.unwrap();
-    assert_eq!(bob.block_reason.as_deref(), Some("on leave"));
-    // Nothing more to do while the area is full.
+    for login in ["ann", "bob"] {
+        let u = db.ledger.user(login).await.unwrap();
+        assert_eq!(u.block_reason.as_deref(), Some("on leave"), "{login}");
+    }
+    // Nothing more to do.
     let again = plan(
         &snap,
         &db.ledger.directory_state().await.unwrap(),
@@ -393,4 +411,250 @@ pub async fn d5_a_product_bound_to_a_role_follows_a_group_membership_change(db: 
     let r = sync(db, &snap).await;
     assert_eq!((r.counts.members_added, r.counts.redistributed), (1, 0));
     assert!(db.ledger.user("bob").await.unwrap().licenses.is_empty());
+}
+
+/// Employee limit 2: ann and bob active (from the directory), carl then dave (a minute
+/// apart, so carl is older) waiting with `license_limit`.
+async fn two_waiting(db: &TestDb) -> Snapshot {
+    licensed(db, Some(2)).await;
+    let mut snap = Snapshot {
+        users: vec![person("ann", false), person("bob", false)],
+        groups: vec![],
+    };
+    sync(db, &snap).await;
+    for login in ["carl", "dave"] {
+        db.clock.advance(time::Duration::minutes(1));
+        snap.users.push(person(login, false));
+        sync(db, &snap).await;
+        let u = db.ledger.user(login).await.unwrap();
+        assert_eq!(u.block_reason.as_deref(), Some("license_limit"), "{login}");
+    }
+    snap
+}
+
+async fn state_of(db: &TestDb, login: &str) -> (UserState, Option<String>) {
+    let u = db.ledger.user(login).await.unwrap();
+    (u.state, u.block_reason)
+}
+
+fn waits() -> (UserState, Option<String>) {
+    (UserState::Blocked, Some("license_limit".to_string()))
+}
+
+const ACTIVE: (UserState, Option<String>) = (UserState::Active, None);
+
+pub async fn u2_a_block_frees_room_and_the_oldest_license_limit_user_is_activated(db: &TestDb) {
+    let snap = two_waiting(db).await;
+    db.ledger
+        .block_user(&admin(), "bob", "on leave")
+        .await
+        .unwrap();
+    // In the block's own transaction: no sync needed.
+    assert_eq!(state_of(db, "carl").await, ACTIVE);
+    assert_eq!(state_of(db, "dave").await, waits());
+    assert_eq!(
+        state_of(db, "bob").await,
+        (UserState::Blocked, Some("on leave".to_string()))
+    );
+    let activations: Vec<_> = db
+        .ledger
+        .audit_log(&AuditFilter {
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "user.activate")
+        .map(|a| a.target)
+        .collect();
+    assert_eq!(activations, vec!["carl".to_string()]);
+    // The sync finds nothing left to do.
+    let again = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert!(again.is_empty(), "{again:?}");
+}
+
+pub async fn u2_a_delete_frees_room_and_the_oldest_license_limit_user_is_activated(db: &TestDb) {
+    two_waiting(db).await;
+    db.ledger.delete_user(&admin(), "ann").await.unwrap();
+    assert_eq!(state_of(db, "carl").await, ACTIVE);
+    assert_eq!(state_of(db, "dave").await, waits());
+    db.ledger.delete_user(&admin(), "bob").await.unwrap();
+    assert_eq!(state_of(db, "dave").await, ACTIVE);
+}
+
+pub async fn u2_a_hand_blocked_user_is_never_activated(db: &TestDb) {
+    two_waiting(db).await;
+    // A hand block cannot carry a reason the system writes itself (it would be lifted).
+    for reason in ["license_limit", "directory_removed"] {
+        let refused = db.ledger.block_user(&admin(), "ann", reason).await;
+        assert!(refused.is_err(), "{reason}");
+    }
+    assert_eq!(state_of(db, "ann").await, ACTIVE);
+    // bob is blocked by hand: carl (waiting) takes his place at once.
+    db.ledger
+        .block_user(&admin(), "bob", "on leave")
+        .await
+        .unwrap();
+    assert_eq!(state_of(db, "carl").await, ACTIVE);
+    // ann goes: room for dave, never for bob (older, but blocked by hand).
+    db.ledger.delete_user(&admin(), "ann").await.unwrap();
+    assert_eq!(state_of(db, "dave").await, ACTIVE);
+    db.ledger.delete_user(&admin(), "carl").await.unwrap();
+    assert_eq!(
+        state_of(db, "bob").await,
+        (UserState::Blocked, Some("on leave".to_string()))
+    );
+    let s = db.ledger.summary(time::Duration::days(30)).await.unwrap();
+    let employee = s.areas.iter().find(|a| a.area == Area::Employee).unwrap();
+    assert_eq!((employee.active_users, employee.limit), (1, Some(2)));
+}
+
+pub async fn u2_a_raised_limit_activates_waiting_users_oldest_first(db: &TestDb) {
+    two_waiting(db).await;
+    db.clock.advance(time::Duration::minutes(1));
+    let mut snap = Snapshot {
+        users: ["ann", "bob", "carl", "dave", "erin"]
+            .iter()
+            .map(|l| person(l, false))
+            .collect(),
+        groups: vec![],
+    };
+    sync(db, &snap).await;
+    assert_eq!(state_of(db, "erin").await, waits());
+    // A renewal raising the limit to 3: carl (the oldest waiting) comes in.
+    let mut renewal = package("C2", "crm", SeatKind::Named, Area::Employee, 5);
+    renewal.replaces = vec!["C1".to_string()];
+    let mut o = order(vec![product("crm", false)], vec![renewal]);
+    o.area_limits = vec![limit(Area::Employee, 3)];
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+    assert_eq!(state_of(db, "carl").await, ACTIVE);
+    assert_eq!(state_of(db, "dave").await, waits());
+    assert_eq!(state_of(db, "erin").await, waits());
+    // A renewal with room for all: everyone waiting comes in.
+    let mut renewal = package("C3", "crm", SeatKind::Named, Area::Employee, 5);
+    renewal.replaces = vec!["C2".to_string()];
+    let mut o = order(vec![product("crm", false)], vec![renewal]);
+    o.area_limits = vec![limit(Area::Employee, 10)];
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+    assert_eq!(state_of(db, "dave").await, ACTIVE);
+    assert_eq!(state_of(db, "erin").await, ACTIVE);
+    snap.users.truncate(5);
+    let again = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert!(again.is_empty(), "{again:?}");
+}
+
+pub async fn u2_a_move_to_another_area_frees_room_for_the_oldest_waiting_user(db: &TestDb) {
+    two_waiting(db).await;
+    // The CSV import moves ann to the portal area (no limit there).
+    db.ledger
+        .import_users_csv(&admin(), "login,area\nann,portal\n")
+        .await
+        .unwrap();
+    assert_eq!(state_of(db, "carl").await, ACTIVE);
+    assert_eq!(state_of(db, "dave").await, waits());
+}
+
+pub async fn i1_a_run_a_stopped_process_left_running_is_closed_as_interrupted(db: &TestDb) {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    // A run of a process that is gone (no such pid here), and one of a live process (this
+    // one, as another sync going on would be).
+    let dead = format!("{host}:4194000:x");
+    let live = format!("{host}:{}:y", std::process::id());
+    let mut raw = db.raw().await;
+    for owner in [&dead, &live] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO directory_runs (started_at, status, preview, owner) \
+             VALUES ({}, 'running', 0, '{owner}')",
+            T0.unix_timestamp()
+        )))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    }
+    let snap = Snapshot {
+        users: vec![person("ann", false)],
+        groups: vec![],
+    };
+    sync(db, &snap).await;
+    let runs = db.ledger.directory_runs(10).await.unwrap();
+    let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+    // Newest first: this sync, the live run, the dead one.
+    assert_eq!(statuses, vec!["succeeded", "running", "interrupted"]);
+    assert!(runs[2].finished_at.is_some() && runs[2].error.is_some());
+    // A day on, the other run is taken for dead too, even by a sync with nothing to do.
+    db.clock.advance(time::Duration::days(2));
+    assert_eq!(
+        db.ledger
+            .close_interrupted_directory_runs(false)
+            .await
+            .unwrap(),
+        1
+    );
+    let runs = db.ledger.directory_runs(10).await.unwrap();
+    assert_eq!(runs[1].status, "interrupted");
+}
+
+pub async fn i1_a_login_taken_by_a_user_not_from_the_directory_is_skipped_not_fatal(db: &TestDb) {
+    // Made by hand before the sync: the planner skips the entry, naming its DN.
+    users(db, &["hand"]).await;
+    let snap = Snapshot {
+        users: vec![
+            person("ann", false),
+            person("hand", false),
+            person("late", false),
+            person("zed", false),
+        ],
+        groups: vec![],
+    };
+    let p = plan(
+        &snap,
+        &db.ledger.directory_state().await.unwrap(),
+        &mapping(),
+    );
+    assert_eq!(p.skipped.len(), 1, "{p:?}");
+    assert_eq!(p.skipped[0].dn, person("hand", false).dn);
+    assert_eq!(
+        p.skipped[0].reason.to_string(),
+        "user \"hand\" exists, not from the directory"
+    );
+    // Made by hand after the plan, before it is written: that create is left out, the rest
+    // of the sync goes on.
+    users(db, &["late"]).await;
+    let r = db.ledger.apply_directory_plan(&admin(), &p).await.unwrap();
+    assert_eq!((r.counts.created, r.counts.skipped), (2, 2));
+    for login in ["ann", "zed"] {
+        db.ledger.user(login).await.unwrap();
+    }
+    let state = db.ledger.directory_state().await.unwrap();
+    for login in ["hand", "late"] {
+        let u = state.users.iter().find(|u| u.login == login).unwrap();
+        assert_eq!(
+            u.source,
+            Source::Other,
+            "{login} is still the hand-made user"
+        );
+    }
+    let runs = db.ledger.directory_runs(1).await.unwrap();
+    assert_eq!(runs[0].status, "succeeded");
+    // The next sync lists both as skipped and changes nothing.
+    let again = plan(&snap, &state, &mapping());
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(again.skipped.len(), 2);
 }

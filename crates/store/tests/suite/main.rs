@@ -102,6 +102,13 @@ on_both_backends!(
     d5_a_product_bound_to_a_role_follows_a_group_membership_change,
     i1_directory_settings_keep_the_password_out_of_every_read,
     i1_one_directory_sync_lease_at_a_time,
+    u2_a_block_frees_room_and_the_oldest_license_limit_user_is_activated,
+    u2_a_delete_frees_room_and_the_oldest_license_limit_user_is_activated,
+    u2_a_hand_blocked_user_is_never_activated,
+    u2_a_raised_limit_activates_waiting_users_oldest_first,
+    u2_a_move_to_another_area_frees_room_for_the_oldest_waiting_user,
+    i1_a_run_a_stopped_process_left_running_is_closed_as_interrupted,
+    i1_a_login_taken_by_a_user_not_from_the_directory_is_skipped_not_fatal,
 );
 
 use cases::*;
