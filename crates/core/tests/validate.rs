@@ -86,10 +86,7 @@ fn u2_a_block_by_hand_may_not_use_the_directory_syncs_reasons() {
         " license_limit ",
     ] {
         let m = message(validate::block_reason(reserved));
-        assert!(
-            m.contains("is the system's own"),
-            "{reserved}: {m}"
-        );
+        assert!(m.contains("is the system's own"), "{reserved}: {m}");
     }
     assert!(validate::block_reason("left the company").is_ok());
     assert!(validate::block_reason("License_Limit").is_ok());

@@ -57,6 +57,15 @@ struct Session<'c> {
 impl<'c> Session<'c> {
     async fn open(config: &'c Config) -> Result<Session<'c>, DirectoryError> {
         let mode = config.check()?;
+        // RFC 4513 §5.1.2: a DN with an empty password is an unauthenticated bind, which some
+        // servers take as anonymous — a sync would then read as nobody and might see no one.
+        if !config.bind_dn.is_empty() && config.password()?.is_empty() {
+            return Err(DirectoryError::Config(format!(
+                "bind_dn {} has no password (an empty password is an unauthenticated bind): \
+                 set the password, or clear bind_dn to bind anonymously",
+                config.bind_dn
+            )));
+        }
         let address = config.address();
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(config.connect_timeout())

@@ -293,6 +293,19 @@ async fn i1_directory_api_refuses_bad_settings_and_records_failed_runs() {
         )
         .await;
     assert_eq!(cleared["bind_password_set"], false, "{cleared}");
+    // A bind DN without a password would be an unauthenticated bind (RFC 4513), which some
+    // servers take as anonymous: refused before connecting, naming the fix.
+    let (status, v) = api
+        .call(Method::POST, "/api/v1/directory/test", Some(&w.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no password"),
+        "{v}"
+    );
 }
 
 /// Settings in the config file win and cannot be changed over the API; the file's password

@@ -251,7 +251,8 @@ async fn story(db: &str, dir: &Path) {
         )
         .await;
     // Blocking u05 by hand freed room: the oldest license_limit user (u08, created first)
-    // takes it — on that event or, at the latest, on this sync.
+    // takes it on that event, without waiting for a sync (U2).
+    assert_eq!(c.state("u08").await, ("active".into(), None));
     c.sync().await;
     assert_eq!(c.state("u08").await, ("active".into(), None));
     assert_eq!(
