@@ -242,6 +242,7 @@ async fn i1_directory_page_tests_previews_syncs_and_shows_history() {
     // address, on the page.
     ui.fill("#d-user-filter", "(objectClass=inetOrgPerson)")
         .await;
+    ui.fill("#d-bind-password", typed).await;
     ui.submit("form#directory-settings [type=submit]").await;
     assert_eq!(
         ui.text(".flash[role=status]").await,
