@@ -218,13 +218,13 @@ fn read_url(db: &str) -> String {
     }
 }
 
-async fn connect(db: &str) -> Option<sqlx::AnyConnection> {
+pub(crate) async fn connect(db: &str) -> Option<sqlx::AnyConnection> {
     use sqlx::Connection as _;
     sqlx::any::install_default_drivers();
     sqlx::AnyConnection::connect(&read_url(db)).await.ok()
 }
 
-async fn rows(c: &mut sqlx::AnyConnection, sql: &str) -> Vec<Vec<String>> {
+pub(crate) async fn rows(c: &mut sqlx::AnyConnection, sql: &str) -> Vec<Vec<String>> {
     use sqlx::Row as _;
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .fetch_all(c)
@@ -264,7 +264,7 @@ async fn outcome(db: &str) -> Vec<Vec<Vec<String>>> {
 
 /// The invariants a write keeps whatever stops it: the area counters equal the real counts
 /// and no area is over its limit, and no active user carries a block reason.
-async fn assert_consistent(db: &str) {
+pub(crate) async fn assert_consistent(db: &str) {
     let mut c = connect(db).await.unwrap();
     let counters = rows(
         &mut c,

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{bin, issue_license, ok, pg_database};
 
 mod directory;
+mod directory_race;
 mod directory_story;
 mod signin;
 

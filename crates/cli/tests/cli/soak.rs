@@ -61,7 +61,7 @@ fn get(c: &AtomicU64) -> u64 {
 }
 
 /// A pool whose count disagrees with what holds it, or that is over capacity.
-async fn pool_faults(db: &mut sqlx::AnyConnection) -> Vec<String> {
+pub(crate) async fn pool_faults(db: &mut sqlx::AnyConnection) -> Vec<String> {
     let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT p.product_code, p.kind, p.folder_id, p.capacity, p.used, \
            (SELECT COUNT(*) FROM assignments a WHERE a.status = 'active' \
