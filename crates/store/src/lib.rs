@@ -38,6 +38,7 @@ mod process;
 mod reconcile;
 mod reports;
 mod roles;
+mod room;
 mod session_rows;
 mod sessions;
 mod settings;
@@ -49,7 +50,6 @@ mod usage;
 mod users;
 mod users_import;
 mod views;
-mod waiting;
 
 pub use access::*;
 pub use backup::{BackupReport, RestoreReport, backup, restore, sqlite_file};

@@ -288,7 +288,7 @@ async fn reconcile_with(
         .await?;
     }
     if activate_waiting {
-        crate::waiting::activate_waiting(tx, now, &Actor::system()).await?;
+        crate::room::activate_waiting(tx, now, &Actor::system()).await?;
     }
     // Seats may have come free (or capacity returned): pending needs are served now.
     fulfil_pending(tx, now).await?;

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use seatkeeper_core::users_csv::{self, ExportRow};
-use seatkeeper_core::{
-    Area, AssignmentStatus, Error as DomainError, FolderId, UserState, validate,
-};
+use seatkeeper_core::{AssignmentStatus, Error as DomainError, FolderId, UserState, validate};
 use serde_json::json;
 
 use crate::db::{
@@ -14,47 +12,9 @@ use crate::db::{
 use crate::folders::FolderTree;
 use crate::loaders::{USER_COLUMNS, record, user_by_login, users_by_login};
 use crate::reconcile::reconcile;
+use crate::room::check_room;
 use crate::sql_value::Val;
 use crate::{Actor, BlockReport, Ledger, NewUser, Result, UserFilter, UserLicense, UserView};
-
-/// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
-/// `area_counters` enforces the same; this gives the precise message.
-pub(crate) async fn check_room(
-    tx: &mut Tx,
-    area: Area,
-    extra: u64,
-    now: time::OffsetDateTime,
-) -> Result<()> {
-    let row = sqlx::query("SELECT active_users, user_limit FROM area_counters WHERE area = $1")
-        .bind(area.as_str().to_string())
-        .fetch_one(&mut **tx)
-        .await?;
-    let active = count(get_i64(&row, "active_users")?);
-    if let Some(limit) = crate::db::get_opt_i64(&row, "user_limit")?.map(count) {
-        if active + extra > limit {
-            return Err(DomainError::AreaLimit {
-                area,
-                limit,
-                active,
-            }
-            .into());
-        }
-        // The change that fills the area tells the administrators (N2), once: later
-        // refusals are answered to whoever asked, not posted again.
-        if active < limit && active + extra >= limit {
-            crate::messages::post_message(
-                tx,
-                now,
-                "limit",
-                &format!("The {area} area has reached its user limit ({limit} active users)"),
-                &serde_json::json!({"area": area.as_str(), "limit": limit, "active_users": active + extra,
-                    "what_next": "block users who no longer need access, or ask the vendor for a higher limit"}),
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
 
 /// Deletes a user's assignments (block and delete free every seat, U3).
 async fn free_seats(tx: &mut Tx, user_id: i64) -> Result<Vec<String>> {

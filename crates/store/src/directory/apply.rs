@@ -17,9 +17,10 @@ use crate::distribution::redistribute_users_in;
 use crate::folders::FolderTree;
 use crate::messages::post_message;
 use crate::reconcile::reconcile_holding_room;
+use crate::room::check_room;
 use crate::settings::distribution_settings_in;
 use crate::sql_value::Val;
-use crate::users::{check_room, free_seats_of};
+use crate::users::free_seats_of;
 use crate::{Actor, Ledger, Result};
 
 impl Ledger {
@@ -61,7 +62,7 @@ impl Ledger {
                 let mut tx = self.begin_write().await?;
                 // U2: room the plan left (users it does not own, skipped entries) goes to
                 // whoever still waits for it, as after any event that frees room.
-                counts.activated += crate::waiting::activate_waiting(&mut tx, now, actor)
+                counts.activated += crate::room::activate_waiting(&mut tx, now, actor)
                     .await?
                     .len() as u64;
                 let body = json!(counts);

@@ -1,4 +1,6 @@
-//! U2 between syncs: users waiting for room (`license_limit`) take it as soon as an event
+//! An area's room for active users. U1: `check_room` refuses one more active user in a full
+//! area (and tells the administrators when a change fills it). U2 between syncs: users
+//! waiting for room (`license_limit`) take it as soon as an event
 //! frees it. Called by `reconcile`, which every such path already ends with — a block or a
 //! delete (by hand or by a sync), a CSV import that blocks or moves users to another area, a
 //! license import or removal that raises or lifts a limit, a limit starting or ending in time —
@@ -6,14 +8,52 @@
 //! (who, in what order) is the core's `waiting_to_activate`.
 
 use seatkeeper_core::directory::{Waiting, reason, waiting_to_activate};
-use seatkeeper_core::{Area, UserState};
+use seatkeeper_core::{Area, Error as DomainError, UserState};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::db::{Audit, Tx, audit, dt, execute_in, get_i64, get_opt_i64, get_str, parse};
+use crate::db::{Audit, Tx, audit, count, dt, execute_in, get_i64, get_opt_i64, get_str, parse};
 use crate::sql_value::Val;
-use crate::users::check_room;
 use crate::{Actor, Result};
+
+/// Refuses one more active user in `area` when the area is at its limit (U1). The trigger on
+/// `area_counters` enforces the same; this gives the precise message.
+pub(crate) async fn check_room(
+    tx: &mut Tx,
+    area: Area,
+    extra: u64,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    let row = sqlx::query("SELECT active_users, user_limit FROM area_counters WHERE area = $1")
+        .bind(area.as_str().to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let active = count(get_i64(&row, "active_users")?);
+    if let Some(limit) = crate::db::get_opt_i64(&row, "user_limit")?.map(count) {
+        if active + extra > limit {
+            return Err(DomainError::AreaLimit {
+                area,
+                limit,
+                active,
+            }
+            .into());
+        }
+        // The change that fills the area tells the administrators (N2), once: later
+        // refusals are answered to whoever asked, not posted again.
+        if active < limit && active + extra >= limit {
+            crate::messages::post_message(
+                tx,
+                now,
+                "limit",
+                &format!("The {area} area has reached its user limit ({limit} active users)"),
+                &serde_json::json!({"area": area.as_str(), "limit": limit, "active_users": active + extra,
+                    "what_next": "block users who no longer need access, or ask the vendor for a higher limit"}),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
 
 /// Activates, per area, the oldest users blocked for `license_limit` while the area has
 /// room; one `user.activate` audit record each, as a sync's activation writes. The logins
