@@ -15,6 +15,8 @@ mod ldap;
 mod ops;
 mod server;
 mod soak;
+mod sso;
+mod support_oidc;
 mod tour;
 
 fn bin() -> Command {
