@@ -5,7 +5,7 @@
 #   SEATKEEPER_FUZZ_CASES=200000 scripts/fuzz.sh
 #   SEATKEEPER_FUZZ_PROFILE=release scripts/fuzz.sh   # faster per case; overflow checks off
 #
-# SEATKEEPER_FUZZ_CASES is the case count of the pure targets (license files, users CSV);
+# SEATKEEPER_FUZZ_CASES is the case count of the pure targets (license files, users CSV, SCIM filters);
 # the HTTP target runs half as many. CI runs the same tests with their defaults (2,000 and
 # 1,000 cases) as part of `cargo test`. A finding fails its test with proptest's smallest
 # failing input; keep it as a regression test next to the targets before fixing it.

@@ -20,6 +20,7 @@ pub mod fulfilment;
 pub mod license;
 pub mod login;
 pub mod model;
+pub mod scim;
 pub mod seats;
 pub mod signin;
 pub mod users_csv;

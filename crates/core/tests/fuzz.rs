@@ -421,6 +421,87 @@ fn x13_10_fuzz_users_csv_random_text() {
     });
 }
 
+// ── SCIM filters and PATCH paths (issue 16, I2) ─────────────────────────────────────────
+
+const SCIM_SEEDS: &[&str] = &[
+    r#"userName eq "bjensen""#,
+    r#"name.familyName co "O'Malley" and meta.lastModified gt "2011-05-13T04:42:34Z""#,
+    r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J" or title pr"#,
+    r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+    r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+    r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915""#,
+    r#"x ge -1.5e3 and active eq true and nickName eq null"#,
+    r#"members[value eq "2819c223"].display"#,
+];
+
+/// Every outcome is a tree that prints and reads back the same and evaluates without
+/// panicking, or an `invalidFilter` refusal with a position inside the input.
+fn scim_checks(text: &str) -> Result<(), TestCaseError> {
+    use seatkeeper_core::scim::{parse_filter, parse_path};
+    let user = serde_json::json!({
+        "userName": "bjensen", "active": true, "emails": [{"value": "b@example.com", "type": "work"}],
+        "meta": {"lastModified": "2011-05-13T04:42:34Z"}, "x": 3
+    });
+    match parse_filter(text) {
+        Ok(filter) => {
+            let printed = filter.to_string();
+            prop_assert_eq!(
+                parse_filter(&printed),
+                Ok(filter.clone()),
+                "printed {}",
+                printed
+            );
+            let _ = filter.try_matches(&user);
+        }
+        Err(e) => {
+            prop_assert_eq!(e.scim_type(), "invalidFilter");
+            prop_assert!(e.position.is_some_and(|p| p <= text.len()), "{:?}", e);
+            check_message(&e)?;
+        }
+    }
+    match parse_path(text) {
+        Ok(path) => prop_assert_eq!(parse_path(&path.to_string()), Ok(path.clone())),
+        Err(e) => {
+            prop_assert!(e.position.is_some_and(|p| p <= text.len()), "{:?}", e);
+            check_message(&e)?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn i2_fuzz_scim_filter_mutated() {
+    let seeds: Vec<Vec<u8>> = SCIM_SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect();
+    let strategy = (prop::sample::select(seeds.clone()), byte_edits());
+    run(
+        "SCIM filter: mutated filters",
+        2000,
+        strategy,
+        |(seed, edits)| {
+            let bytes = apply_bytes(seed, &edits, &seeds);
+            scim_checks(&String::from_utf8_lossy(&bytes))
+        },
+    );
+}
+
+#[test]
+fn i2_fuzz_scim_filter_random_text() {
+    let strategy = prop_oneof![
+        ".{0,200}",
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "b.c", "urn:x:y", " ", "eq", "pr", "and", "or", "not", "(", ")", "[", "]",
+                "\"s\"", "\"", "\\", "1", "-2.5e3", "true", "null", "\0", "é", ":", ".",
+            ]),
+            0..120
+        )
+        .prop_map(|parts| parts.concat()),
+    ];
+    run("SCIM filter: random text", 2000, strategy, |text| {
+        scim_checks(&text)
+    });
+}
+
 // ── regressions: inputs the fuzz run found ──────────────────────────────────────────────
 // Each of these once gave an error message quoting megabytes of the input.
 
