@@ -4,7 +4,8 @@
 # Starts the local PostgreSQL cluster if it is installed but down, and installs headless
 # Chromium for the admin UI's browser tests (scripts/install-browser.sh), OpenLDAP's slapd
 # for the directory tests (scripts/install-slapd.sh), the OpenID Connect provider for the SSO
-# tests (scripts/install-oidc.sh) and the SCIM conformance checkers (scripts/install-scim-check.sh).
+# tests (scripts/install-oidc.sh). (The SCIM conformance checkers, scripts/install-scim-check.sh,
+# join when the SCIM endpoints do.)
 # Outside CI the PostgreSQL runs, the browser tests, the slapd tests and the SSO tests skip with
 # a notice when their server, browser, slapd or provider is missing; with CI=true they fail.
 set -euo pipefail
@@ -49,22 +50,14 @@ if ! bash scripts/install-slapd.sh; then
   echo "NOTICE: slapd or ldap-utils could not be installed; the LDAP tests will be skipped" >&2
 fi
 # The SSO tests (I3) start their own OpenID Connect provider on loopback, from the virtualenv
-# that scripts/install-oidc.sh builds (PyPI's oidc-provider-mock); scripts/scim-check.sh runs
-# the SCIM conformance checkers from the one scripts/install-scim-check.sh builds. Under CI a
-# failed install fails the run; outside CI the SSO tests skip with a notice.
+# that scripts/install-oidc.sh builds (PyPI's oidc-provider-mock). Under CI a failed install
+# fails the run; outside CI the SSO tests skip with a notice.
 if ! bash scripts/install-oidc.sh; then
   if [ "${CI:-}" = "true" ]; then
     echo "FATAL: could not install the test OpenID Connect provider; CI runs the SSO tests against it" >&2
     exit 1
   fi
   echo "NOTICE: the test OpenID Connect provider could not be installed; the SSO tests will be skipped" >&2
-fi
-if ! bash scripts/install-scim-check.sh; then
-  if [ "${CI:-}" = "true" ]; then
-    echo "FATAL: could not install the SCIM conformance checkers" >&2
-    exit 1
-  fi
-  echo "NOTICE: the SCIM conformance checkers could not be installed" >&2
 fi
 # Screenshots of the admin UI's pages, taken by the browser tests.
 export SEATKEEPER_SCREENSHOTS="${SEATKEEPER_SCREENSHOTS:-$PWD/target/ui-screenshots}"
