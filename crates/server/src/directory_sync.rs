@@ -2,20 +2,30 @@
 //! the core's planner, and apply. The command line calls it today; the admin API and the
 //! scheduled sync in `serve` are the next callers (docs/DIRECTORY.md).
 
-use seatkeeper_core::directory::{Snapshot, SyncPlan, plan};
+use std::time::Instant;
+
+use seatkeeper_core::directory::{SyncPlan, plan};
 use seatkeeper_directory::{Config, DirectoryError};
 use seatkeeper_store::{Actor, DirectorySyncReport, Ledger, StoreError};
 
-/// What one sync did.
+/// What one sync did. The snapshot itself is not kept: with 100,000 users it is the
+/// largest thing a sync holds, and it is dropped as soon as the plan is made.
 pub enum SyncOutcome {
     /// `preview`: the plan, nothing written.
-    Preview { snapshot: Snapshot, plan: SyncPlan },
+    Preview { read: ReadCounts, plan: SyncPlan },
     /// The plan, written (`report.run_id` is `None` when there was nothing to change).
     Applied {
-        snapshot: Snapshot,
+        read: ReadCounts,
         plan: SyncPlan,
         report: DirectorySyncReport,
     },
+}
+
+/// How many entries the sync read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCounts {
+    pub users: usize,
+    pub groups: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +46,28 @@ pub async fn sync(
     actor: &Actor,
     preview: bool,
 ) -> Result<SyncOutcome, SyncError> {
-    let snapshot = match seatkeeper_directory::read_snapshot(config).await {
+    // Each phase's time in the log (info): where a slow sync spends it (docs/PERFORMANCE.md).
+    let started = Instant::now();
+    // The ledger's state does not depend on what the directory holds: it loads while the
+    // directory answers (the planner compares the two; the writes re-check under the lock).
+    let read = async {
+        let at = Instant::now();
+        let read = seatkeeper_directory::read_snapshot(config).await;
+        if let Ok(s) = &read {
+            phase("read", at, s.users.len() + s.groups.len());
+        }
+        read
+    };
+    let state = async {
+        let at = Instant::now();
+        let state = ledger.directory_state().await;
+        if let Ok(s) = &state {
+            phase("ledger_state", at, s.users.len());
+        }
+        state
+    };
+    let (snapshot, state) = tokio::join!(read, state);
+    let snapshot = match snapshot {
         Ok(s) => s,
         Err(e) => {
             if !preview {
@@ -47,15 +78,46 @@ pub async fn sync(
             return Err(e.into());
         }
     };
-    let state = ledger.directory_state().await?;
+    let state = state?;
+    let read = ReadCounts {
+        users: snapshot.users.len(),
+        groups: snapshot.groups.len(),
+    };
+    let at = Instant::now();
     let plan = plan(&snapshot, &state, &config.mapping);
+    phase("plan", at, plan.touched.len());
+    drop(snapshot);
+    drop(state);
     if preview {
-        return Ok(SyncOutcome::Preview { snapshot, plan });
+        return Ok(SyncOutcome::Preview { read, plan });
     }
+    let at = Instant::now();
     let report = ledger.apply_directory_plan(actor, &plan).await?;
-    Ok(SyncOutcome::Applied {
-        snapshot,
-        plan,
-        report,
-    })
+    phase("apply", at, plan.touched.len());
+    phase("total", started, read.users);
+    Ok(SyncOutcome::Applied { read, plan, report })
+}
+
+/// Logs how long a phase took, how many items it handled, and the process's peak memory
+/// so far (Linux; 0 elsewhere).
+fn phase(name: &str, since: Instant, items: usize) {
+    tracing::info!(
+        phase = name,
+        ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+        items,
+        peak_mib = peak_rss_kib() / 1024,
+        "directory sync phase done"
+    );
+}
+
+/// `VmHWM` of /proc/self/status: the peak resident set size, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
