@@ -2,7 +2,7 @@
 # binary, a work folder cleaned up on any exit, a database per backend, the server, and CPU
 # counters. Source it after setting BENCH_NAME and cd-ing to the project root.
 #
-# Reads: BENCH_NAME, BENCH_POSTGRES, SEATKEEPER_BIN, CARGO_TARGET_DIR, RESULTS_DIR.
+# Reads: BENCH_NAME, BENCH_HTTP, BENCH_POSTGRES, SEATKEEPER_BIN, CARGO_TARGET_DIR, RESULTS_DIR.
 # Sets: ROOT, BIN, WORK, RESULTS, TICK; SERVER_PID and PORT (start_server); PG_DB and db
 # (bench_database).
 
@@ -20,13 +20,16 @@ log() { echo "== $*" >&2; }
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
-if ! command -v wrk >/dev/null; then
-  log "installing wrk"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+# BENCH_HTTP=0: a benchmark that starts no server (scripts/bench-directory.sh) needs neither.
+if [ "${BENCH_HTTP:-1}" = 1 ]; then
+  if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  fi
+  command -v wrk >/dev/null || die "wrk is not installed and could not be installed"
+  command -v curl >/dev/null || die "curl is needed"
 fi
-command -v wrk >/dev/null || die "wrk is not installed and could not be installed"
-command -v curl >/dev/null || die "curl is needed"
 
 if [ -n "${SEATKEEPER_BIN:-}" ]; then
   BIN=$SEATKEEPER_BIN

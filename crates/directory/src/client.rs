@@ -1,6 +1,7 @@
 //! Connect, bind, and read with paged searches.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry as Slot;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -25,10 +26,25 @@ pub struct TestReport {
     pub examples: Vec<Entry>,
 }
 
-/// Reads every user and every group the config selects (each search paged).
+/// Reads every user and every group the config selects (each search paged), with the
+/// attributes the mapping reads (`Mapping::user_attributes`, `group_attributes`) only.
 pub async fn read_snapshot(config: &Config) -> Result<Snapshot, DirectoryError> {
+    read(config, Attributes::Mapped).await
+}
+
+/// Which attributes a read asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attributes {
+    /// Those the sync maps: what a sync needs, and no more to carry (an Active Directory
+    /// entry has dozens, photos and certificates among them).
+    Mapped,
+    /// `*` and `memberOf`: everything, for `ldap test` to show.
+    All,
+}
+
+async fn read(config: &Config, attributes: Attributes) -> Result<Snapshot, DirectoryError> {
     let mut session = Session::open(config).await?;
-    let result = session.snapshot().await;
+    let result = session.snapshot(attributes).await;
     session.close().await;
     result
 }
@@ -37,7 +53,7 @@ pub async fn read_snapshot(config: &Config) -> Result<Snapshot, DirectoryError> 
 /// three examples.
 pub async fn test_connection(config: &Config) -> Result<TestReport, DirectoryError> {
     let tls = config.check()?;
-    let snapshot = read_snapshot(config).await?;
+    let snapshot = read(config, Attributes::All).await?;
     Ok(TestReport {
         address: config.address(),
         tls,
@@ -108,26 +124,48 @@ impl<'c> Session<'c> {
         })
     }
 
-    async fn snapshot(&mut self) -> Result<Snapshot, DirectoryError> {
+    async fn snapshot(&mut self, attributes: Attributes) -> Result<Snapshot, DirectoryError> {
         let config = self.config;
-        let users = self.search(&config.user_base, &config.user_filter).await?;
+        let (user_attrs, group_attrs) = match attributes {
+            Attributes::Mapped => (
+                config.mapping.user_attributes(),
+                config.mapping.group_attributes(),
+            ),
+            // `memberOf`: operational, kept by the memberof overlay (OpenLDAP) or computed
+            // (Active Directory), so not part of `*`.
+            Attributes::All => {
+                let all = vec!["*".to_string(), "memberOf".to_string()];
+                (all.clone(), all)
+            }
+        };
+        let users = self
+            .search(&config.user_base, &config.user_filter, &user_attrs)
+            .await?;
         let groups = self
-            .search(config.group_base(), &config.group_filter)
+            .search(config.group_base(), &config.group_filter, &group_attrs)
             .await?;
         Ok(Snapshot { users, groups })
     }
 
     /// One subtree search under `base`, paged with the RFC 2696 control until the server's
     /// cookie is empty.
-    async fn search(&mut self, base: &str, filter: &str) -> Result<Vec<Entry>, DirectoryError> {
+    async fn search(
+        &mut self,
+        base: &str,
+        filter: &str,
+        attrs: &[String],
+    ) -> Result<Vec<Entry>, DirectoryError> {
         let page_size = i32::try_from(self.config.page_size).unwrap_or(i32::MAX);
         let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        // `*`: the user attributes; `memberOf`: operational, kept by the memberof overlay
-        // (OpenLDAP) or computed (Active Directory).
-        let attrs = vec!["*", "memberOf"];
+        // No name at all would mean every user attribute: say so instead.
+        let attrs: Vec<&str> = if attrs.is_empty() {
+            vec!["*"]
+        } else {
+            attrs.iter().map(String::as_str).collect()
+        };
         let mut entries = Vec::new();
         let started = self
             .ldap
@@ -229,7 +267,16 @@ fn to_entry(found: SearchEntry) -> Entry {
         if SECRET_ATTRIBUTES.contains(&name.as_str()) {
             continue;
         }
-        attrs.entry(name).or_default().extend(values);
+        match attrs.entry(name) {
+            // The values as they came, without the spare room the decoder left: a sync
+            // holds 100,000 entries.
+            Slot::Vacant(slot) => {
+                let mut values = values;
+                values.shrink_to_fit();
+                slot.insert(values);
+            }
+            Slot::Occupied(mut slot) => slot.get_mut().extend(values),
+        }
     }
     Entry {
         dn: found.dn,

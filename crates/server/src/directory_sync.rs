@@ -2,7 +2,9 @@
 //! the core's planner, and apply — under the sync lease, so that one node at a time writes.
 //! The command line, the admin API, the Directory page and `serve`'s schedule all call it.
 
-use seatkeeper_core::directory::{Snapshot, Source, SyncPlan, plan};
+use std::time::Instant;
+
+use seatkeeper_core::directory::{Source, SyncPlan, plan};
 use seatkeeper_directory::{Config, DirectoryError};
 use seatkeeper_store::{
     Actor, DirectorySyncReport, Lease, Ledger, PasswordChange, StoreError, SyncEnd,
@@ -14,16 +16,24 @@ pub const LEASE_TTL: Duration = Duration::minutes(5);
 /// How often a running sync renews its lease.
 const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// What one sync did.
+/// What one sync did. The snapshot itself is not kept: with 100,000 users it is the
+/// largest thing a sync holds, and it is dropped as soon as the plan is made.
 pub enum SyncOutcome {
     /// `preview`: the plan, nothing written.
-    Preview { snapshot: Snapshot, plan: SyncPlan },
+    Preview { read: ReadCounts, plan: SyncPlan },
     /// The plan, written (`report.run_id` is `None` when there was nothing to change).
     Applied {
-        snapshot: Snapshot,
+        read: ReadCounts,
         plan: SyncPlan,
         report: DirectorySyncReport,
     },
+}
+
+/// How many entries the sync read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCounts {
+    pub users: usize,
+    pub groups: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,10 +168,8 @@ pub async fn sync_when(
     when: When,
 ) -> Result<Option<SyncOutcome>, SyncError> {
     if when == When::Preview {
-        let snapshot = seatkeeper_directory::read_snapshot(config).await?;
-        let state = ledger.directory_state().await?;
-        let plan = plan(&snapshot, &state, &config.mapping);
-        return Ok(Some(SyncOutcome::Preview { snapshot, plan }));
+        let (read, plan) = read_and_plan(ledger, config, false).await??;
+        return Ok(Some(SyncOutcome::Preview { read, plan }));
     }
     let holder = node_id();
     if let Lease::Held { by, until } = ledger.acquire_directory_lease(holder, LEASE_TTL).await? {
@@ -207,11 +215,12 @@ pub async fn sync_when(
 
 /// The sync proper, under the lease.
 async fn write(ledger: &Ledger, config: &Config, actor: &Actor) -> Result<SyncOutcome, SyncError> {
+    let started = Instant::now();
     // A run a killed process left `running` is closed first, whatever this one finds: under
     // the lease no other sync can be writing it.
     let interrupted = ledger.close_interrupted_directory_runs(true).await?;
-    let snapshot = match seatkeeper_directory::read_snapshot(config).await {
-        Ok(s) => s,
+    let (read, plan) = match read_and_plan(ledger, config, interrupted > 0).await? {
+        Ok(planned) => planned,
         Err(e) => {
             ledger
                 .record_failed_directory_run(actor, e.code(), &e.to_string())
@@ -219,11 +228,53 @@ async fn write(ledger: &Ledger, config: &Config, actor: &Actor) -> Result<SyncOu
             return Err(e.into());
         }
     };
-    let state = ledger.directory_state().await?;
+    let at = Instant::now();
+    let report = ledger.apply_directory_plan(actor, &plan).await?;
+    phase("apply", at, plan.touched.len());
+    phase("total", started, read.users);
+    Ok(SyncOutcome::Applied { read, plan, report })
+}
+
+/// Reads the directory and, at the same time, the ledger's state (it does not depend on
+/// what the directory holds; the writes re-check under the lock), and plans. Both are
+/// dropped as soon as the plan is made: with 100,000 users they are the largest things a
+/// sync holds. `touch_every_directory_user` after an interrupted run: its redistribution
+/// (D5, the last step) may not have reached everyone it touched, and the new plan no longer
+/// knows whom. The inner error is the directory's (the caller records it).
+async fn read_and_plan(
+    ledger: &Ledger,
+    config: &Config,
+    touch_every_directory_user: bool,
+) -> Result<Result<(ReadCounts, SyncPlan), DirectoryError>, StoreError> {
+    let read = async {
+        let at = Instant::now();
+        let read = seatkeeper_directory::read_snapshot(config).await;
+        if let Ok(s) = &read {
+            phase("read", at, s.users.len() + s.groups.len());
+        }
+        read
+    };
+    let state = async {
+        let at = Instant::now();
+        let state = ledger.directory_state().await;
+        if let Ok(s) = &state {
+            phase("ledger_state", at, s.users.len());
+        }
+        state
+    };
+    let (snapshot, state) = tokio::join!(read, state);
+    let snapshot = match snapshot {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let state = state?;
+    let read = ReadCounts {
+        users: snapshot.users.len(),
+        groups: snapshot.groups.len(),
+    };
+    let at = Instant::now();
     let mut plan = plan(&snapshot, &state, &config.mapping);
-    if interrupted > 0 {
-        // The stopped run's redistribution (D5, its last step) may not have reached everyone
-        // it touched, and this plan no longer knows whom: every directory user is touched.
+    if touch_every_directory_user {
         plan.touched.extend(
             state
                 .users
@@ -232,10 +283,30 @@ async fn write(ledger: &Ledger, config: &Config, actor: &Actor) -> Result<SyncOu
                 .map(|u| u.login.clone()),
         );
     }
-    let report = ledger.apply_directory_plan(actor, &plan).await?;
-    Ok(SyncOutcome::Applied {
-        snapshot,
-        plan,
-        report,
-    })
+    phase("plan", at, plan.touched.len());
+    Ok(Ok((read, plan)))
+}
+
+/// Logs how long a phase took, how many items it handled, and the process's peak memory
+/// so far (Linux; 0 elsewhere).
+fn phase(name: &str, since: Instant, items: usize) {
+    tracing::info!(
+        phase = name,
+        ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+        items,
+        peak_mib = peak_rss_kib() / 1024,
+        "directory sync phase done"
+    );
+}
+
+/// `VmHWM` of /proc/self/status: the peak resident set size, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

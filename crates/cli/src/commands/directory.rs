@@ -86,24 +86,17 @@ pub async fn sync(
             SyncError::Store(e) => CliError::from(e),
             e => CliError::Directory(e),
         })?;
-    let (snapshot, plan, report) = match outcome {
-        SyncOutcome::Preview { snapshot, plan } => {
-            return out.show(&plan, |p| {
-                print_plan(p, snapshot.users.len(), snapshot.groups.len())
-            });
+    let (read, plan, report) = match outcome {
+        SyncOutcome::Preview { read, plan } => {
+            return out.show(&plan, |p| print_plan(p, read.users, read.groups));
         }
-        SyncOutcome::Applied {
-            snapshot,
-            plan,
-            report,
-        } => (snapshot, plan, report),
+        SyncOutcome::Applied { read, plan, report } => (read, plan, report),
     };
     out.show(&report, |r| {
         if r.run_id.is_none() {
             println!(
                 "no change: {} users and {} groups read, nothing written",
-                snapshot.users.len(),
-                snapshot.groups.len()
+                read.users, read.groups
             );
             print_skipped(&plan);
             return;

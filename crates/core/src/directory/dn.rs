@@ -4,6 +4,21 @@
 /// Splits `dn` into its RDNs as (attribute lower-cased, value unescaped), leaf first.
 /// Multi-valued RDNs (`cn=a+uid=b`) are kept whole in the value: the sync never needs them.
 pub fn parse_dn(dn: &str) -> Vec<(String, String)> {
+    if !dn.contains('\\') {
+        // No escapes (nearly every DN): plain splits give what the loop below gives.
+        return dn
+            .split([',', ';'])
+            .filter_map(|rdn| {
+                let (a, v) = rdn.split_once('=').unwrap_or((rdn, ""));
+                let (a, v) = (a.trim(), v.trim());
+                (!a.is_empty() || !v.is_empty()).then(|| (a.to_ascii_lowercase(), v.to_string()))
+            })
+            .collect();
+    }
+    parse_escaped(dn)
+}
+
+fn parse_escaped(dn: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut attr = String::new();
     let mut value = String::new();
@@ -75,6 +90,59 @@ fn push_rdn(out: &mut Vec<(String, String)>, attr: &mut String, value: &mut Stri
 /// Values are compared case-insensitively, which is what directories do for the usual
 /// naming attributes (`cn`, `ou`, `uid`, `dc`).
 pub fn normalize_dn(dn: &str) -> String {
+    // A sync normalizes every user and member DN several times: without escapes (nearly
+    // every DN) one pass and one allocation give what the general path below gives.
+    if !dn.contains('\\') {
+        return normalize_plain(dn);
+    }
+    normalize_parsed(dn)
+}
+
+/// [`normalize_dn`] for a DN without `\`: RDNs split on `,` and `;`, attribute and value
+/// on the first `=`, as [`parse_dn`] splits them.
+fn normalize_plain(dn: &str) -> String {
+    let mut s = String::with_capacity(dn.len());
+    let mut first = true;
+    for rdn in dn.split([',', ';']) {
+        let (a, v) = rdn.split_once('=').unwrap_or((rdn, ""));
+        let (a, v) = (a.trim(), v.trim());
+        if a.is_empty() && v.is_empty() {
+            continue;
+        }
+        if !first {
+            s.push(',');
+        }
+        first = false;
+        for c in a.chars() {
+            s.push(c.to_ascii_lowercase());
+        }
+        s.push('=');
+        if v.is_ascii() {
+            for c in v.chars() {
+                if matches!(c, '=' | '+') {
+                    s.push('\\');
+                }
+                s.push(c.to_ascii_lowercase());
+            }
+        } else {
+            push_value(&mut s, v);
+        }
+    }
+    s
+}
+
+fn push_value(s: &mut String, v: &str) {
+    for c in v.to_lowercase().chars() {
+        // Re-escape what would make the canonical form ambiguous.
+        if matches!(c, ',' | '=' | '\\' | ';' | '+') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+}
+
+/// [`normalize_dn`] through [`parse_dn`]: any DN.
+fn normalize_parsed(dn: &str) -> String {
     let mut s = String::with_capacity(dn.len());
     for (i, (a, v)) in parse_dn(dn).iter().enumerate() {
         if i > 0 {
@@ -82,13 +150,7 @@ pub fn normalize_dn(dn: &str) -> String {
         }
         s.push_str(a);
         s.push('=');
-        for c in v.to_lowercase().chars() {
-            // Re-escape what would make the canonical form ambiguous.
-            if matches!(c, ',' | '=' | '\\' | ';' | '+') {
-                s.push('\\');
-            }
-            s.push(c);
-        }
+        push_value(&mut s, v);
     }
     s
 }
@@ -153,5 +215,16 @@ mod tests {
             &normalize_dn("dc=ex,dc=com")
         ));
         assert!(is_under("uid=a", ""));
+    }
+
+    proptest::proptest! {
+        /// The one-pass path for DNs without escapes gives what the parsing path gives.
+        #[test]
+        fn i1_plain_dns_normalize_as_parsed_ones(
+            dn in "[a-zA-Z0-9 =,;+#'.ÄäÜüß\u{130}\u{2028}-]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(normalize_plain(&dn), normalize_parsed(&dn));
+            proptest::prop_assert_eq!(parse_dn(&dn), parse_escaped(&dn));
+        }
     }
 }

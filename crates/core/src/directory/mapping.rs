@@ -69,6 +69,37 @@ impl Mapping {
         }
     }
 
+    /// The attributes the planner reads from a user entry (login, name, e-mail, and those
+    /// the area, folder and disabled rules name): the sync asks the directory for these
+    /// only, as an entry may carry dozens more (photos, certificates). Keep in step with
+    /// what `plan` reads.
+    pub fn user_attributes(&self) -> Vec<String> {
+        let mut out = vec![
+            self.login_attr.clone(),
+            self.name_attr.clone(),
+            self.email_attr.clone(),
+        ];
+        for rule in &self.area.rules {
+            if let AreaMatch::Attribute { attr, .. } = rule {
+                out.push(attr.clone());
+            }
+        }
+        if let FolderRule::Attribute { attr } = &self.folder {
+            out.push(attr.clone());
+        }
+        match &self.disabled {
+            DisabledRule::None => {}
+            DisabledRule::UserAccountControl => out.push("userAccountControl".to_string()),
+            DisabledRule::Attribute { attr, .. } => out.push(attr.clone()),
+        }
+        distinct_names(out)
+    }
+
+    /// The attributes the planner reads from a group entry: its members and its name.
+    pub fn group_attributes(&self) -> Vec<String> {
+        distinct_names(vec![self.member_attr.clone(), self.group_name_attr.clone()])
+    }
+
     /// What the group's member attribute holds.
     pub fn member_kind(&self) -> MemberKind {
         if self.member_attr.eq_ignore_ascii_case("memberUid") {
@@ -148,6 +179,18 @@ impl Mapping {
         }
         Ok(names.join("/"))
     }
+}
+
+/// Attribute names without blanks and case-insensitive repeats, in their first order.
+fn distinct_names(names: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for n in names {
+        let n = n.trim();
+        if !n.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(n)) {
+            out.push(n.to_string());
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,4 +340,45 @@ pub enum RemovedAction {
     #[default]
     Block,
     Delete,
+}
+
+#[cfg(test)]
+mod attribute_tests {
+    use super::*;
+
+    #[test]
+    fn i1_the_sync_asks_for_the_attributes_the_mapping_reads() {
+        let m = Mapping::openldap();
+        assert_eq!(m.user_attributes(), ["uid", "cn", "mail"]);
+        assert_eq!(m.group_attributes(), ["member", "cn"]);
+        let mut ad = Mapping::active_directory();
+        ad.area.rules.push(AreaMatch::Attribute {
+            attr: "employeeType".into(),
+            value: "partner".into(),
+            area: Area::Portal,
+        });
+        ad.folder = FolderRule::Attribute {
+            attr: "department".into(),
+        };
+        assert_eq!(
+            ad.user_attributes(),
+            [
+                "sAMAccountName",
+                "displayName",
+                "mail",
+                "employeeType",
+                "department",
+                "userAccountControl"
+            ]
+        );
+        // Repeats (any case) and blanks are asked for once, or not at all.
+        let mut m = Mapping::openldap();
+        m.name_attr = "UID".into();
+        m.email_attr = " ".into();
+        m.disabled = DisabledRule::Attribute {
+            attr: "pwdAccountLockedTime".into(),
+            value: None,
+        };
+        assert_eq!(m.user_attributes(), ["uid", "pwdAccountLockedTime"]);
+    }
 }

@@ -112,7 +112,8 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
         }
     }
 
-    let mapped_dns: BTreeSet<String> = mapped.values().map(|m| m.dn_norm.clone()).collect();
+    drop(by_entry_login);
+    let mapped_dns: BTreeSet<&str> = mapped.values().map(|m| m.dn_norm.as_str()).collect();
     // The sync's users: from the directory, not protected by a skipped entry.
     let ours: Vec<&LedgerUser> = ledger
         .users
@@ -155,7 +156,7 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
                 Source::Directory { dn } => normalize_dn(dn),
                 Source::Other => String::new(),
             };
-            let dn = if mapped_dns.contains(&dn) {
+            let dn = if mapped_dns.contains(dn.as_str()) {
                 String::new()
             } else {
                 dn
@@ -201,7 +202,7 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
     }
 
     // 5. Room, oldest first: blocks above have already freed theirs (U2).
-    candidates.sort_by_key(order);
+    candidates.sort_by_cached_key(order);
     for c in candidates {
         let area = match c {
             Candidate::Existing(u) => u.area,
@@ -245,10 +246,11 @@ pub fn plan(snapshot: &Snapshot, ledger: &LedgerState, mapping: &Mapping) -> Syn
     // 6. Groups → roles.
     super::roles::plan_roles(snapshot, ledger, mapping, &members_dn, &mut out);
 
-    out.create.sort_by_key(|c| key(&c.login));
-    out.update.sort_by_key(|u| key(&u.login));
-    out.block.sort_by_key(|b| key(&b.login));
-    out.delete.sort_by_key(|l| key(l));
+    // Cached keys: `sort_by_key` would lower-case two logins per comparison.
+    out.create.sort_by_cached_key(|c| key(&c.login));
+    out.update.sort_by_cached_key(|u| key(&u.login));
+    out.block.sort_by_cached_key(|b| key(&b.login));
+    out.delete.sort_by_cached_key(|l| key(l));
     out.skipped
         .sort_by_cached_key(|s| (normalize_dn(&s.dn), s.dn.clone(), s.reason.to_string()));
     out

@@ -159,22 +159,44 @@ pub(crate) fn plan_roles(
     managed.extend(gone.into_values());
 
     let kind = mapping.member_kind();
-    let member_sets: BTreeMap<&str, BTreeSet<String>> = managed
+    // Each member value is normalized once and resolved at once: to a user the sync keeps
+    // (login keys, by reference), and, for nesting, to another managed group. Keeping every
+    // normalized value (200,000 strings for 100,000 users) would cost memory for nothing.
+    let by_dn: BTreeMap<&str, &String> = members
         .iter()
-        .filter_map(|m| {
-            m.entry.map(|e| {
-                let set = e
-                    .all(&mapping.member_attr)
-                    .iter()
-                    .map(|v| match kind {
-                        MemberKind::Dn => member_dn(v),
-                        MemberKind::Login => key(v.trim()),
-                    })
-                    .collect();
-                (m.dn_norm.as_str(), set)
-            })
-        })
+        .filter(|(_, (dn, _))| !dn.is_empty())
+        .map(|(lkey, (dn, _))| (dn.as_str(), lkey))
         .collect();
+    let group_dns: BTreeSet<&str> = managed
+        .iter()
+        .filter(|m| m.entry.is_some())
+        .map(|m| m.dn_norm.as_str())
+        .collect();
+    // Group DN → the logins (keys) of its direct user members, and the managed groups
+    // among its members.
+    let mut user_members: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    let mut member_sets: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for m in &managed {
+        let Some(e) = m.entry else { continue };
+        let users = user_members.entry(m.dn_norm.as_str()).or_default();
+        let groups = member_sets.entry(m.dn_norm.as_str()).or_default();
+        for v in e.all(&mapping.member_attr) {
+            let v = match kind {
+                MemberKind::Dn => member_dn(v),
+                MemberKind::Login => key(v.trim()),
+            };
+            // Look each member value up (not each user against each group): a sync of
+            // 100,000 users in 1,000 groups stays linear in the memberships.
+            let user = match kind {
+                MemberKind::Dn => by_dn.get(v.as_str()).copied(),
+                MemberKind::Login => members.get_key_value(&v).map(|(k, _)| k),
+            };
+            users.extend(user);
+            if group_dns.contains(v.as_str()) {
+                groups.insert(v);
+            }
+        }
+    }
 
     // Nesting: a group listed as a member of another managed group sits under its role;
     // with several such groups, the first by DN (a role has one parent).
@@ -277,25 +299,19 @@ pub(crate) fn plan_roles(
 
     // Direct members: the group's, among the directory users the sync keeps; others' stay.
     // Several groups may map to one role: its members are then the union.
-    let by_dn: BTreeMap<&str, &String> = members
-        .iter()
-        .filter(|(_, (dn, _))| !dn.is_empty())
-        .map(|(lkey, (dn, _))| (dn.as_str(), lkey))
-        .collect();
     let mut wanted_by_role: BTreeMap<String, (&Managed, BTreeSet<&String>)> = BTreeMap::new();
     for m in &managed {
         let slot = wanted_by_role
             .entry(key(&m.role))
             .or_insert_with(|| (m, BTreeSet::new()));
-        if let Some(set) = m.entry.and_then(|_| member_sets.get(m.dn_norm.as_str())) {
-            // Look each member value up (not each user against each group): a sync of
-            // 100,000 users in 1,000 groups stays linear in the memberships.
-            slot.1.extend(set.iter().filter_map(|v| match kind {
-                MemberKind::Dn => by_dn.get(v.as_str()).copied(),
-                MemberKind::Login => members.get_key_value(v).map(|(k, _)| k),
-            }));
+        if let Some(users) = m.entry.and_then(|_| user_members.get(m.dn_norm.as_str())) {
+            slot.1.extend(users.iter().copied());
         }
     }
+    drop(user_members);
+    // Additions are gathered by reference and copied once into a list of the exact size: a
+    // first sync adds every membership (200,000 for 100,000 users).
+    let mut adds: Vec<(&str, &String)> = Vec::new();
     for (m, wanted) in wanted_by_role.values() {
         let current: BTreeMap<String, &String> = ledger_by_name
             .get(&key(&m.role))
@@ -312,11 +328,7 @@ pub(crate) fn plan_roles(
             if !current.contains_key(*lkey)
                 && let Some((_, login)) = members.get(*lkey)
             {
-                out.add_members.push(Membership {
-                    role: m.role.clone(),
-                    login: login.clone(),
-                });
-                out.touched.insert(login.clone());
+                adds.push((m.role.as_str(), login));
             }
         }
         for (lkey, login) in &current {
@@ -325,12 +337,28 @@ pub(crate) fn plan_roles(
                     role: m.role.clone(),
                     login: (*login).clone(),
                 });
-                out.touched.insert((*login).clone());
+                touch(&mut out.touched, login);
             }
         }
     }
-    out.add_members.sort();
-    out.remove_members.sort();
+    out.add_members.reserve_exact(adds.len());
+    for (role, login) in adds {
+        out.add_members.push(Membership {
+            role: role.to_string(),
+            login: login.clone(),
+        });
+        touch(&mut out.touched, login);
+    }
+    // (role, login) pairs are unique: an unstable sort gives the one order, without a buffer.
+    out.add_members.sort_unstable();
+    out.remove_members.sort_unstable();
+}
+
+/// Marks `login` touched, copying it only when it is not already.
+fn touch(touched: &mut BTreeSet<String>, login: &str) {
+    if !touched.contains(login) {
+        touched.insert(login.to_string());
+    }
 }
 
 /// The role tree after the plan must have no cycle, also through roles the sync does not move

@@ -249,12 +249,9 @@ pub async fn preview(
 pub(crate) async fn preview_view(state: &AppState, actor: &Actor, n: usize) -> ApiResult<PlanView> {
     let config = config(state).await?;
     match directory_sync::sync_when(&state.ledger, &config, actor, When::Preview).await? {
-        Some(SyncOutcome::Preview { snapshot, plan }) => Ok(plan_view(
-            &plan,
-            snapshot.users.len(),
-            snapshot.groups.len(),
-            n,
-        )),
+        Some(SyncOutcome::Preview { read, plan }) => {
+            Ok(plan_view(&plan, read.users, read.groups, n))
+        }
         _ => Err(ApiError::unavailable("the preview did not run")),
     }
 }
@@ -284,15 +281,11 @@ pub(crate) async fn run_detached(state: &AppState, actor: Actor, n: usize) -> Ap
         .await
         .map_err(|e| ApiError::unavailable(format!("the sync task stopped: {e}")))??;
     match outcome {
-        Some(SyncOutcome::Applied {
-            snapshot,
-            plan,
-            report,
-        }) => Ok(SyncView {
+        Some(SyncOutcome::Applied { read, plan, report }) => Ok(SyncView {
             changed: report.run_id.is_some(),
             run_id: report.run_id,
-            users_read: snapshot.users.len(),
-            groups_read: snapshot.groups.len(),
+            users_read: read.users,
+            groups_read: read.groups,
             counts: report.counts,
             skipped: first(&plan.skipped, n),
         }),

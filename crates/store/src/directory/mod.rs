@@ -30,6 +30,9 @@ pub use settings::{DirectorySyncState, Lease, PasswordChange, StoredDirectorySet
 /// not held up noticeably (as redistribution runs chunk).
 pub const DIRECTORY_CHUNK_USERS: usize = 1_000;
 
+/// Users per query when loading the ledger's state for the planner.
+const STATE_BATCH: i64 = 10_000;
+
 /// What one sync wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DirectorySyncCounts {
@@ -194,35 +197,13 @@ impl Ledger {
     }
 
     /// What the sync planner compares a snapshot with: every user, every role with its
-    /// direct members, the room per area. A fixed number of set queries in one read.
+    /// direct members, the room per area. Two set queries per 10,000 users, in one read.
     pub async fn directory_state(&self) -> Result<LedgerState> {
         let mut tx = self.begin_read().await?;
         let tree = FolderTree::load(&mut tx).await?;
-        let users = sqlx::query(
-            "SELECT login, name, email, area, folder_id, state, block_reason, source, \
-             directory_dn, created_at FROM users ORDER BY id",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            let dn = get_opt_str(r, "directory_dn")?;
-            Ok(LedgerUser {
-                login: get_str(r, "login")?,
-                name: get_str(r, "name")?,
-                email: get_str(r, "email")?,
-                area: parse(&get_str(r, "area")?)?,
-                folder: folder_path(&tree, FolderId(get_i64(r, "folder_id")?)),
-                state: parse(&get_str(r, "state")?)?,
-                block_reason: get_opt_str(r, "block_reason")?,
-                source: match (get_str(r, "source")?.as_str(), dn) {
-                    ("directory", Some(dn)) => Source::Directory { dn },
-                    _ => Source::Other,
-                },
-                created_at: dt(get_i64(r, "created_at")?)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        // Users in batches by id, each with its memberships (as id pairs): 100,000 users
+        // never sit in memory as database rows all at once, and no join reads 200,000
+        // logins as strings.
         let role_rows =
             sqlx::query("SELECT id, name, kind, parent_id, directory_dn FROM roles ORDER BY id")
                 .fetch_all(&mut *tx)
@@ -231,17 +212,65 @@ impl Ledger {
             .iter()
             .map(|r| Ok((get_i64(r, "id")?, get_str(r, "name")?)))
             .collect::<Result<_>>()?;
+        let mut users: Vec<LedgerUser> = Vec::new();
         let mut members: HashMap<i64, BTreeSet<String>> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT m.role_id, u.login FROM role_members m JOIN users u ON u.id = m.user_id",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            members
-                .entry(get_i64(&r, "role_id")?)
-                .or_default()
-                .insert(get_str(&r, "login")?);
+        // Few folders, many users: each path is built once.
+        let mut paths: HashMap<i64, String> = HashMap::new();
+        let mut after = i64::MIN;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, login, name, email, area, folder_id, state, block_reason, source, \
+                 directory_dn, created_at FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(STATE_BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                break;
+            };
+            let (first, last) = (get_i64(first, "id")?, get_i64(last, "id")?);
+            let mut login_of: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let dn = get_opt_str(r, "directory_dn")?;
+                let folder = get_i64(r, "folder_id")?;
+                login_of.insert(get_i64(r, "id")?, users.len());
+                users.push(LedgerUser {
+                    login: get_str(r, "login")?,
+                    name: get_str(r, "name")?,
+                    email: get_str(r, "email")?,
+                    area: parse(&get_str(r, "area")?)?,
+                    folder: paths
+                        .entry(folder)
+                        .or_insert_with(|| folder_path(&tree, FolderId(folder)))
+                        .clone(),
+                    state: parse(&get_str(r, "state")?)?,
+                    block_reason: get_opt_str(r, "block_reason")?,
+                    source: match (get_str(r, "source")?.as_str(), dn) {
+                        ("directory", Some(dn)) => Source::Directory { dn },
+                        _ => Source::Other,
+                    },
+                    created_at: dt(get_i64(r, "created_at")?)?,
+                });
+            }
+            drop(rows);
+            for r in sqlx::query(
+                "SELECT role_id, user_id FROM role_members WHERE user_id >= $1 AND user_id <= $2",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *tx)
+            .await?
+            {
+                let user = login_of.get(&get_i64(&r, "user_id")?);
+                if let Some(u) = user.and_then(|i| users.get(*i)) {
+                    members
+                        .entry(get_i64(&r, "role_id")?)
+                        .or_default()
+                        .insert(u.login.clone());
+                }
+            }
+            after = last;
         }
         let mut roles = Vec::with_capacity(role_rows.len());
         for r in &role_rows {
