@@ -175,6 +175,16 @@ done
 [ -n "$LDAP_URL" ] || { cat "$LDAP/slapd.log" >&2; die "slapd did not start"; }
 log "slapd pid $SLAPD_PID on $LDAP_URL"
 
+# (5) logins during a first sync: the probe binary (crates/bench/src/directory_logins.rs).
+PROBE_BIN=${SEATKEEPER_BENCH_PROBE_BIN:-}
+if [ -z "$PROBE_BIN" ]; then
+  log "building seatkeeper-bench-directory-logins (release)"
+  cargo build --release --locked -p seatkeeper-bench --bin seatkeeper-bench-directory-logins >&2
+  PROBE_BIN=${CARGO_TARGET_DIR:-target}/release/seatkeeper-bench-directory-logins
+  case $PROBE_BIN in /*) ;; *) PROBE_BIN=$ROOT/$PROBE_BIN ;; esac
+fi
+[ -x "$PROBE_BIN" ] || die "no probe binary at $PROBE_BIN"
+
 CONF=$WORK/seatkeeper.toml
 cat >"$CONF" <<EOF
 [directory]
@@ -341,6 +351,18 @@ for backend in $BACKENDS; do
   ldapmodify -x -H "$LDAP_URL" -D "$ROOT_DN" -w "$ROOT_PW" -f "$WORK/unchange.ldif" >>"$RESULTS/$backend-ldapmodify.log" 2>&1 ||
     { tail -n 20 "$RESULTS/$backend-ldapmodify.log" >&2; die "ldapmodify (undo) failed"; }
   drop_database
+
+  # (5) Logins during a first sync, in one process as `serve` runs it: 200 users made by hand,
+  # then the sync of N users, while another handle on the database logs one of the 200 in
+  # (and out) every 20 ms.
+  log "$backend: (5) logins every 20 ms during a first sync of $N users"
+  mkdir -p "$dir/probe"
+  bench_database "$backend" "$dir/probe"
+  SK_BENCH_LDAP_PASSWORD=$READER_PW SEATKEEPER_LOG=warn \
+    "$PROBE_BIN" --database "$db" --config "$CONF" >"$RESULTS/$backend-probe.out" 2>"$RESULTS/$backend-probe.log" ||
+    { tail -n 20 "$RESULTS/$backend-probe.log" >&2; die "$backend: the probe run failed"; }
+  echo "backend=$backend step=probe $(cat "$RESULTS/$backend-probe.out")" >>"$ROWS"
+  drop_database
 done
 
 # ---------------------------------------------------------------- the table
@@ -351,6 +373,7 @@ function kv(line, key,   m) {
   return ""
 }
 { l = " " $0; b = kv(l, "backend"); s = kv(l, "step"); v[b, s] = kv(l, "secs")
+  if (s == "probe") { split("sync_secs logins refused p50_ms p99_ms max_ms", keys, " "); for (k in keys) pr[b, keys[k]] = kv(l, keys[k]); next }
   if (!(b in seen)) { seen[b] = 1; order[++nb] = b }
   if (s != "ldapsearch" && s != "ldapsearch_all" && s != "insert") {
     rss = kv(l, "rss_kb"); if (rss + 0 > peak[b]) peak[b] = rss + 0
@@ -384,6 +407,12 @@ END {
   print "| backend | (1) first | (2) no change | (3) 1% changed |"
   print "|---|---|---|---|"
   for (i = 1; i <= nb; i++) { b = order[i]; printf "| %s | %s | %s | %s |\n", b, ph[b, "first"], ph[b, "same"], ph[b, "changed"] }
+  print ""
+  print "(5) Logins during a first sync (one process, as serve runs it; a login every 20 ms on another handle):"
+  print ""
+  print "| backend | sync | logins sent | refused | p50 | p99 | max |"
+  print "|---|---:|---:|---:|---:|---:|---:|"
+  for (i = 1; i <= nb; i++) { b = order[i]; printf "| %s | %s s | %s | %s | %s ms | %s ms | %s ms |\n", b, pr[b, "sync_secs"], pr[b, "logins"], pr[b, "refused"], pr[b, "p50_ms"], pr[b, "p99_ms"], pr[b, "max_ms"] }
 }' "$ROWS" >"$TABLE"
 echo
 cat "$TABLE"

@@ -1,0 +1,127 @@
+//! Logins during a directory sync (issue 15); run by scripts/bench-directory.sh, see
+//! docs/PERFORMANCE.md.
+//!
+//! Into a fresh ledger: 200 users made by hand (CSV), then one directory sync with the
+//! `[directory]` section of `--config`, the engine `serve` runs. While it runs, another ledger
+//! handle on the same database — the connections an integration server would have — sends a
+//! login of one of the hand-made users every 20 ms (each logged out again, so every login
+//! takes the full path with the write lock) and times each from sent to answered. Prints
+//! one line of `key=value` pairs.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use seatkeeper_server::directory_sync;
+use seatkeeper_store::{Actor, Ledger, LoginAnswer, LoginRequest};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Logins during a directory sync (issue 15).
+#[derive(Debug, Parser)]
+#[command(name = "seatkeeper-bench-directory-logins", version)]
+struct Args {
+    /// A fresh ledger: a SQLite file or a PostgreSQL URL.
+    #[arg(long)]
+    database: String,
+    /// The config file with the `[directory]` section.
+    #[arg(long)]
+    config: std::path::PathBuf,
+}
+
+const PROBES: usize = 200;
+/// Time between two probe logins.
+const EVERY: Duration = Duration::from_millis(20);
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    let config = seatkeeper_server::config::directory_config(&args.config)?;
+    let actor = Actor::new("bench", "seatkeeper-bench-directory-logins");
+    let ledger = Ledger::open(&args.database).await?;
+    let mut csv = String::from("login,name,email,area\n");
+    for i in 0..PROBES {
+        csv += &format!("probe{i:04},Probe {i},probe{i}@example.org,employee\n");
+    }
+    ledger.import_users_csv(&actor, &csv).await?;
+    let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+    let other = Ledger::open(&args.database).await?;
+    let prober = tokio::spawn(async move {
+        let mut times = Vec::new();
+        let mut refused = 0usize;
+        let mut i = 0usize;
+        while !*done_rx.borrow() {
+            let req = LoginRequest {
+                login: format!("probe{:04}", i % PROBES),
+                client: "bench".into(),
+            };
+            i += 1;
+            let t = Instant::now();
+            let answer = other.login_many(std::slice::from_ref(&req)).await;
+            times.push(t.elapsed());
+            match answer {
+                Ok(answers) => {
+                    for a in answers {
+                        match a {
+                            LoginAnswer::Allowed(a) => {
+                                let _ = other.logout_many(&[a.session_id]).await;
+                            }
+                            _ => refused += 1,
+                        }
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(EVERY) => {}
+                _ = done_rx.changed() => {}
+            }
+        }
+        other.close().await;
+        (times, refused)
+    });
+    let t = Instant::now();
+    let outcome = directory_sync::sync(&ledger, &config, &actor, false).await;
+    let sync = t.elapsed();
+    let _ = done_tx.send(true);
+    let (mut times, refused) = prober.await?;
+    let created = match outcome? {
+        directory_sync::SyncOutcome::Applied { report, .. } => report.counts.created,
+        directory_sync::SyncOutcome::Preview { .. } => 0,
+    };
+    ledger.close().await;
+    times.sort();
+    let pct = |q: f64| {
+        times
+            .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "sync_secs={:.2} created={created} logins={} refused={refused} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        sync.as_secs_f64(),
+        times.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("seatkeeper-bench-directory-logins: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("seatkeeper-bench-directory-logins: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
