@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use seatkeeper_core::license::{self, Order, OrderAreaLimit, OrderPackage};
+use seatkeeper_core::{Area, Product, SeatKind};
 use seatkeeper_server::directory_sync;
 use seatkeeper_store::{Actor, Ledger, LoginAnswer, LoginRequest};
 
@@ -37,6 +39,47 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let config = seatkeeper_server::config::directory_config(&args.config)?;
     let actor = Actor::new("bench", "seatkeeper-bench-directory-logins");
     let ledger = Ledger::open(&args.database).await?;
+    // A license, so that the probes are real logins: a floating seat taken at login and
+    // given back at logout (the full path, under the write lock), and room for every user.
+    let vendor = ed25519_dalek::SigningKey::from_bytes(&[0x5E; 32]);
+    let request = ledger
+        .license_request(&actor, Some("BENCH-COMPANY"), "bench")
+        .await?;
+    let order = Order {
+        valid_from: None,
+        products: vec![Product {
+            code: "app".into(),
+            name: "The application".into(),
+            features: vec![],
+            all_modules: true,
+        }],
+        packages: vec![OrderPackage {
+            serial: "BENCH-FLOATING".into(),
+            product: "app".into(),
+            kind: SeatKind::Concurrent,
+            area: Area::Employee,
+            seats: 50,
+            valid_from: None,
+            expires: None,
+            replaces: vec![],
+        }],
+        area_limits: vec![OrderAreaLimit {
+            area: Area::Employee,
+            max_users: 10_000_000,
+            valid_from: None,
+            expires: None,
+        }],
+    };
+    let file = license::issue(
+        &vendor,
+        &request,
+        &order,
+        "BENCH-DIR-1".into(),
+        ledger.now(),
+    )?;
+    ledger
+        .import_license(&actor, &file, &[vendor.verifying_key()])
+        .await?;
     let mut csv = String::from("login,name,email,area\n");
     for i in 0..PROBES {
         csv += &format!("probe{i:04},Probe {i},probe{i}@example.org,employee\n");
@@ -88,6 +131,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
         directory_sync::SyncOutcome::Preview { .. } => 0,
     };
     ledger.close().await;
+    if refused > 0 {
+        return Err(format!("{refused} of {} probe logins were refused", times.len()).into());
+    }
     times.sort();
     let pct = |q: f64| {
         times

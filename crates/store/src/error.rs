@@ -34,6 +34,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether a unique index refused the write (a login someone took meanwhile, say: the
+    /// login index's refusal arrives as `DuplicateLogin`).
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Domain(DomainError::DuplicateLogin(_)) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => db.is_unique_violation(),
+            _ => false,
+        }
+    }
+
     /// The domain refusal, if this is one.
     pub fn domain(&self) -> Option<&DomainError> {
         match self {

@@ -164,75 +164,18 @@ impl Ledger {
 
         let at = Instant::now();
         for chunk in plan.create.chunks(DIRECTORY_CHUNK_USERS) {
-            let now = self.now();
-            let mut tx = self.begin_write().await?;
-            let mut room = rooms(&mut tx).await?;
-            let mut filling: BTreeMap<Area, u64> = BTreeMap::new();
-            let mut rows = Vec::with_capacity(chunk.len());
             // A login someone created since the plan (by hand, CSV) is theirs: that entry is
-            // skipped, as the planner skips one it sees, instead of failing the run.
-            let taken = taken_logins(&mut tx, chunk.iter().map(|n| n.login.as_str())).await?;
-            for n in chunk {
-                if taken.contains(&key(&n.login)) {
-                    c.skipped += 1;
-                    continue;
+            // skipped, as the planner skips one it sees, instead of failing the run. Looking
+            // the chunk's logins up first would cost a query per chunk (a scan on PostgreSQL
+            // while the new rows' statistics are not in yet: a second per 500 logins), so
+            // the chunk is written at once, and only when the unique index refuses it is it
+            // written again with the lookup.
+            match self.create_chunk(chunk, &mut tree, &mut c, false).await {
+                Err(e) if e.is_unique_violation() => {
+                    self.create_chunk(chunk, &mut tree, &mut c, true).await?;
                 }
-                // The planner counted the room; re-checked here under the write lock so a
-                // login or an administrator's change since the plan cannot overrun the limit.
-                let mut blocked = n.blocked.clone();
-                if blocked.is_none() {
-                    match room.get_mut(&n.area) {
-                        Some(Some(r)) if *r <= 0 => {
-                            blocked = Some(reason::LICENSE_LIMIT.to_string());
-                        }
-                        Some(Some(r)) => {
-                            *r -= 1;
-                            *filling.entry(n.area).or_default() += 1;
-                        }
-                        _ => {}
-                    }
-                }
-                if blocked.is_some() {
-                    c.created_blocked += 1;
-                }
-                rows.push(vec![
-                    Val::Text(n.login.clone()),
-                    Val::Text(if n.name.is_empty() {
-                        n.login.clone()
-                    } else {
-                        n.name.clone()
-                    }),
-                    Val::Text(n.email.clone()),
-                    Val::Text(n.area.as_str().to_string()),
-                    Val::Int(tree.ensure(&mut tx, &n.folder).await?.0),
-                    Val::Text(
-                        if blocked.is_some() {
-                            "blocked"
-                        } else {
-                            "active"
-                        }
-                        .to_string(),
-                    ),
-                    Val::OptText(blocked),
-                    Val::Int(ts(now)),
-                    Val::Text(n.dn.clone()),
-                    Val::Text("directory".to_string()),
-                ]);
+                other => other?,
             }
-            // check_room posts the "area is full" message (N2) when these fill it.
-            for (area, n) in &filling {
-                check_room(&mut tx, *area, *n, now).await?;
-            }
-            c.created += rows.len() as u64;
-            insert_rows(
-                &mut tx,
-                "INSERT INTO users (login, name, email, area, folder_id, state, block_reason, \
-                 created_at, directory_dn, source)",
-                10,
-                rows,
-            )
-            .await?;
-            tx.commit().await?;
             self.yield_to_writers().await;
         }
 
@@ -359,6 +302,94 @@ impl Ledger {
         self.redistribute_touched(actor, plan, &mut c).await?;
         step_done("redistribute", at, plan.touched.len());
         Ok(c)
+    }
+
+    /// Creates a chunk of the plan's new users in one transaction; the counts are added to
+    /// `c` only when it commits. `look_up_taken`: skip the logins that exist already (the
+    /// second try, after the unique index refused the first).
+    async fn create_chunk(
+        &self,
+        chunk: &[seatkeeper_core::directory::NewUser],
+        tree: &mut FolderTree,
+        c: &mut DirectorySyncCounts,
+        look_up_taken: bool,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let mut room = rooms(&mut tx).await?;
+        let mut filling: BTreeMap<Area, u64> = BTreeMap::new();
+        let mut rows = Vec::with_capacity(chunk.len());
+        let taken = if look_up_taken {
+            taken_logins(&mut tx, chunk.iter().map(|n| n.login.as_str())).await?
+        } else {
+            BTreeSet::new()
+        };
+        let mut done = DirectorySyncCounts::default();
+        for n in chunk {
+            if taken.contains(&key(&n.login)) {
+                done.skipped += 1;
+                continue;
+            }
+            // The planner counted the room; re-checked here under the write lock so a
+            // login or an administrator's change since the plan cannot overrun the limit.
+            let mut blocked = n.blocked.clone();
+            if blocked.is_none() {
+                match room.get_mut(&n.area) {
+                    Some(Some(r)) if *r <= 0 => {
+                        blocked = Some(reason::LICENSE_LIMIT.to_string());
+                    }
+                    Some(Some(r)) => {
+                        *r -= 1;
+                        *filling.entry(n.area).or_default() += 1;
+                    }
+                    _ => {}
+                }
+            }
+            if blocked.is_some() {
+                done.created_blocked += 1;
+            }
+            rows.push(vec![
+                Val::Text(n.login.clone()),
+                Val::Text(if n.name.is_empty() {
+                    n.login.clone()
+                } else {
+                    n.name.clone()
+                }),
+                Val::Text(n.email.clone()),
+                Val::Text(n.area.as_str().to_string()),
+                Val::Int(tree.ensure(&mut tx, &n.folder).await?.0),
+                Val::Text(
+                    if blocked.is_some() {
+                        "blocked"
+                    } else {
+                        "active"
+                    }
+                    .to_string(),
+                ),
+                Val::OptText(blocked),
+                Val::Int(ts(now)),
+                Val::Text(n.dn.clone()),
+                Val::Text("directory".to_string()),
+            ]);
+        }
+        // check_room posts the "area is full" message (N2) when these fill it.
+        for (area, n) in &filling {
+            check_room(&mut tx, *area, *n, now).await?;
+        }
+        done.created += rows.len() as u64;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO users (login, name, email, area, folder_id, state, block_reason, \
+             created_at, directory_dn, source)",
+            10,
+            rows,
+        )
+        .await?;
+        tx.commit().await?;
+        c.created += done.created;
+        c.created_blocked += done.created_blocked;
+        c.skipped += done.skipped;
+        Ok(())
     }
 
     /// Blocks (`Some(reason)`) or deletes (`None`) a chunk of directory users through the
