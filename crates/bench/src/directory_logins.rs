@@ -2,11 +2,13 @@
 //! docs/PERFORMANCE.md.
 //!
 //! Into a fresh ledger: 200 users made by hand (CSV), then one directory sync with the
-//! `[directory]` section of `--config`, the engine `serve` runs. While it runs, another ledger
-//! handle on the same database — the connections an integration server would have — sends a
-//! login of one of the hand-made users every 20 ms (each logged out again, so every login
-//! takes the full path with the write lock) and times each from sent to answered. Prints
-//! one line of `key=value` pairs.
+//! `[directory]` section of `--config`, the engine `serve` runs. While it runs, a login of one
+//! of the hand-made users is sent every 20 ms on the same ledger handle — as in `serve`, where
+//! the integration API and a sync from the API, the Directory page or the schedule share one —
+//! each logged out again (so every login takes the full path with the write lock) and timed
+//! from sent to answered. `--separate-handle` sends them on a second handle instead, as a
+//! second process would (on SQLite: a `seatkeeper ldap sync` beside a running `serve`).
+//! Prints one line of `key=value` pairs.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -29,6 +31,9 @@ struct Args {
     /// The config file with the `[directory]` section.
     #[arg(long)]
     config: std::path::PathBuf,
+    /// Send the logins on a second ledger handle (a second process's connections).
+    #[arg(long)]
+    separate_handle: bool,
 }
 
 const PROBES: usize = 200;
@@ -86,7 +91,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     ledger.import_users_csv(&actor, &csv).await?;
     let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
-    let other = Ledger::open(&args.database).await?;
+    let other = if args.separate_handle {
+        Ledger::open(&args.database).await?
+    } else {
+        ledger.clone()
+    };
+    let separate = args.separate_handle;
     let prober = tokio::spawn(async move {
         let mut times = Vec::new();
         let mut refused = 0usize;
@@ -118,7 +128,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 _ = done_rx.changed() => {}
             }
         }
-        other.close().await;
+        if separate {
+            other.close().await;
+        }
         (times, refused)
     });
     let t = Instant::now();
