@@ -273,16 +273,24 @@ async fn read_and_plan(
         groups: snapshot.groups.len(),
     };
     let at = Instant::now();
-    let mut plan = plan(&snapshot, &state, &config.mapping);
-    if touch_every_directory_user {
-        plan.touched.extend(
-            state
-                .users
-                .iter()
-                .filter(|u| matches!(u.source, Source::Directory { .. }))
-                .map(|u| u.login.clone()),
-        );
-    }
+    // Planning 100,000 users is most of a second of pure computation: on a blocking thread,
+    // so that the runtime's workers go on answering logins meanwhile.
+    let mapping = config.mapping.clone();
+    let plan = tokio::task::spawn_blocking(move || {
+        let mut plan = plan(&snapshot, &state, &mapping);
+        if touch_every_directory_user {
+            plan.touched.extend(
+                state
+                    .users
+                    .iter()
+                    .filter(|u| matches!(u.source, Source::Directory { .. }))
+                    .map(|u| u.login.clone()),
+            );
+        }
+        plan
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(format!("the sync's planning stopped: {e}")))?;
     phase("plan", at, plan.touched.len());
     Ok(Ok((read, plan)))
 }
