@@ -99,6 +99,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let separate = args.separate_handle;
     let prober = tokio::spawn(async move {
         let mut times = Vec::new();
+        let mut logouts = Vec::new();
+        let mut slowest = (Duration::ZERO, Duration::ZERO);
+        let began = Instant::now();
         let mut refused = 0usize;
         let mut i = 0usize;
         while !*done_rx.borrow() {
@@ -109,13 +112,19 @@ async fn run(args: Args) -> Result<(), BoxError> {
             i += 1;
             let t = Instant::now();
             let answer = other.login_many(std::slice::from_ref(&req)).await;
-            times.push(t.elapsed());
+            let took = t.elapsed();
+            times.push(took);
+            if took > slowest.0 {
+                slowest = (took, t.duration_since(began));
+            }
             match answer {
                 Ok(answers) => {
                     for a in answers {
                         match a {
                             LoginAnswer::Allowed(a) => {
+                                let t = Instant::now();
                                 let _ = other.logout_many(&[a.session_id]).await;
+                                logouts.push(t.elapsed());
                             }
                             _ => refused += 1,
                         }
@@ -131,13 +140,13 @@ async fn run(args: Args) -> Result<(), BoxError> {
         if separate {
             other.close().await;
         }
-        (times, refused)
+        (times, logouts, slowest, refused)
     });
     let t = Instant::now();
     let outcome = directory_sync::sync(&ledger, &config, &actor, false).await;
     let sync = t.elapsed();
     let _ = done_tx.send(true);
-    let (mut times, refused) = prober.await?;
+    let (mut times, mut logouts, slowest, refused) = prober.await?;
     let created = match outcome? {
         directory_sync::SyncOutcome::Applied { report, .. } => report.counts.created,
         directory_sync::SyncOutcome::Preview { .. } => 0,
@@ -147,18 +156,22 @@ async fn run(args: Args) -> Result<(), BoxError> {
         return Err(format!("{refused} of {} probe logins were refused", times.len()).into());
     }
     times.sort();
-    let pct = |q: f64| {
-        times
-            .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
+    logouts.sort();
+    let pct = |v: &[Duration], q: f64| {
+        v.get(((v.len() as f64 * q).ceil() as usize).saturating_sub(1))
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
-        "sync_secs={:.2} created={created} logins={} refused={refused} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        "sync_secs={:.2} created={created} logins={} refused={refused} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} \
+         slowest_at_s={:.2} logout_p50_ms={:.1} logout_max_ms={:.1}",
         sync.as_secs_f64(),
         times.len(),
-        pct(0.5),
-        pct(0.99),
-        pct(1.0)
+        pct(&times, 0.5),
+        pct(&times, 0.99),
+        pct(&times, 1.0),
+        slowest.1.as_secs_f64(),
+        pct(&logouts, 0.5),
+        pct(&logouts, 1.0),
     );
     Ok(())
 }
