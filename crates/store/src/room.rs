@@ -7,6 +7,8 @@
 //! so the activation is in the event's own transaction and no path can forget it. The rule
 //! (who, in what order) is the core's `waiting_to_activate`.
 
+use std::collections::BTreeMap;
+
 use seatkeeper_core::directory::{Waiting, reason, waiting_to_activate};
 use seatkeeper_core::{Area, Error as DomainError, UserState};
 use serde_json::json;
@@ -55,6 +57,20 @@ pub(crate) async fn check_room(
     Ok(())
 }
 
+/// Room left per area (limit − active); `None` = no limit.
+pub(crate) async fn rooms(tx: &mut Tx) -> Result<BTreeMap<Area, Option<i64>>> {
+    let rows = sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let area: Area = parse(&get_str(r, "area")?)?;
+            let active = get_i64(r, "active_users")?;
+            Ok((area, get_opt_i64(r, "user_limit")?.map(|l| l - active)))
+        })
+        .collect()
+}
+
 /// Activates, per area, the oldest users blocked for `license_limit` while the area has
 /// room; one `user.activate` audit record each, as a sync's activation writes. The logins
 /// activated, oldest first per area.
@@ -63,16 +79,7 @@ pub(crate) async fn activate_waiting(
     now: OffsetDateTime,
     actor: &Actor,
 ) -> Result<Vec<String>> {
-    let areas = sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| {
-            let area: Area = parse(&get_str(r, "area")?)?;
-            let active = get_i64(r, "active_users")?;
-            Ok((area, get_opt_i64(r, "user_limit")?.map(|l| l - active)))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let areas = rooms(tx).await?;
     let mut done = Vec::new();
     for (area, room) in areas {
         if room.is_some_and(|r| r <= 0) {

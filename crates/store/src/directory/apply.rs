@@ -11,14 +11,14 @@ use serde_json::json;
 
 use super::{
     DIRECTORY_CHUNK_USERS, DirectorySyncCounts, DirectorySyncReport, close_interrupted,
-    directory_users, key, rooms,
+    directory_users, key,
 };
 use crate::db::{Audit, Tx, audit, execute_in, fetch_in, get_i64, get_str, insert_rows, ts};
 use crate::distribution::redistribute_users_in;
 use crate::folders::FolderTree;
 use crate::messages::post_message;
 use crate::reconcile::reconcile_holding_room;
-use crate::room::check_room;
+use crate::room::{check_room, rooms};
 use crate::settings::distribution_settings_in;
 use crate::sql_value::Val;
 use crate::users::free_seats_of;

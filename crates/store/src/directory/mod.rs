@@ -5,7 +5,7 @@
 //! imports `users` (the block path), `folders`, `distribution` and `settings`, none of which
 //! imports it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use seatkeeper_core::directory::{LedgerRole, LedgerState, LedgerUser, RoleKind, Source};
 use seatkeeper_core::distribution::ROOT_ROLE;
@@ -18,6 +18,7 @@ use crate::db::{
 use crate::folders::FolderTree;
 use crate::messages::post_message;
 use crate::process::owner_gone;
+use crate::room::rooms;
 use crate::sql_value::Val;
 use crate::{Actor, Ledger, Result};
 
@@ -115,20 +116,6 @@ async fn directory_users(
                     get_opt_str(r, "block_reason")?,
                 ),
             ))
-        })
-        .collect()
-}
-
-/// Room left per area (limit − active); `None` = no limit.
-async fn rooms(tx: &mut Tx) -> Result<BTreeMap<Area, Option<i64>>> {
-    let rows = sqlx::query("SELECT area, active_users, user_limit FROM area_counters")
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let area: Area = parse(&get_str(r, "area")?)?;
-            let active = get_i64(r, "active_users")?;
-            Ok((area, get_opt_i64(r, "user_limit")?.map(|l| l - active)))
         })
         .collect()
 }
