@@ -269,6 +269,19 @@ fn i2_user_patch_errors() {
         "invalidFilter",
     );
     check(
+        json!([{ "op": "replace", "path": "emails[type xx \"work\"].value", "value": "x" }]),
+        400,
+        "invalidFilter",
+    );
+    // A malformed path outside the brackets is invalidPath (RFC 7644 §3.12).
+    for bad in ["", "5abc", "name..givenName", "emails]", "display Name"] {
+        check(
+            json!([{ "op": "replace", "path": bad, "value": "x" }]),
+            400,
+            "invalidPath",
+        );
+    }
+    check(
         json!([{ "op": "replace", "path": 5, "value": "x" }]),
         400,
         "invalidPath",
@@ -431,6 +444,14 @@ fn i2_group_patch_errors() {
         (
             json!([{ "op": "delete", "path": "members" }]),
             Some("invalidSyntax"),
+        ),
+        (
+            json!([{ "op": "remove", "path": "members..value" }]),
+            Some("invalidPath"),
+        ),
+        (
+            json!([{ "op": "remove", "path": "members.value" }]),
+            Some("invalidPath"),
         ),
     ];
     for (ops, ty) in cases {

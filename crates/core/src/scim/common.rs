@@ -7,7 +7,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::ast::PatchPath;
 use super::error::ScimError;
+use super::parse::parse_path;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER_SCHEMA: &str =
@@ -183,4 +185,20 @@ pub(crate) fn operation(op: &Value) -> Result<(OpKind, Option<&str>, Option<&Val
     };
     let value = get_ci(map, "value").filter(|v| !v.is_null());
     Ok((kind, path, value))
+}
+
+/// A PATCH `path`, parsed. RFC 7644 §3.12 tells the errors apart: a fault inside the
+/// `[filter]` is `invalidFilter`, any other fault in the path is `invalidPath`.
+pub(crate) fn patch_path(text: &str) -> Result<PatchPath, ScimError> {
+    parse_path(text).map_err(|e| {
+        let in_filter = match (text.find('['), e.position) {
+            (Some(open), Some(at)) => at > open,
+            _ => false,
+        };
+        if in_filter {
+            ScimError::invalid_filter(e.detail)
+        } else {
+            ScimError::invalid_path(e.detail.replacen("invalid filter", "invalid path", 1))
+        }
+    })
 }

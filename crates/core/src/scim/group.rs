@@ -22,10 +22,10 @@ use time::OffsetDateTime;
 
 use super::ast::{CompValue, CompareOp, Filter, PatchPath};
 use super::common::{
-    GROUP_SCHEMA, MAX_STRING, OpKind, etag, get_ci, operation, patch_operations, rfc3339,
+    GROUP_SCHEMA, MAX_STRING, OpKind, etag, get_ci, operation, patch_operations, patch_path,
+    rfc3339,
 };
 use super::error::ScimError;
-use super::parse::parse_path;
 use super::user::opt_string;
 
 /// What a Group POST/PUT carries.
@@ -253,7 +253,7 @@ pub fn parse_group_patch(body: &Value) -> Result<Vec<GroupOp>, ScimError> {
                 }
             }
             Some(text) => {
-                let parsed = parse_path(text)?;
+                let parsed = patch_path(text)?;
                 match parsed {
                     PatchPath::Attr(p) if p.sub_attr.is_none() => {
                         let full = match &p.schema {

@@ -31,10 +31,9 @@ use serde_json::{Map, Value, json};
 use super::ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use super::common::{
     ENTERPRISE_USER_SCHEMA, OpKind, USER_SCHEMA, boolish, get_ci, key_ci, operation,
-    patch_operations,
+    patch_operations, patch_path,
 };
 use super::error::ScimError;
-use super::parse::parse_path;
 use super::user::{NAME_FIELDS, UserInput};
 
 const EMAIL_FIELDS: [&str; 4] = ["value", "type", "primary", "display"];
@@ -154,7 +153,7 @@ fn apply_at(
         // A no-path value may carry `schemas`; the server decides them.
         return Ok(());
     }
-    apply_path(doc, current, kind, parse_path(text)?, value)
+    apply_path(doc, current, kind, patch_path(text)?, value)
 }
 
 fn locate(path: PatchPath) -> Result<Option<Loc>, ScimError> {
