@@ -66,6 +66,18 @@ fn i2_user_patch_entra_forms() {
     assert_eq!(u.emails.len(), 2);
     assert_eq!(u.emails[1].value, "new@contoso.com");
     assert_eq!(u.emails[1].kind.as_deref(), Some("work"));
+    // Sub-attributes of a new work e-mail in any order, primary first.
+    let out = apply_user_patch(
+        &current,
+        &patch(json!([
+            { "op": "Add", "path": "emails[type eq \"work\"].primary", "value": "True" },
+            { "op": "Add", "path": "emails[type eq \"work\"].value", "value": "w@contoso.com" }
+        ])),
+    )
+    .unwrap();
+    let u = UserInput::from_json(&out).unwrap();
+    assert_eq!(u.ledger_email(), "w@contoso.com");
+    assert_eq!(u.emails.iter().filter(|e| e.primary).count(), 1);
     // No path, keys that are paths (the "Known issues" page's PATCH form).
     let u = patched(json!([{ "op": "Replace", "value": {
         "displayName": "Barbara J.",

@@ -98,8 +98,9 @@ pub fn apply_user_patch(current: &Value, body: &Value) -> Result<Value, ScimErro
             }
             Some(text) => apply_at(&mut doc, current_map, kind, text, value)?,
         }
-        tidy_emails(&mut doc);
+        tidy_primary(&mut doc);
     }
+    drop_emails_without_value(&mut doc);
     let input = UserInput::from_json(&Value::Object(doc))?;
     let mut out = input.to_json();
     if let Some(map) = out.as_object_mut() {
@@ -261,7 +262,7 @@ fn remove_ci(map: &mut Map<String, Value>, key: &str) {
 }
 
 /// "True"/"False" as booleans for `active` and `primary`, at any depth; an object whose
-/// `primary` becomes true is marked (see [`tidy_emails`]).
+/// `primary` becomes true is marked (see [`tidy_primary`]).
 fn coerce(key: &str, value: Value) -> Value {
     match value {
         Value::String(_) if is_ci(key, "active") || is_ci(key, "primary") => {
@@ -523,9 +524,8 @@ fn from_filter(filter: &Filter) -> Option<Map<String, Value>> {
     walk(filter, &mut out).then_some(out)
 }
 
-/// After each operation: the e-mail just made primary is the only primary one, and
-/// e-mails left without a `value` are dropped.
-fn tidy_emails(doc: &mut Map<String, Value>) {
+/// After each operation: the e-mail just made primary is the only primary one.
+fn tidy_primary(doc: &mut Map<String, Value>) {
     let Some(Value::Array(list)) = doc.get_mut("emails") else {
         return;
     };
@@ -541,6 +541,14 @@ fn tidy_emails(doc: &mut Map<String, Value>) {
             set_ci(obj, "primary", Value::Bool(false));
         }
     }
+}
+
+/// After all operations (an e-mail may get its `type` or `primary` before its `value`):
+/// e-mails left without a `value` are dropped.
+fn drop_emails_without_value(doc: &mut Map<String, Value>) {
+    let Some(Value::Array(list)) = doc.get_mut("emails") else {
+        return;
+    };
     // Only objects: anything else stays for `UserInput::from_json` to refuse.
     list.retain(|e| {
         e.as_object()
