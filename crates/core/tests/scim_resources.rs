@@ -462,6 +462,14 @@ fn i2_discovery_documents_are_truthful() {
         .find(|a| a["name"] == "groups")
         .unwrap();
     assert_eq!(groups["mutability"], "readOnly");
+    let member_ref = &all[2]["attributes"][1]["subAttributes"][1];
+    assert_eq!(
+        (
+            member_ref["name"].as_str(),
+            member_ref["caseExact"].as_bool()
+        ),
+        (Some("$ref"), Some(true))
+    );
     for s in &all {
         for a in s["attributes"].as_array().unwrap() {
             for k in [

@@ -74,13 +74,15 @@ pub fn resource_types(base_url: &str) -> Vec<Value> {
 /// One attribute definition (RFC 7643 §7). `chars` = (mutability, returned, uniqueness).
 fn attr(name: &str, ty: &str, multi: bool, required: bool, chars: (&str, &str, &str)) -> Value {
     let (mutability, returned, uniqueness) = chars;
+    // References are caseExact, as the filter evaluator treats them (RFC 7643 §2.3.7).
+    let case_exact = ty == "reference";
     json!({
         "name": name,
         "type": ty,
         "multiValued": multi,
         "description": "",
         "required": required,
-        "caseExact": false,
+        "caseExact": case_exact,
         "mutability": mutability,
         "returned": returned,
         "uniqueness": uniqueness,
