@@ -44,6 +44,9 @@ pub struct Overrides {
     /// The `[directory]` section: the LDAP directory to sync from (issue 15). Only in the
     /// file; `seatkeeper ldap test --config FILE` reads the same file.
     pub directory: Option<seatkeeper_directory::Config>,
+    /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
+    /// (issue 16). Only in the file.
+    pub scim: Option<crate::scim::ScimConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +71,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// The `[directory]` section of the config file, if any (not yet run by `serve`).
     pub directory: Option<seatkeeper_directory::Config>,
+    /// The `[scim]` section, or its defaults.
+    pub scim: crate::scim::ScimConfig,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -179,6 +184,7 @@ impl ServeConfig {
                 .or(from_file.trusted_proxies)
                 .unwrap_or_default(),
             directory: from_file.directory,
+            scim: from_file.scim.unwrap_or_default(),
             demo,
             clock_file,
         };
@@ -213,6 +219,7 @@ impl ServeConfig {
                 "batch_max must be between 1 and 10000".into(),
             ));
         }
+        config.scim.check().map_err(ServeError::Config)?;
         Ok(config)
     }
 }

@@ -22,6 +22,7 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod routes;
+pub mod scim;
 pub mod ui;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub directory: Option<seatkeeper_directory::Config>,
     /// How often `serve` checks whether a scheduled directory sync is due.
     pub directory_check_interval: Duration,
+    /// The config file's `[scim]` section (defaults when absent).
+    pub scim: scim::ScimConfig,
 }
 
 #[derive(Clone)]
@@ -108,6 +111,7 @@ pub fn state(
             dummy_hash,
             trusted_proxies: config.trusted_proxies.clone(),
             directory: config.directory.clone(),
+            scim: config.scim.clone(),
             // At most a minute, sooner where the reaper runs sooner (tests).
             directory_check_interval: config.reap_interval.min(Duration::from_secs(60)),
         }),

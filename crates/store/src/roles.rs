@@ -226,11 +226,13 @@ impl Ledger {
             );
         }
         let row = sqlx::query(
-            "INSERT INTO roles (name, kind, parent_id) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO roles (name, kind, parent_id, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
         )
         .bind(name.to_string())
         .bind(kind.to_string())
         .bind(parent)
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let id = get_i64(&row, "id")?;
