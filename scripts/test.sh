@@ -4,10 +4,11 @@
 # Starts the local PostgreSQL cluster if it is installed but down, and installs headless
 # Chromium for the admin UI's browser tests (scripts/install-browser.sh), OpenLDAP's slapd
 # for the directory tests (scripts/install-slapd.sh), the OpenID Connect provider for the SSO
-# tests (scripts/install-oidc.sh). (The SCIM conformance checkers, scripts/install-scim-check.sh,
-# join when the SCIM endpoints do.)
-# Outside CI the PostgreSQL runs, the browser tests, the slapd tests and the SSO tests skip with
-# a notice when their server, browser, slapd or provider is missing; with CI=true they fail.
+# tests (scripts/install-oidc.sh) and the third-party SCIM conformance checkers
+# (scripts/install-scim-check.sh), whose counts are shown before the suite's totals.
+# Outside CI the PostgreSQL runs, the browser tests, the slapd tests, the SSO tests and the SCIM
+# conformance test skip with a notice when their server, browser, slapd, provider or checkers
+# are missing; with CI=true they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,19 @@ if ! bash scripts/install-oidc.sh; then
   fi
   echo "NOTICE: the test OpenID Connect provider could not be installed; the SSO tests will be skipped" >&2
 fi
+# The SCIM conformance test (I2) runs scripts/scim-check.sh, whose checkers (PyPI's scim2-tester
+# and scim-sanity) live in the virtualenv scripts/install-scim-check.sh builds. Under CI a failed
+# install fails the run; outside CI that test skips with a notice.
+if ! bash scripts/install-scim-check.sh; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "FATAL: could not install the SCIM conformance checkers; CI runs them against the SCIM endpoints" >&2
+    exit 1
+  fi
+  echo "NOTICE: the SCIM conformance checkers could not be installed; their test will be skipped" >&2
+fi
+# The conformance test writes the checkers' counts here; shown after the run.
+scim_summary=target/scim-check/summary.txt
+rm -f "$scim_summary"
 # Screenshots of the admin UI's pages, taken by the browser tests.
 export SEATKEEPER_SCREENSHOTS="${SEATKEEPER_SCREENSHOTS:-$PWD/target/ui-screenshots}"
 
@@ -68,6 +82,10 @@ set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+if [ -s "$scim_summary" ]; then
+  echo "SCIM conformance (i2_third_party_scim_conformance_checkers_pass):"
+  sed 's/^/  /' "$scim_summary"
+fi
 # cargo ends with the (empty) doc-test run; close with the whole suite's totals instead.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
