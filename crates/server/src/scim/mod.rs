@@ -231,12 +231,21 @@ pub fn store_error(e: StoreError) -> ScimError {
 
 /// An error of the access check (or any other API error) on a SCIM path, in SCIM's shape.
 pub fn from_api_error(e: ApiError) -> Response {
-    ScimFail(ScimError {
+    let unauthenticated = e.status == StatusCode::UNAUTHORIZED;
+    let mut r = ScimFail(ScimError {
         status: e.status.as_u16(),
         scim_type: None,
         detail: e.message,
     })
-    .into_response()
+    .into_response();
+    if unauthenticated {
+        // RFC 7644 §2 / RFC 6750 §3: say which scheme is expected.
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"seatkeeper-scim\""),
+        );
+    }
+    r
 }
 
 /// A member or a user named by an id that SCIM does not know (in a body, not the URL): 400.
