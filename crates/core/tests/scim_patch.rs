@@ -122,6 +122,30 @@ fn i2_user_patch_entra_forms() {
 }
 
 #[test]
+fn i2_user_patch_remove_active_leaves_it_unassigned() {
+    let out = apply_user_patch(
+        &user_json(),
+        &patch(json!([{ "op": "remove", "path": "active" }])),
+    )
+    .unwrap();
+    assert_eq!(out.get("active"), None, "{out}");
+    let u = UserInput::from_json(&out).unwrap();
+    assert_eq!(u.active, None);
+    assert!(
+        u.wants_active(),
+        "the ledger keeps an unassigned user active"
+    );
+    assert_eq!(u.profile().get("active"), None);
+    // And set again afterwards.
+    let out = apply_user_patch(
+        &out,
+        &patch(json!([{ "op": "add", "path": "active", "value": false }])),
+    )
+    .unwrap();
+    assert_eq!(out["active"], false);
+}
+
+#[test]
 fn i2_user_patch_okta_forms() {
     // developer.okta.com, "SCIM 2.0 protocol reference", Update a specific User (PATCH).
     let u = patched(json!([{ "op": "replace", "value": { "active": false } }]));
@@ -173,7 +197,10 @@ fn i2_user_patch_rfc_forms() {
     let u = patched(
         json!([{ "op": "replace", "path": "emails[type eq \"home\"].primary", "value": true }]),
     );
-    assert_eq!((u.emails[0].primary, u.emails[1].primary), (Some(false), Some(true)));
+    assert_eq!(
+        (u.emails[0].primary, u.emails[1].primary),
+        (Some(false), Some(true))
+    );
     assert_eq!(u.ledger_email(), "babs@jensen.org");
     let u = patched(
         json!([{ "op": "replace", "path": "emails[primary eq true].value", "value": "p@x" }]),

@@ -134,12 +134,13 @@ impl Email {
             opt_string(get_ci(map, "value"), "emails.value", MAX_STRING)?.ok_or_else(|| {
                 ScimError::invalid_value(format!("\"emails[{index}]\" needs a \"value\""))
             })?;
-        let primary = match get_ci(map, "primary") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(boolish(v).ok_or_else(|| {
-                ScimError::invalid_value("\"emails.primary\" must be a boolean")
-            })?),
-        };
+        let primary =
+            match get_ci(map, "primary") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(boolish(v).ok_or_else(|| {
+                    ScimError::invalid_value("\"emails.primary\" must be a boolean")
+                })?),
+            };
         Ok(Email {
             value,
             kind: opt_string(get_ci(map, "type"), "emails.type", MAX_STRING)?,
