@@ -44,6 +44,9 @@ pub struct Overrides {
     /// The `[directory]` section: the LDAP directory to sync from (issue 15). Only in the
     /// file; `seatkeeper ldap test --config FILE` reads the same file.
     pub directory: Option<seatkeeper_directory::Config>,
+    /// The `[sso]` section: the OpenID Connect issuer whose ID tokens sign users in (I3).
+    /// Only in the file.
+    pub sso: Option<crate::sso::SsoConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +71,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// The `[directory]` section of the config file, if any (not yet run by `serve`).
     pub directory: Option<seatkeeper_directory::Config>,
+    /// The `[sso]` section, checked.
+    pub sso: Option<crate::sso::Checked>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -179,6 +184,11 @@ impl ServeConfig {
                 .or(from_file.trusted_proxies)
                 .unwrap_or_default(),
             directory: from_file.directory,
+            sso: from_file
+                .sso
+                .map(|s| s.check())
+                .transpose()
+                .map_err(ServeError::Config)?,
             demo,
             clock_file,
         };

@@ -22,6 +22,7 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod routes;
+pub mod sso;
 pub mod ui;
 
 use std::sync::Arc;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The sign-in limits both sign-in paths share.
     pub signin: Arc<auth::signin::SigninLimits>,
+    /// The `[sso]` issuer's ID token verifier, when single sign-on is configured.
+    pub sso: Option<Arc<sso::Verifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,13 @@ pub fn state(
             config.signin,
             config.signin_per_address_per_minute,
         )),
+        sso: config
+            .sso
+            .clone()
+            .map(sso::Verifier::new)
+            .transpose()
+            .map_err(ServeError::Config)?
+            .map(Arc::new),
     })
 }
 

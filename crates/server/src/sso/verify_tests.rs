@@ -1,0 +1,193 @@
+//! The verifier's checks without an issuer: keys put in its cache, tokens signed here with
+//! Ed25519 (the end-to-end tests in crates/cli/tests/cli/sso.rs use a real provider's RS256).
+
+#![allow(clippy::unwrap_used)]
+
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+use super::config::SsoConfig;
+use super::verify::Verifier;
+
+const ISS: &str = "http://127.0.0.1:9";
+const NOW: i64 = 1_800_000_000;
+
+fn key(seed: u8) -> EncodingKey {
+    let der = SigningKey::from_bytes(&[seed; 32]).to_pkcs8_der().unwrap();
+    EncodingKey::from_ed_der(der.as_bytes())
+}
+
+/// The public half as the issuer's key set would publish it (RFC 8037).
+fn jwk(seed: u8, kid: &str) -> Jwk {
+    let public = SigningKey::from_bytes(&[seed; 32]).verifying_key();
+    serde_json::from_value(
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "use": "sig",
+        "x": b64(public.as_bytes())}),
+    )
+    .unwrap()
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+fn token(seed: u8, kid: Option<&str>, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = kid.map(str::to_string);
+    encode(&header, claims, &key(seed)).unwrap()
+}
+
+fn good() -> Value {
+    json!({"iss": ISS, "aud": ["seatkeeper"], "sub": "u1", "preferred_username": "alice",
+        "iat": NOW - 10, "exp": NOW + 300})
+}
+
+fn with(changes: Value) -> Value {
+    let mut c = good();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+async fn verifier(extra: &str) -> Verifier {
+    let text = format!(
+        "issuer = \"{ISS}\"\naudience = [\"seatkeeper\", \"desktop\"]\n{extra}\n\
+         allowed_algorithms = [\"EdDSA\", \"RS256\"]\n"
+    );
+    let config = toml::from_str::<SsoConfig>(&text).unwrap().check().unwrap();
+    let v = Verifier::new(config).unwrap();
+    v.set_keys(vec![jwk(1, "k1"), jwk(2, "k2")]).await;
+    v
+}
+
+async fn code(v: &Verifier, token: &str) -> &'static str {
+    match v.verify(token, NOW).await {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
+
+#[tokio::test]
+async fn i3_a_good_token_verifies_by_kid_and_without_kid() {
+    let v = verifier("").await;
+    let claims = v.verify(&token(1, Some("k1"), &good()), NOW).await.unwrap();
+    assert_eq!(claims["preferred_username"], "alice");
+    // Without `kid`: every key of the algorithm is tried.
+    assert_eq!(code(&v, &token(2, None, &good())).await, "ok");
+    // A single audience string; a second audience with `azp` ours; clock skew both ways.
+    for c in [
+        with(json!({"aud": "desktop"})),
+        with(json!({"aud": ["seatkeeper", "other"], "azp": "seatkeeper"})),
+        with(json!({"exp": NOW - 59})),
+        with(json!({"nbf": NOW + 59, "iat": NOW + 59})),
+        with(json!({"exp": (NOW + 10) as f64 + 0.5})),
+    ] {
+        assert_eq!(code(&v, &token(1, Some("k1"), &c)).await, "ok", "{c}");
+    }
+}
+
+#[tokio::test]
+async fn i3_each_bad_claim_has_its_code() {
+    let v = verifier("clock_skew_secs = 30").await;
+    let cases = [
+        (
+            with(json!({"iss": "http://127.0.0.1:10"})),
+            "id_token_wrong_issuer",
+        ),
+        (with(json!({"iss": null})), "id_token_missing_claim"),
+        (
+            with(json!({"aud": "another-app"})),
+            "id_token_wrong_audience",
+        ),
+        (
+            with(json!({"aud": ["seatkeeper", "x"], "azp": "x"})),
+            "id_token_wrong_audience",
+        ),
+        (with(json!({"aud": null})), "id_token_missing_claim"),
+        (with(json!({"aud": 5})), "id_token_malformed"),
+        (with(json!({"sub": null})), "id_token_missing_claim"),
+        (with(json!({"exp": NOW - 31})), "id_token_expired"),
+        (with(json!({"exp": null})), "id_token_missing_claim"),
+        (with(json!({"exp": "tomorrow"})), "id_token_malformed"),
+        (with(json!({"nbf": NOW + 31})), "id_token_not_yet_valid"),
+        (with(json!({"iat": NOW + 31})), "id_token_not_yet_valid"),
+        (with(json!({"iat": null})), "id_token_missing_claim"),
+    ];
+    for (claims, want) in cases {
+        assert_eq!(
+            code(&v, &token(1, Some("k1"), &claims)).await,
+            want,
+            "{claims}"
+        );
+    }
+    let e = v
+        .verify(&token(1, Some("k1"), &with(json!({"exp": NOW - 100}))), NOW)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("30 s of clock skew"), "{e}");
+}
+
+#[tokio::test]
+async fn i3_bad_signatures_keys_and_shapes_are_refused() {
+    let v = verifier("").await;
+    // Signed by k2's key but naming k1: the named key does not verify it.
+    assert_eq!(
+        code(&v, &token(2, Some("k1"), &good())).await,
+        "id_token_bad_signature"
+    );
+    // A key the issuer does not publish, by name and without a name. The key set was just
+    // put in the cache, so the rate limit keeps the verifier from asking the issuer again.
+    assert_eq!(
+        code(&v, &token(3, Some("k3"), &good())).await,
+        "id_token_unknown_key"
+    );
+    assert_eq!(
+        code(&v, &token(3, None, &good())).await,
+        "id_token_bad_signature"
+    );
+    // A claim changed after signing.
+    let t = token(1, Some("k1"), &good());
+    let mut parts: Vec<String> = t.split('.').map(str::to_string).collect();
+    let forged = with(json!({"preferred_username": "admin"}));
+    parts[1] = b64(forged.to_string());
+    assert_eq!(code(&v, &parts.join(".")).await, "id_token_bad_signature");
+    // Unsigned, HMAC, not allowed, not a JWT.
+    let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), parts[1]);
+    assert_eq!(code(&v, &none).await, "id_token_malformed");
+    let hs = encode(
+        &Header::new(Algorithm::HS256),
+        &good(),
+        &EncodingKey::from_secret(b"secret").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(code(&v, &hs).await, "id_token_algorithm_not_allowed");
+    for junk in ["", "abc", "a.b.c", &"x".repeat(70_000)] {
+        assert_eq!(code(&v, junk).await, "id_token_malformed", "{junk:.20}");
+    }
+}
+
+#[tokio::test]
+async fn i3_an_issuer_that_cannot_be_reached_is_a_gateway_error_and_not_asked_again_at_once() {
+    // Port 9 on loopback: nothing listens, the connection is refused at once.
+    let text = format!("issuer = \"{ISS}\"\naudience = \"seatkeeper\"\nhttp_timeout_secs = 2\n");
+    let config = toml::from_str::<SsoConfig>(&text).unwrap().check().unwrap();
+    let v = Verifier::new(config).unwrap();
+    let t = token(1, Some("k1"), &good());
+    let e = v.verify(&t, NOW).await.unwrap_err();
+    assert_eq!(e.code(), "sso_issuer_unreachable", "{e}");
+    assert_eq!(e.status(), axum::http::StatusCode::BAD_GATEWAY);
+    assert!(
+        e.to_string().contains("/.well-known/openid-configuration"),
+        "{e}"
+    );
+    // The same answer, from the rate limit rather than a new connection.
+    assert_eq!(v.verify(&t, NOW).await.unwrap_err(), e);
+}
