@@ -245,13 +245,17 @@ pub enum Permission {
     ManageLicenses,
     /// Administrator accounts, passwords, API tokens, roles' permissions and members.
     ManageAccess,
+    /// Create, change and block users and roles over SCIM and the integration API's
+    /// provision route (I2, I3): what an identity provider's token holds, and nothing else.
+    ProvisionUsers,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 3] = [
+    pub const ALL: [Permission; 4] = [
         Permission::ViewLicenses,
         Permission::ManageLicenses,
         Permission::ManageAccess,
+        Permission::ProvisionUsers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -259,6 +263,7 @@ impl Permission {
             Permission::ViewLicenses => "view_licenses",
             Permission::ManageLicenses => "manage_licenses",
             Permission::ManageAccess => "manage_access",
+            Permission::ProvisionUsers => "provision_users",
         }
     }
 }
@@ -277,7 +282,7 @@ impl FromStr for Permission {
             .find(|p| p.as_str() == s.trim())
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "unknown permission {}: expected view_licenses, manage_licenses or manage_access",
+                    "unknown permission {}: expected view_licenses, manage_licenses, manage_access or provision_users",
                     quoted(s)
                 ))
             })

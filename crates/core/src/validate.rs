@@ -115,10 +115,11 @@ pub fn password(value: &str) -> Result<(), Error> {
 /// and a user blocked by hand never is.
 pub fn block_reason(value: &str) -> Result<(), Error> {
     text("block reason", value, REASON_MAX)?;
-    if crate::directory::reason::is_sync_owned(Some(value.trim())) {
+    if crate::directory::reason::is_system(Some(value.trim())) {
         return Err(invalid(format!(
-            "block reason {value:?} is the system's own (a user waiting for room, or one the \
-             directory disabled or removed); give another"
+            "block reason {value:?} is the system's own (a user waiting for room, one the \
+             directory disabled or removed, or one an identity provider deactivated or \
+             removed); give another"
         )));
     }
     Ok(())

@@ -25,6 +25,9 @@ pub enum TokenScope {
     Admin,
     /// An administrator's sign-in (`POST /api/v1/auth/login`); expires.
     Signin,
+    /// An identity provider: SCIM and `POST /integration/v1/provision` only, and only while
+    /// its owner holds `provision_users`.
+    Provisioning,
 }
 
 impl TokenScope {
@@ -33,6 +36,7 @@ impl TokenScope {
             TokenScope::Integration => "integration",
             TokenScope::Admin => "admin",
             TokenScope::Signin => "signin",
+            TokenScope::Provisioning => "provisioning",
         }
     }
 }
@@ -44,8 +48,9 @@ impl std::str::FromStr for TokenScope {
             "integration" => Ok(TokenScope::Integration),
             "admin" => Ok(TokenScope::Admin),
             "signin" => Ok(TokenScope::Signin),
+            "provisioning" => Ok(TokenScope::Provisioning),
             other => Err(DomainError::Invalid(format!(
-                "unknown token scope {}: expected \"integration\" or \"admin\"",
+                "unknown token scope {}: expected \"integration\", \"admin\" or \"provisioning\"",
                 quoted(other)
             ))),
         }
@@ -179,6 +184,21 @@ impl Ledger {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let user = user_by_login(&mut tx, owner).await?;
+        // A provisioning token whose owner cannot provision would be refused on every call:
+        // say so now rather than hand out a useless secret.
+        if scope == TokenScope::Provisioning
+            && !user.builtin
+            && !permissions_of(&mut tx, user.id)
+                .await?
+                .contains(&Permission::ProvisionUsers)
+        {
+            return Err(DomainError::Invalid(format!(
+                "{} does not hold the permission `provision_users`: give them a role that \
+                 holds it before making a provisioning token",
+                quoted(&user.login)
+            ))
+            .into());
+        }
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, name, scope, secret_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

@@ -213,8 +213,8 @@ pub(crate) struct UserRecord {
     pub builtin: bool,
 }
 
-pub(crate) const USER_COLUMNS: &str =
-    "id, login, name, email, area, folder_id, state, block_reason, builtin, created_at";
+pub(crate) const USER_COLUMNS: &str = "id, login, name, email, area, folder_id, state, \
+    block_reason, builtin, created_at, source, provisioned_by";
 
 pub(crate) fn record(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
     Ok(UserRecord {

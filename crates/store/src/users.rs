@@ -144,10 +144,9 @@ impl Ledger {
     pub async fn user(&self, login: &str) -> Result<UserView> {
         let mut tx = self.begin_read().await?;
         let tree = FolderTree::load(&mut tx).await?;
-        let row = sqlx::query(
-            "SELECT id, login, name, email, area, folder_id, state, block_reason, builtin, created_at \
-             FROM users WHERE lower(login) = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE lower(login) = $1"
+        )))
         .bind(login.to_ascii_lowercase())
         .fetch_optional(&mut *tx)
         .await?
@@ -395,6 +394,7 @@ async fn user_views(
             block_reason: get_opt_str(r, "block_reason")?,
             builtin: u.builtin,
             created_at: dt(get_i64(r, "created_at")?)?,
+            source: get_opt_str(r, "provisioned_by")?.unwrap_or(get_str(r, "source")?),
             licenses: Vec::new(),
         });
     }

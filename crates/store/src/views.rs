@@ -126,6 +126,9 @@ pub struct UserView {
     pub builtin: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Where the user came from: `local` (by hand, CSV, the admin API), `directory` (the LDAP
+    /// sync), `scim` or `sso` (an identity provider).
+    pub source: String,
     pub licenses: Vec<UserLicense>,
 }
 

@@ -78,7 +78,9 @@ pub async fn token_cmd(
         TokenCmd::Create { name, scope, owner } => {
             let scope: TokenScope = scope.parse()?;
             if scope == TokenScope::Signin {
-                return Err(CliError::Usage("scope must be integration or admin".into()));
+                return Err(CliError::Usage(
+                    "scope must be integration, admin or provisioning".into(),
+                ));
             }
             let secret = seatkeeper_server::auth::new_secret(scope)
                 .map_err(|e| CliError::Usage(e.message))?;

@@ -23,6 +23,17 @@ pub mod reason {
             Some(LICENSE_LIMIT | DIRECTORY_DISABLED | DIRECTORY_REMOVED)
         )
     }
+
+    /// An identity provider set the user inactive (SCIM `active: false`).
+    pub const DEACTIVATED: &str = "deactivated";
+    /// An identity provider removed the user (SCIM `DELETE`, kept blocked).
+    pub const DEPROVISIONED: &str = "deprovisioned";
+
+    /// Whether the system sets and lifts blocks with this reason (the directory sync,
+    /// provisioning, U2's waiting): a block by hand may not use it.
+    pub fn is_system(reason: Option<&str>) -> bool {
+        is_sync_owned(reason) || matches!(reason, Some(DEACTIVATED | DEPROVISIONED))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -35,6 +35,9 @@ pub enum Access {
     Admin,
     /// An administrator credential whose owner holds the permission.
     Requires(Permission),
+    /// A `provisioning`-scope token whose owner holds `provision_users`: SCIM and the
+    /// integration API's provision route (I2, I3). No other credential is taken.
+    Provision,
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
@@ -49,6 +52,7 @@ pub fn new_secret(scope: TokenScope) -> Result<String, ApiError> {
         TokenScope::Integration => "ski_",
         TokenScope::Admin => "ska_",
         TokenScope::Signin => "sks_",
+        TokenScope::Provisioning => "skp_",
     };
     Ok(format!(
         "{prefix}{}",
@@ -181,11 +185,28 @@ pub async fn enforce(
                 ));
             }
         }
-        Access::Admin | Access::Requires(_) => {
-            if principal.scope == TokenScope::Integration {
+        Access::Provision => {
+            if principal.scope != TokenScope::Provisioning {
                 return Err(ApiError::forbidden(
-                    "an integration token cannot use the admin API",
+                    "provisioning needs a token of scope `provisioning`",
                 ));
+            }
+            if !principal.may(Permission::ProvisionUsers) {
+                return Err(ApiError::forbidden(format!(
+                    "{} does not hold the permission `provision_users` provisioning needs",
+                    principal.login
+                )));
+            }
+        }
+        Access::Admin | Access::Requires(_) => {
+            if matches!(
+                principal.scope,
+                TokenScope::Integration | TokenScope::Provisioning
+            ) {
+                return Err(ApiError::forbidden(format!(
+                    "a token of scope `{}` cannot use the admin API",
+                    principal.scope.as_str()
+                )));
             }
             if let Access::Requires(p) = access
                 && !principal.may(p)

@@ -28,6 +28,10 @@ pub fn openapi() -> Value {
             Access::Integration => (json!([{"integrationToken": []}]), Value::Null),
             Access::Admin => (json!([{"adminToken": []}]), Value::Null),
             Access::Requires(p) => (json!([{"adminToken": []}]), json!(p.as_str())),
+            Access::Provision => (
+                json!([{"provisioningToken": []}]),
+                json!(seatkeeper_core::Permission::ProvisionUsers.as_str()),
+            ),
         };
         let mut op = json!({
             "summary": spec.summary,
@@ -80,7 +84,8 @@ pub fn openapi() -> Value {
         "components": {
             "securitySchemes": {
                 "integrationToken": {"type": "http", "scheme": "bearer", "description": "An API token of scope `integration`"},
-                "adminToken": {"type": "http", "scheme": "bearer", "description": "A sign-in token (POST /api/v1/auth/login) or an API token of scope `admin`"}
+                "adminToken": {"type": "http", "scheme": "bearer", "description": "A sign-in token (POST /api/v1/auth/login) or an API token of scope `admin`"},
+                "provisioningToken": {"type": "http", "scheme": "bearer", "description": "An API token of scope `provisioning` whose owner holds `provision_users` (SCIM, provision)"}
             },
             "schemas": {
                 "Error": {

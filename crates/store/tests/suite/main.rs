@@ -9,6 +9,7 @@ mod distribution;
 mod import;
 mod invariants;
 mod limits;
+mod provisioning;
 mod sessions;
 mod support;
 mod usage;
@@ -38,6 +39,10 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    i3_provisioning_creates_updates_and_redistributes_for_the_user,
+    i2_provisioning_may_not_touch_privileged_roles_or_the_directorys_users,
+    u1_u2_provisioning_beyond_the_limit_refuses_or_waits_blocked,
+    d5_scim_group_membership_changes_move_role_bound_products,
     l1_license_request_names_company_instance_and_usage,
     l2_import_verifies_the_signature_and_reimport_is_a_no_op,
     l2_bad_license_files_are_refused_and_change_nothing,
@@ -118,5 +123,6 @@ use distribution::*;
 use import::*;
 use invariants::*;
 use limits::*;
+use provisioning::*;
 use sessions::*;
 use usage::*;
