@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod integration;
+pub mod provision;
 pub mod routes;
 pub mod sso;
 pub mod ui;
@@ -167,6 +168,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     app_state
         .settings
         .apply(&app_state.ledger.server_settings().await?);
+    if let Some(sso) = app_state.sso.clone() {
+        tokio::spawn(async move { sso.prefetch().await });
+    }
     let reaper = tokio::spawn(reap_forever(
         ledger.clone(),
         app_state.settings.clone(),

@@ -9,7 +9,7 @@ use axum::extract::State;
 use seatkeeper_core::login::{Refusal, RefusedLogin};
 use seatkeeper_core::{Area, Error as DomainError};
 use seatkeeper_store::{
-    LimitPolicy, LoginAnswer, LoginRequest, Provisioned, Provisioner, RoleSync, StoreError,
+    FolderRule, LimitPolicy, LoginAnswer, LoginRequest, Provisioned, Provisioner, RoleSync, StoreError,
     UserUpsert, UserView,
 };
 use serde::{Deserialize, Serialize};
@@ -54,12 +54,14 @@ pub async fn sso_login(
         _ => None,
     };
     // Area and folder place a user the sign-in creates; an existing user stays where an
-    // administrator (or the directory) put them.
-    let placement = match state.ledger.user(&id.login).await {
-        Ok(_) => None,
-        Err(StoreError::Domain(DomainError::UnknownUser(_))) => {
-            Some((config.area, config.folder.clone()))
-        }
+    // administrator put them. A user the directory sync keeps is the directory's: the
+    // sign-in logs them in and changes nothing.
+    let (placement, directory) = match state.ledger.user(&id.login).await {
+        Ok(user) => (None, user.source == "directory"),
+        Err(StoreError::Domain(DomainError::UnknownUser(_))) => (
+            Some((config.area, FolderRule::Create(config.folder.clone()))),
+            false,
+        ),
         Err(e) => return Err(e.into()),
     };
     let up = UserUpsert {
@@ -75,8 +77,15 @@ pub async fn sso_login(
     };
     let mut actor = caller.actor.clone();
     actor.origin = "api:sso".into();
-    let login = match upsert(&state, &actor, Provisioner::Sso, up).await {
-        Ok(p) => p.user.login,
+    let result = if directory {
+        Ok(id.login.clone())
+    } else {
+        upsert(&state, &actor, Provisioner::Sso, up)
+            .await
+            .map(|p| p.user.login)
+    };
+    let login = match result {
+        Ok(login) => login,
         // U1 on this path: creating (or activating) the user would pass the area's limit.
         // The answer is the one a login beyond the limit gets; nothing was written.
         Err(ApiError {
@@ -131,7 +140,7 @@ pub async fn provision(
         active: None,
         external_id: None,
         area: body.area,
-        folder: body.folder,
+        folder: body.folder.map(FolderRule::Exact),
         profile: None,
         roles: body.roles.map(|roles| RoleSync {
             managed: None,

@@ -89,6 +89,24 @@ impl Verifier {
         &self.config
     }
 
+    /// Fetches the issuer's keys once when `serve` starts, so that a wrong issuer shows in
+    /// the log at once rather than at the first sign-in.
+    pub async fn prefetch(&self) {
+        match self.keys().await {
+            Ok(keys) => tracing::info!(
+                issuer = %self.config.issuer,
+                keys = keys.keys.len(),
+                "single sign-on: the issuer answers"
+            ),
+            Err(e) => tracing::warn!(
+                issuer = %self.config.issuer,
+                code = e.code(),
+                error = %e,
+                "single sign-on: the issuer cannot be used yet; sign-ins will try again"
+            ),
+        }
+    }
+
     /// Verifies `token` at `now` (unix seconds, the server's clock) and answers its claims.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Claims, SsoError> {
         let token = token.trim();
