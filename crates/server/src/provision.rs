@@ -9,8 +9,8 @@ use axum::extract::State;
 use seatkeeper_core::login::{Refusal, RefusedLogin};
 use seatkeeper_core::{Area, Error as DomainError};
 use seatkeeper_store::{
-    FolderRule, LimitPolicy, LoginAnswer, LoginRequest, Provisioned, Provisioner, RoleSync, StoreError,
-    UserUpsert, UserView,
+    FolderRule, LimitPolicy, LoginAnswer, LoginRequest, Provisioned, Provisioner, RoleSync,
+    StoreError, UserUpsert, UserView,
 };
 use serde::{Deserialize, Serialize};
 

@@ -304,12 +304,12 @@ impl Verifier {
                     url: jwks_url.to_string(),
                     why: "the key set has no `keys` list".into(),
                 })?;
-        // A key this crate cannot read (another key type, an encryption key) is skipped,
-        // not a reason to refuse the others.
+        // A key this crate cannot read is skipped, not a reason to refuse the others. (Not
+        // `Jwk::is_supported`: it wants the optional `alg`, which many issuers leave out;
+        // `usable_for` decides per token.)
         let keys: Vec<Jwk> = keys
             .iter()
             .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
-            .filter(|k| k.is_supported())
             .collect();
         tracing::info!(keys = keys.len(), url = %jwks_url, "fetched the SSO issuer's keys");
         Ok(KeySet::new(keys))
