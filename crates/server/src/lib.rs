@@ -169,7 +169,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .settings
         .apply(&app_state.ledger.server_settings().await?);
     if let Some(sso) = app_state.sso.clone() {
-        tokio::spawn(async move { sso.prefetch().await });
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            sso::warn_of_unusable_roles(&ledger, sso.config()).await;
+            sso.prefetch().await;
+        });
     }
     let reaper = tokio::spawn(reap_forever(
         ledger.clone(),

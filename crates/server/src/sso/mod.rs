@@ -91,6 +91,35 @@ pub fn roles_for(
     (managed, wanted)
 }
 
+/// Warns, when `serve` starts, of `group_roles` entries every sign-in would be refused over:
+/// a role that does not exist (`unknown_role`), or one provisioning may not change (it
+/// carries permissions or is built in: a token from the identity provider never makes an
+/// administrator). Not fatal: the roles may be created after the server starts.
+pub async fn warn_of_unusable_roles(ledger: &seatkeeper_store::Ledger, config: &Checked) {
+    let roles = match ledger.role_tree().await {
+        Ok(roles) => roles,
+        Err(e) => {
+            tracing::warn!(error = %e, "single sign-on: cannot read the roles to check group_roles");
+            return;
+        }
+    };
+    for name in config.group_roles.values().flatten() {
+        match roles.iter().find(|r| r.name.eq_ignore_ascii_case(name)) {
+            None => tracing::warn!(
+                role = %name,
+                "single sign-on: [sso] group_roles names a role that does not exist; sign-ins \
+                 are refused (unknown_role) until it is created"
+            ),
+            Some(r) if r.builtin || !r.permissions.is_empty() => tracing::warn!(
+                role = %name,
+                "single sign-on: [sso] group_roles names a role that carries permissions or is \
+                 built in, which provisioning may not give or take; sign-ins are refused"
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
