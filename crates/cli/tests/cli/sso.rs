@@ -655,6 +655,20 @@ async fn i3_sso_configuration_errors_and_tokens_without_kid() {
         "{v}"
     );
     assert_eq!(logins(&api, &w).await, ["admin", "carol"]);
+    // An identity provider's user named like the built-in administrator is not made one,
+    // nor does the sign-in change the administrator.
+    oidc.set_user(
+        "admin",
+        json!({"preferred_username": "admin", "name": "Mallory"}),
+    )
+    .await;
+    let (status, v) = sso_login(&api, &w, &oidc.id_token("admin", CLIENT).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "builtin_admin", "{v}");
+    let admin = api
+        .ok(Method::GET, "/api/v1/users/admin", &w.admin, None)
+        .await;
+    assert_ne!(admin["name"], "Mallory", "{admin}");
     // Carol is in no group: no role given, none taken.
     let carol = api
         .ok(Method::GET, "/api/v1/users/carol", &w.admin, None)
