@@ -41,7 +41,7 @@ pub async fn sso_login(
         ApiError::from(e)
     })?;
     let config = verifier.config();
-    let id = sso::identity(&claims, &config.claims)?;
+    let mut id = sso::identity(&claims, &config.claims)?;
     let roles = match &id.groups {
         Some(groups) if !config.group_roles.is_empty() => {
             let (managed, wanted) = sso::roles_for(&config.group_roles, groups);
@@ -57,7 +57,11 @@ pub async fn sso_login(
     // administrator put them. A user the directory sync keeps is the directory's: the
     // sign-in logs them in and changes nothing.
     let (placement, directory) = match state.ledger.user(&id.login).await {
-        Ok(user) => (None, user.source == "directory"),
+        Ok(user) => {
+            // Logins match case-insensitively; the stored spelling is kept.
+            id.login = user.login;
+            (None, user.source == "directory")
+        }
         Err(StoreError::Domain(DomainError::UnknownUser(_))) => (
             Some((config.area, FolderRule::Create(config.folder.clone()))),
             false,
@@ -98,8 +102,7 @@ pub async fn sso_login(
         }
         Err(e) => return Err(e),
     };
-    let mut client = body.client;
-    client.truncate(200);
+    let client = crate::integration::client_text(body.client);
     let answer = state.gate.login(LoginRequest { login, client }).await?;
     Ok(Json(answer))
 }

@@ -552,9 +552,46 @@ async fn story(db: &str, dir: &Path) {
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["error"]["code"], "area_limit");
     assert_eq!(logins(&api, &w).await, before);
-    // Existing users still sign in.
-    let (_, a) = sso_login(&api, &w, &oidc.id_token("alice", CLIENT).await).await;
-    assert_eq!(a["outcome"], "allowed", "{a}");
+    // Existing users still sign in; their login keeps its spelling. A long client text is
+    // cut to 200 bytes on a character boundary (here "€", three bytes), on both login routes.
+    oidc.set_user(
+        "bob",
+        json!({"preferred_username": "BOB", "name": "Bob Baker", "groups": ["support"]}),
+    )
+    .await;
+    let (_, b) = sso_login(&api, &w, &oidc.id_token("bob", CLIENT).await).await;
+    assert_eq!(
+        (&b["outcome"], &b["login"]),
+        (&json!("allowed"), &json!("bob")),
+        "{b}"
+    );
+    let long_client = "€".repeat(100);
+    let (status, a) = api
+        .call(
+            Method::POST,
+            "/integration/v1/sso-login",
+            Some(&w.app),
+            Some(json!({"id_token": oidc.id_token("alice", CLIENT).await, "client": long_client})),
+        )
+        .await;
+    assert_eq!(
+        (status, &a["outcome"]),
+        (StatusCode::OK, &json!("allowed")),
+        "{a}"
+    );
+    let (status, a) = api
+        .call(
+            Method::POST,
+            "/integration/v1/login",
+            Some(&w.app),
+            Some(json!({"login": "bob", "client": long_client})),
+        )
+        .await;
+    assert_eq!(
+        (status, &a["outcome"]),
+        (StatusCode::OK, &json!("allowed")),
+        "{a}"
+    );
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
