@@ -65,6 +65,27 @@ async fn i3_sso_configuration_errors_and_tokens_without_kid() {
         server.stop();
     }
 
+    // A provider that issues tokens already expired five minutes (beyond the minute of
+    // skew), on the real clock.
+    let stale = Oidc::start_with(OidcOptions {
+        token_max_age: -300,
+        ..OidcOptions::default()
+    })
+    .await
+    .unwrap();
+    let config = sso_config(d, &stale.issuer);
+    {
+        let server = start_flags(&db, d, &["--config", &config]);
+        let api = Api::new(&server);
+        let w = world_for_existing(&api).await;
+        let (status, v) = sso_login(&api, &w, &stale.id_token("alice", CLIENT).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["error"]["code"], "id_token_expired", "{v}");
+        assert_eq!(logins(&api, &w).await, ["admin"]);
+        server.stop();
+    }
+    drop(stale);
+
     // An issuer nobody answers for (a closed loopback port): 502, nothing created.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_issuer = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
