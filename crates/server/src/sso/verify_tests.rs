@@ -191,3 +191,89 @@ async fn i3_an_issuer_that_cannot_be_reached_is_a_gateway_error_and_not_asked_ag
     // The same answer, from the rate limit rather than a new connection.
     assert_eq!(v.verify(&t, NOW).await.unwrap_err(), e);
 }
+
+/// A stand-in issuer on loopback (axum): its discovery document and the key set `keys`
+/// holds at the time, counting the key set requests.
+struct FakeIssuer {
+    issuer: String,
+    keys: std::sync::Arc<std::sync::Mutex<Vec<Jwk>>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn fake_issuer(keys: Vec<Jwk>) -> FakeIssuer {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let keys = Arc::new(Mutex::new(keys));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let discovery = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")});
+    let (k, f) = (keys.clone(), fetches.clone());
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(discovery) }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(move || async move {
+                f.fetch_add(1, Ordering::SeqCst);
+                let keys = k.lock().unwrap().clone();
+                axum::Json(json!({ "keys": keys }))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    FakeIssuer {
+        issuer,
+        keys,
+        fetches,
+    }
+}
+
+fn fetches(f: &FakeIssuer) -> usize {
+    f.fetches.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i3_a_rotated_key_is_fetched_once_and_junk_keys_do_not_hammer_the_issuer() {
+    let f = fake_issuer(vec![jwk(1, "k1")]).await;
+    let text = format!(
+        "issuer = \"{}\"\naudience = \"seatkeeper\"\nallowed_algorithms = [\"EdDSA\"]\n\
+         jwks_refresh_min_secs = 1\n",
+        f.issuer
+    );
+    let config = toml::from_str::<SsoConfig>(&text).unwrap().check().unwrap();
+    let v = std::sync::Arc::new(Verifier::new(config).unwrap());
+    let claims = |c: Value| {
+        let mut c = c;
+        c["iss"] = json!(f.issuer);
+        c
+    };
+    let now = NOW;
+    let good = claims(json!({"aud": "seatkeeper", "sub": "u", "iat": now, "exp": now + 60}));
+    v.verify(&token(1, Some("k1"), &good), now).await.unwrap();
+    assert_eq!(fetches(&f), 1, "fetched once, then cached");
+    v.verify(&token(1, Some("k1"), &good), now).await.unwrap();
+    assert_eq!(fetches(&f), 1);
+
+    // The issuer rotates to k2. Ten concurrent sign-ins with k2 tokens share one fetch.
+    f.keys.lock().unwrap().push(jwk(2, "k2"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let rotated = token(2, Some("k2"), &good);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (v, t) = (v.clone(), rotated.clone());
+        tasks.push(tokio::spawn(async move { v.verify(&t, now).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(fetches(&f), 2, "one fetch for the rotation");
+
+    // Junk: 50 tokens naming made-up keys, fast: no fetch within the second.
+    for i in 0..50 {
+        let junk = token(3, Some(&format!("junk{i}")), &good);
+        assert_eq!(code(&v, &junk).await, "id_token_unknown_key");
+    }
+    assert!(fetches(&f) <= 3, "{} fetches", fetches(&f));
+}
