@@ -55,7 +55,8 @@ pub enum Command {
     /// Administrator accounts: set a password (the first start tells you to).
     #[command(subcommand)]
     Admin(AdminCmd),
-    /// API tokens for the application (scope integration) or automation (scope admin).
+    /// API tokens for the application (scope integration), automation (scope admin) or an
+    /// identity provider (scope provisioning).
     #[command(subcommand)]
     Token(TokenCmd),
     /// Print the server's OpenAPI document (docs/openapi.json is this output).
@@ -244,7 +245,8 @@ pub enum TokenCmd {
     Create {
         #[arg(long)]
         name: String,
-        /// integration (the licensed application) or admin (automation).
+        /// integration (the licensed application), admin (automation) or provisioning (an
+        /// identity provider: SCIM and the provision route; the owner needs `provision_users`).
         #[arg(long, default_value = "integration")]
         scope: String,
         /// The user the token acts as.

@@ -47,6 +47,9 @@ pub struct Overrides {
     /// The `[sso]` section: the OpenID Connect issuer whose ID tokens sign users in (I3).
     /// Only in the file.
     pub sso: Option<crate::sso::SsoConfig>,
+    /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
+    /// (issue 16). Only in the file.
+    pub scim: Option<crate::scim::ScimConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +76,8 @@ pub struct ServeConfig {
     pub directory: Option<seatkeeper_directory::Config>,
     /// The `[sso]` section, checked.
     pub sso: Option<crate::sso::Checked>,
+    /// The `[scim]` section, or its defaults.
+    pub scim: crate::scim::ScimConfig,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -189,6 +194,7 @@ impl ServeConfig {
                 .map(|s| s.check())
                 .transpose()
                 .map_err(ServeError::Config)?,
+            scim: from_file.scim.unwrap_or_default(),
             demo,
             clock_file,
         };
@@ -223,6 +229,7 @@ impl ServeConfig {
                 "batch_max must be between 1 and 10000".into(),
             ));
         }
+        config.scim.check().map_err(ServeError::Config)?;
         Ok(config)
     }
 }

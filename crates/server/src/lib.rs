@@ -23,6 +23,7 @@ pub mod gate;
 pub mod integration;
 pub mod provision;
 pub mod routes;
+pub mod scim;
 pub mod sso;
 pub mod ui;
 
@@ -62,6 +63,8 @@ pub struct Settings {
     pub directory: Option<seatkeeper_directory::Config>,
     /// How often `serve` checks whether a scheduled directory sync is due.
     pub directory_check_interval: Duration,
+    /// The config file's `[scim]` section (defaults when absent).
+    pub scim: scim::ScimConfig,
 }
 
 #[derive(Clone)]
@@ -112,6 +115,7 @@ pub fn state(
             dummy_hash,
             trusted_proxies: config.trusted_proxies.clone(),
             directory: config.directory.clone(),
+            scim: config.scim.clone(),
             // At most a minute, sooner where the reaper runs sooner (tests).
             directory_check_interval: config.reap_interval.min(Duration::from_secs(60)),
         }),

@@ -36,6 +36,7 @@ struct App {
     ledger: Ledger,
     admin: String,
     integration: String,
+    provisioning: String,
     license: String,
     session: String,
 }
@@ -57,6 +58,7 @@ fn config(database: String) -> ServeConfig {
         trusted_proxies: vec![],
         directory: None,
         sso: None,
+        scim: Default::default(),
         demo: true,
         clock_file: None,
     }
@@ -70,7 +72,11 @@ async fn app(dir: &std::path::Path) -> App {
     let state = seatkeeper_server::state(ledger.clone(), &config, vec![loaded.vendor_key]).unwrap();
     let actor = Actor::new("fuzz", "test");
     let mut tokens = Vec::new();
-    for scope in [TokenScope::Admin, TokenScope::Integration] {
+    for scope in [
+        TokenScope::Provisioning,
+        TokenScope::Admin,
+        TokenScope::Integration,
+    ] {
         let secret = auth::new_secret(scope).unwrap();
         ledger
             .create_token(
@@ -91,6 +97,7 @@ async fn app(dir: &std::path::Path) -> App {
         ledger,
         integration: tokens.pop().unwrap(),
         admin: tokens.pop().unwrap(),
+        provisioning: tokens.pop().unwrap(),
         license,
         session: String::new(),
     };
@@ -116,6 +123,8 @@ async fn send(
 ) -> (StatusCode, Value) {
     let token = if path.starts_with("/integration/") {
         &app.integration
+    } else if path.starts_with("/scim/") {
+        &app.provisioning
     } else {
         &app.admin
     };
@@ -210,6 +219,26 @@ fn targets(app: &App) -> Vec<Target> {
             "/api/v1/tokens" => {
                 json!({"name": "fuzz", "scope": "integration", "expires_in_days": 30})
             }
+            "/scim/v2/Users" | "/scim/v2/Users/{id}" if spec.method != Method::PATCH => json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "fuzz.scim", "name": {"givenName": "Fuzz", "familyName": "Scim"},
+                "emails": [{"value": "fuzz@x.org", "type": "work", "primary": true}],
+                "active": true,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Sales"}
+            }),
+            "/scim/v2/Groups" | "/scim/v2/Groups/{id}" if spec.method != Method::PATCH => json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Fuzz group", "members": [{"value": "3"}]
+            }),
+            "/scim/v2/Users/{id}" | "/scim/v2/Groups/{id}" => json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [
+                    {"op": "Replace", "path": "active", "value": "False"},
+                    {"op": "add", "path": "members", "value": [{"value": "4"}]},
+                    {"op": "remove", "path": "members[value eq \"5\"]"},
+                    {"op": "replace", "value": {"displayName": "Fuzzed"}}
+                ]
+            }),
             _ => json!({}),
         };
         let seed = match spec.body {
@@ -282,6 +311,7 @@ fn natural_type(kind: BodyKind) -> &'static str {
     match kind {
         BodyKind::Csv => "text/csv",
         BodyKind::License => "application/json",
+        BodyKind::Scim => "application/scim+json",
         _ => "application/json",
     }
 }
@@ -301,6 +331,31 @@ async fn check(
         target.method,
         target.path
     );
+    if status.is_client_error() && target.path.starts_with("/scim/") {
+        // SCIM's own error shape (RFC 7644 §3.12), and nothing written.
+        let detail = answer["detail"].as_str().unwrap_or("");
+        prop_assert!(
+            answer["schemas"][0] == "urn:ietf:params:scim:api:messages:2.0:Error"
+                && answer["status"]
+                    .as_str()
+                    .and_then(|s| s.parse::<u16>().ok())
+                    == Some(status.as_u16())
+                && !detail.trim().is_empty()
+                && detail.len() <= MAX_MESSAGE,
+            "{} {} answered {status} without the SCIM error shape: {answer}",
+            target.method,
+            target.path
+        );
+        prop_assert_eq!(
+            last_audit_id(&app.ledger).await,
+            before,
+            "{} {} was refused ({}) but wrote to the audit log",
+            target.method,
+            target.path,
+            detail
+        );
+        return Ok(());
+    }
     if status.is_client_error() {
         let code = answer["error"]["code"].as_str();
         let message = answer["error"]["message"].as_str();

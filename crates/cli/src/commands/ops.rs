@@ -67,6 +67,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             trusted_proxies: Some(args.trusted_proxy.clone()),
             directory: None,
             sso: None,
+            scim: None,
         },
         args.config.as_deref(),
         args.demo,

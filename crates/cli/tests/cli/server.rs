@@ -585,6 +585,49 @@ async fn route_walk(api: &Api, w: &World) {
         tokens.push(t["token"].as_str().unwrap().to_string());
     }
     let (viewer, nobody) = (&tokens[0], &tokens[1]);
+    // A provisioning token made while its owner held `provision_users`, which then goes.
+    create_user(&api, &w, "prov", "").await;
+    let role = api
+        .ok(
+            Method::POST,
+            "/api/v1/roles",
+            &w.admin,
+            Some(json!({"name": "Provisioners", "kind": "functional", "parent_id": null})),
+        )
+        .await;
+    let prov_role = role["id"].as_i64().unwrap();
+    for step in [
+        format!("/api/v1/roles/{prov_role}/permissions/provision_users"),
+        format!("/api/v1/roles/{prov_role}/members/prov"),
+    ] {
+        api.ok(Method::PUT, &step, &w.admin, None).await;
+    }
+    let lapsed = api
+        .ok(
+            Method::POST,
+            "/api/v1/tokens",
+            &w.admin,
+            Some(json!({"name": "idp", "scope": "provisioning", "owner": "prov"})),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _) = api
+        .call(Method::GET, "/scim/v2/Users", Some(&lapsed), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the provisioning token works while it may"
+    );
+    api.ok(
+        Method::DELETE,
+        &format!("/api/v1/roles/{prov_role}/members/prov"),
+        &w.admin,
+        None,
+    )
+    .await;
 
     let specs = seatkeeper_server::routes::specs();
     assert!(specs.len() > 40);
@@ -599,7 +642,16 @@ async fn route_walk(api: &Api, w: &World) {
         }
         let (s, v) = api.call(method.clone(), &path, None, Some(json!({}))).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} without a token: {v}");
-        assert_eq!(v["error"]["code"], "unauthenticated", "{what}");
+        if spec.path.starts_with("/scim/") {
+            // SCIM answers in its own error shape (RFC 7644 §3.12).
+            assert_eq!(v["status"], "401", "{what}: {v}");
+            assert_eq!(
+                v["schemas"][0],
+                "urn:ietf:params:scim:api:messages:2.0:Error"
+            );
+        } else {
+            assert_eq!(v["error"]["code"], "unauthenticated", "{what}");
+        }
         let (s, _) = api
             .call(
                 method.clone(),
@@ -637,6 +689,25 @@ async fn route_walk(api: &Api, w: &World) {
                     s != StatusCode::UNAUTHORIZED && s != StatusCode::FORBIDDEN,
                     "{what}"
                 );
+            }
+            Access::Provision => {
+                // Only a `provisioning` token holding `provision_users`: not the application's,
+                // not an administrator's (even the built-in one's), not one whose owner lost
+                // the permission.
+                for (token, whose) in [
+                    (&w.app, "an integration token"),
+                    (&w.admin, "an admin token"),
+                    (viewer, "a view_licenses token"),
+                    (
+                        &lapsed,
+                        "a provisioning token whose owner lost provision_users",
+                    ),
+                ] {
+                    let (s, v) = api
+                        .call(method.clone(), &path, Some(token), Some(json!({})))
+                        .await;
+                    assert_eq!(s, StatusCode::FORBIDDEN, "{what} with {whose}: {v}");
+                }
             }
             Access::Requires(p) => {
                 let (s, _) = api

@@ -14,7 +14,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use seatkeeper_core::Permission;
@@ -157,21 +157,31 @@ pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Prin
 }
 
 /// The check in front of every route: 401 without a valid credential, 403 when the
-/// credential's scope or its owner's permissions do not allow the route.
+/// credential's scope or its owner's permissions do not allow the route. On SCIM's paths the
+/// refusal is a SCIM error (RFC 7644 §3.12), as everything there is.
 pub async fn enforce(
     State((state, access)): State<(AppState, Access)>,
-    mut req: Request,
+    req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
+) -> Response {
+    let scim = req.uri().path().starts_with("/scim/");
+    match check(&state, access, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) if scim => crate::scim::from_api_error(e),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(state: &AppState, access: Access, mut req: Request) -> Result<Request, ApiError> {
     if access == Access::Public {
-        return Ok(next.run(req).await);
+        return Ok(req);
     }
     let Some(secret) = bearer(&req) else {
         return Err(ApiError::unauthenticated(
             "this route needs `Authorization: Bearer <token>`",
         ));
     };
-    let Some(principal) = principal_for(&state, secret).await? else {
+    let Some(principal) = principal_for(state, secret).await? else {
         return Err(ApiError::unauthenticated(
             "the token is unknown, expired or revoked, or its owner is blocked",
         ));
@@ -219,5 +229,5 @@ pub async fn enforce(
         }
     }
     req.extensions_mut().insert(principal);
-    Ok(next.run(req).await)
+    Ok(req)
 }

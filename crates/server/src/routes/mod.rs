@@ -6,15 +6,23 @@
 //! or `integration`); the router, the access check and `openapi` follow from it.
 
 mod openapi;
+mod scim_table;
 mod table;
 
 pub use openapi::openapi;
-pub use table::table;
+
+/// Every route of the server: the API's and SCIM's.
+pub fn table() -> Vec<Route> {
+    let mut all = table::table();
+    all.extend(scim_table::table());
+    all
+}
 
 use axum::Router;
 use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::Value;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -31,6 +39,8 @@ pub enum Body {
     /// A license file, as the vendor sent it.
     License,
     Csv,
+    /// A SCIM resource or PatchOp (`application/scim+json`).
+    Scim,
 }
 
 #[derive(Debug, Clone)]
@@ -96,19 +106,34 @@ pub(super) async fn openapi_document() -> axum::Json<Value> {
     axum::Json(openapi())
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "not_found",
-        "no such route; see /api/v1/openapi.json",
+/// An error of the router itself; on SCIM's paths in SCIM's shape.
+fn router_error(uri: &Uri, e: ApiError) -> Response {
+    if uri.path().starts_with("/scim/") {
+        crate::scim::from_api_error(e)
+    } else {
+        e.into_response()
+    }
+}
+
+async fn not_found(uri: Uri) -> Response {
+    router_error(
+        &uri,
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route; see /api/v1/openapi.json",
+        ),
     )
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not take that method; see /api/v1/openapi.json",
+async fn method_not_allowed(uri: Uri) -> Response {
+    router_error(
+        &uri,
+        ApiError::new(
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method; see /api/v1/openapi.json",
+        ),
     )
 }
 

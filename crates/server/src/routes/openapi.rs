@@ -59,6 +59,7 @@ pub fn openapi() -> Value {
                 json!({"application/json": {"schema": {"$ref": "#/components/schemas/LicenseFile"}}}),
             ),
             Body::Csv => Some(json!({"text/csv": {"schema": {"type": "string"}}})),
+            Body::Scim => Some(json!({"application/scim+json": {"schema": {"type": "object"}}})),
         };
         if let Some(content) = body {
             fields.insert(

@@ -18,6 +18,8 @@ ALTER TABLE roles ADD COLUMN provisioned_by TEXT
 ALTER TABLE roles ADD COLUMN external_id TEXT;
 ALTER TABLE roles ADD COLUMN created_at BIGINT;
 ALTER TABLE roles ADD COLUMN modified_at BIGINT;
+-- Roles made before this migration: created "now" as far as SCIM's meta can tell.
+UPDATE roles SET created_at = CAST(EXTRACT(EPOCH FROM now()) AS BIGINT);
 
 -- The permission `provision_users` (SCIM and the integration API's provision route), held by
 -- the built-in administrators' role as every permission is.

@@ -1,0 +1,295 @@
+//! `/scim/v2/Groups` → roles: list, read, create, replace, patch (members add / remove /
+//! replace, in the forms Entra ID and Okta send), delete. Membership changes redistribute for
+//! the users they touch (D5, in the store).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use seatkeeper_core::scim::{
+    self, CompValue, CompareOp, Filter, GroupInput, GroupOp, GroupResource, MemberRef, Paging,
+    ScimError,
+};
+use seatkeeper_store::{GroupChange, GroupLookup, ScimGroup};
+use serde_json::Value;
+
+use super::{
+    ListQuery, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match, parse_id,
+    store_error, unknown_reference,
+};
+use crate::AppState;
+use crate::extract::Caller;
+
+pub(crate) fn resource(g: &ScimGroup, base: &str) -> Value {
+    let created = g.created_at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    GroupResource {
+        id: g.id.to_string(),
+        display_name: g.name.clone(),
+        external_id: g.external_id.clone(),
+        members: g
+            .members
+            .iter()
+            .map(|(id, _)| MemberRef {
+                value: id.to_string(),
+            })
+            .collect(),
+        created,
+        last_modified: g.modified_at.unwrap_or(created),
+    }
+    .to_json(base)
+}
+
+fn lookup(filter: &Filter) -> Option<GroupLookup> {
+    let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::String(s),
+    } = filter
+    else {
+        return None;
+    };
+    if path.sub_attr.is_some() {
+        return None;
+    }
+    match path.attr.to_ascii_lowercase().as_str() {
+        "displayname" => Some(GroupLookup::DisplayName(s.clone())),
+        "externalid" => Some(GroupLookup::ExternalId(s.clone())),
+        "id" => Some(s.parse().map(GroupLookup::Id).unwrap_or(GroupLookup::Id(0))),
+        _ => None,
+    }
+}
+
+/// Member ids: the ledger's user ids are integers; anything else names no user.
+fn member_ids(values: &[String]) -> Result<Vec<i64>, ScimError> {
+    values
+        .iter()
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ScimError::invalid_value(format!("no such user: {v:?}")))
+        })
+        .collect()
+}
+
+fn changes(ops: Vec<GroupOp>) -> Result<Vec<GroupChange>, ScimError> {
+    ops.into_iter()
+        .map(|op| {
+            Ok(match op {
+                GroupOp::SetDisplayName(n) => GroupChange::Rename(n),
+                GroupOp::SetExternalId(x) => GroupChange::ExternalId(x),
+                GroupOp::AddMembers(m) => GroupChange::Add(member_ids(&m)?),
+                // Removing a member id that is no user's is no change, as for a non-member.
+                GroupOp::RemoveMembers(m) => {
+                    GroupChange::Remove(m.iter().filter_map(|v| v.parse().ok()).collect())
+                }
+                GroupOp::RemoveAllMembers => GroupChange::RemoveAll,
+                GroupOp::ReplaceMembers(m) => GroupChange::Replace(member_ids(&m)?),
+            })
+        })
+        .collect()
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ScimResult {
+    list_with(&state, &headers, ListQuery::parse(query.as_deref())).await
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
+    list_with(&state, &headers, q).await
+}
+
+async fn list_with(state: &AppState, headers: &HeaderMap, q: ListQuery) -> ScimResult {
+    let paging = Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
+    let base = base_url(state, headers);
+    let filter = q
+        .filter
+        .as_deref()
+        .map(scim::parse_filter)
+        .transpose()
+        .map_err(ScimError::from)?;
+    let (total, page): (usize, Vec<Value>) = match &filter {
+        None => {
+            let (total, groups) = state
+                .ledger
+                .scim_groups(
+                    &GroupLookup::All,
+                    paging.offset() as u64,
+                    Some(paging.count as u64),
+                    true,
+                )
+                .await?;
+            (
+                total as usize,
+                groups.iter().map(|g| resource(g, &base)).collect(),
+            )
+        }
+        Some(f) => {
+            let matching = matching(state, &base, Some(f)).await?;
+            let total = matching.len();
+            (
+                total,
+                matching
+                    .into_iter()
+                    .skip(paging.offset())
+                    .take(paging.count)
+                    .collect(),
+            )
+        }
+    };
+    let projected = page
+        .iter()
+        .map(|r| q.project(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Scim::ok(scim::list_response(projected, total, paging)))
+}
+
+/// Every group's representation that `filter` matches (all without one).
+pub(crate) async fn matching(
+    state: &AppState,
+    base: &str,
+    filter: Option<&Filter>,
+) -> Result<Vec<Value>, ScimFail> {
+    let fast = filter.and_then(lookup).unwrap_or(GroupLookup::All);
+    let (_, groups) = state.ledger.scim_groups(&fast, 0, None, true).await?;
+    let mut out = Vec::new();
+    for g in &groups {
+        let r = resource(g, base);
+        if filter
+            .map_or(Ok(true), |f| f.try_matches(&r))
+            .map_err(ScimError::from)?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ScimResult {
+    let id = parse_id(&id, "group")?;
+    let q = ListQuery::parse(query.as_deref());
+    let g = state
+        .ledger
+        .scim_groups(&GroupLookup::Id(id), 0, Some(1), true)
+        .await?
+        .1
+        .pop()
+        .ok_or_else(|| ScimFail(ScimError::not_found(format!("no group with id {id}"))))?;
+    let r = resource(&g, &base_url(&state, &headers));
+    let mut projected = q.project(&r)?;
+    if let (Some(map), Some(meta)) = (projected.as_object_mut(), r.get("meta")) {
+        map.entry("meta").or_insert_with(|| meta.clone());
+    }
+    Ok(Scim::ok(projected))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let input = GroupInput::from_json(&body)?;
+    let members = member_ids(&input.members)?;
+    let g = state
+        .ledger
+        .scim_create_group(
+            &caller.actor,
+            &input.display_name,
+            input.external_id.clone(),
+            members,
+            state.settings.scim.group_parent.as_deref(),
+        )
+        .await
+        .map_err(unknown_reference)?;
+    Ok(Scim::created(resource(&g, &base_url(&state, &headers))))
+}
+
+async fn update(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    id: &str,
+    decide: impl FnOnce() -> Result<Vec<GroupChange>, ScimError>,
+) -> ScimResult {
+    let id = parse_id(id, "group")?;
+    let base = base_url(state, headers);
+    let out = state
+        .ledger
+        .scim_update_group(&caller.actor, id, |g| {
+            check_if_match(headers, &resource(g, &base))?;
+            decide()
+        })
+        .await
+        .map_err(|e| match e {
+            // A role id in the URL that is gone is 404; a member that is no user, 400.
+            seatkeeper_store::StoreError::Domain(seatkeeper_core::Error::UnknownRole(_)) => {
+                store_error(e)
+            }
+            other => unknown_reference(other),
+        })?;
+    let r = resource(&out?, &base);
+    let q = ListQuery::parse(query);
+    Ok(Scim::ok(q.project(&r)?))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let input = GroupInput::from_json(&body)?;
+    let members = member_ids(&input.members)?;
+    update(&state, &caller, &headers, query.as_deref(), &id, || {
+        Ok(vec![
+            GroupChange::Rename(input.display_name),
+            GroupChange::ExternalId(input.external_id),
+            GroupChange::Replace(members),
+        ])
+    })
+    .await
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let ops = changes(scim::parse_group_patch(&body)?)?;
+    update(&state, &caller, &headers, query.as_deref(), &id, || Ok(ops)).await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ScimResult {
+    let id = parse_id(&id, "group")?;
+    let base = base_url(&state, &headers);
+    state
+        .ledger
+        .scim_delete_group(&caller.actor, id, |g| {
+            check_if_match(&headers, &resource(g, &base))
+        })
+        .await
+        .map_err(store_error)??;
+    Ok(Scim::no_content())
+}

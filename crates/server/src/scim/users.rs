@@ -1,0 +1,312 @@
+//! `/scim/v2/Users`: list (filter, paging, projection), read, create, replace, patch, delete.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use seatkeeper_core::UserState;
+use seatkeeper_core::scim::{
+    self, CompValue, CompareOp, Filter, GroupRef, Paging, ScimError, StoredUser, UserInput,
+    UserResource,
+};
+use seatkeeper_store::{ScimUser, UserLookup, UserUpsert};
+use serde_json::Value;
+
+use super::{
+    ListQuery, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match, parse_id,
+    store_error,
+};
+use crate::AppState;
+use crate::extract::Caller;
+
+/// The department kept in the stored profile (the ledger has no column for it; the folder
+/// follows it by the `[scim]` rule).
+const DEPARTMENT: &str = "department";
+
+pub(crate) fn resource(u: &ScimUser, base: &str) -> Value {
+    let department = u
+        .profile
+        .as_ref()
+        .and_then(|p| p.get(DEPARTMENT))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let stored = StoredUser {
+        user_name: u.login.clone(),
+        external_id: u.external_id.clone(),
+        // A user waiting for room (U2) or blocked for any reason is not active: the answer
+        // shows the state the user really has.
+        active: u.state == UserState::Active,
+        department,
+        ledger_name: u.name.clone(),
+        ledger_email: u.email.clone(),
+        profile: u.profile.clone(),
+    };
+    UserResource {
+        id: u.id.to_string(),
+        input: UserInput::from_stored(&stored),
+        groups: u
+            .groups
+            .iter()
+            .map(|(id, name)| GroupRef {
+                value: id.to_string(),
+                display: name.clone(),
+            })
+            .collect(),
+        created: u.created_at,
+        last_modified: u.modified_at,
+    }
+    .to_json(base)
+}
+
+/// What the ledger keeps of a SCIM user: every attribute, `groups` aside (read-only).
+fn upsert(state: &AppState, input: &UserInput) -> UserUpsert {
+    let mut profile = input.profile();
+    if let (Some(d), Some(map)) = (&input.department, profile.as_object_mut()) {
+        map.insert(DEPARTMENT.into(), Value::String(d.clone()));
+    }
+    UserUpsert {
+        login: input.user_name.clone(),
+        name: Some(input.ledger_name()),
+        email: Some(input.ledger_email()),
+        active: Some(input.wants_active()),
+        external_id: Some(input.external_id.clone()),
+        folder: state.settings.scim.folder_rule(input.department.as_deref()),
+        area: None,
+        profile: Some(profile),
+        roles: None,
+    }
+}
+
+/// The fast path of the filters identity providers send before every create: `userName`,
+/// `externalId` or `id` `eq` a string, read by index. Other filters are evaluated on every
+/// user's representation.
+fn lookup(filter: &Filter) -> Option<UserLookup> {
+    let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::String(s),
+    } = filter
+    else {
+        return None;
+    };
+    if path.sub_attr.is_some() {
+        return None;
+    }
+    match path.attr.to_ascii_lowercase().as_str() {
+        "username" => Some(UserLookup::UserName(s.clone())),
+        "externalid" => Some(UserLookup::ExternalId(s.clone())),
+        "id" => Some(s.parse().map(UserLookup::Id).unwrap_or(UserLookup::Id(0))),
+        _ => None,
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ScimResult {
+    list_with(&state, &headers, ListQuery::parse(query.as_deref())).await
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
+    list_with(&state, &headers, q).await
+}
+
+async fn list_with(state: &AppState, headers: &HeaderMap, q: ListQuery) -> ScimResult {
+    let paging = Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
+    let base = base_url(state, headers);
+    let filter = q
+        .filter
+        .as_deref()
+        .map(scim::parse_filter)
+        .transpose()
+        .map_err(ScimError::from)?;
+    let fast = match &filter {
+        None => Some(UserLookup::All),
+        Some(f) => lookup(f),
+    };
+    let (total, page) = match (&filter, fast) {
+        // Paged in the database.
+        (None, Some(all)) => {
+            let (total, users) = state
+                .ledger
+                .scim_users(&all, paging.offset() as u64, Some(paging.count as u64))
+                .await?;
+            (
+                total as usize,
+                users.iter().map(|u| resource(u, &base)).collect(),
+            )
+        }
+        (Some(f), fast) => {
+            let matching = matching(state, &base, Some(f), fast).await?;
+            let total = matching.len();
+            let page = matching
+                .into_iter()
+                .skip(paging.offset())
+                .take(paging.count)
+                .collect();
+            (total, page)
+        }
+        (None, None) => (0, Vec::new()),
+    };
+    let projected = page
+        .iter()
+        .map(|r| q.project(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Scim::ok(scim::list_response(projected, total, paging)))
+}
+
+/// Every user's representation that `filter` matches (all without one), read by index when
+/// `fast` says how.
+pub(crate) async fn matching(
+    state: &AppState,
+    base: &str,
+    filter: Option<&Filter>,
+    fast: Option<UserLookup>,
+) -> Result<Vec<Value>, ScimFail> {
+    let (_, users) = state
+        .ledger
+        .scim_users(&fast.unwrap_or(UserLookup::All), 0, None)
+        .await?;
+    let mut out = Vec::new();
+    for u in &users {
+        let r = resource(u, base);
+        if filter
+            .map_or(Ok(true), |f| f.try_matches(&r))
+            .map_err(ScimError::from)?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+async fn one(state: &AppState, id: i64) -> Result<ScimUser, ScimFail> {
+    state
+        .ledger
+        .scim_users(&UserLookup::Id(id), 0, Some(1))
+        .await?
+        .1
+        .pop()
+        .ok_or_else(|| ScimError::not_found(format!("no user with id {id}")).into())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ScimResult {
+    let id = parse_id(&id, "user")?;
+    let q = ListQuery::parse(query.as_deref());
+    let u = one(&state, id).await?;
+    let r = resource(&u, &base_url(&state, &headers));
+    let projected = q.project(&r)?;
+    Ok(Scim::ok(keep_meta(projected, &r)))
+}
+
+/// The answer to a single read keeps `meta` (for its ETag header) even when projected away.
+fn keep_meta(mut projected: Value, full: &Value) -> Value {
+    if let (Some(map), Some(meta)) = (projected.as_object_mut(), full.get("meta")) {
+        map.entry("meta").or_insert_with(|| meta.clone());
+    }
+    projected
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let input = UserInput::from_json(&body)?;
+    let u = state
+        .ledger
+        .scim_create_user(
+            &caller.actor,
+            upsert(&state, &input),
+            state.settings.scim.limit,
+        )
+        .await?;
+    Ok(Scim::created(resource(&u, &base_url(&state, &headers))))
+}
+
+/// PUT and PATCH: the new description is decided from the user as they are inside the
+/// write, after `If-Match`.
+async fn update(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+    change: impl FnOnce(&Value) -> Result<UserInput, ScimError>,
+) -> ScimResult {
+    let id = parse_id(id, "user")?;
+    let base = base_url(state, headers);
+    let out = state
+        .ledger
+        .scim_update_user(&caller.actor, id, state.settings.scim.limit, |u| {
+            let current = resource(u, &base);
+            check_if_match(headers, &current)?;
+            let input = change(&current)?;
+            Ok::<_, ScimError>(upsert(state, &input))
+        })
+        .await
+        .map_err(store_error)?;
+    Ok(Scim::ok(resource(&out?, &base)))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let input = UserInput::from_json(&body)?;
+    // `id` in a PUT body is read-only: it may repeat the URL's, not change it.
+    if let Some(given) = body.get("id").and_then(Value::as_str)
+        && given != id
+    {
+        return Err(ScimError::mutability(format!(
+            "id is read-only: the body names {given:?}, the URL {id:?}"
+        ))
+        .into());
+    }
+    update(&state, &caller, &headers, &id, |_| Ok(input)).await
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    update(&state, &caller, &headers, &id, |current| {
+        let new = scim::apply_user_patch(current, &body)?;
+        UserInput::from_json(&new)
+    })
+    .await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ScimResult {
+    let id = parse_id(&id, "user")?;
+    let base = base_url(&state, &headers);
+    state
+        .ledger
+        .scim_delete_user(&caller.actor, id, state.settings.scim.delete, |u| {
+            check_if_match(&headers, &resource(u, &base))
+        })
+        .await
+        .map_err(store_error)??;
+    Ok(Scim::no_content())
+}
