@@ -669,14 +669,6 @@ async fn route_walk(api: &Api, w: &World) {
                     .await;
                 assert_eq!(s, StatusCode::FORBIDDEN, "{what} with an admin token");
             }
-            Access::Provision => {
-                for (token, who) in [(&w.admin, "an admin"), (&w.app, "an integration")] {
-                    let (s, _) = api
-                        .call(method.clone(), &path, Some(token), Some(json!({})))
-                        .await;
-                    assert_eq!(s, StatusCode::FORBIDDEN, "{what} with {who} token");
-                }
-            }
             Access::Admin => {
                 let (s, _) = api
                     .call(method.clone(), &path, Some(&w.app), Some(json!({})))
