@@ -44,6 +44,9 @@ pub struct Overrides {
     /// The `[directory]` section: the LDAP directory to sync from (issue 15). Only in the
     /// file; `seatkeeper ldap test --config FILE` reads the same file.
     pub directory: Option<seatkeeper_directory::Config>,
+    /// The `[sso]` section: the OpenID Connect issuer whose ID tokens sign users in (I3).
+    /// Only in the file.
+    pub sso: Option<crate::sso::SsoConfig>,
     /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
     /// (issue 16). Only in the file.
     pub scim: Option<crate::scim::ScimConfig>,
@@ -71,6 +74,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// The `[directory]` section of the config file, if any (not yet run by `serve`).
     pub directory: Option<seatkeeper_directory::Config>,
+    /// The `[sso]` section, checked.
+    pub sso: Option<crate::sso::Checked>,
     /// The `[scim]` section, or its defaults.
     pub scim: crate::scim::ScimConfig,
     pub demo: bool,
@@ -184,6 +189,11 @@ impl ServeConfig {
                 .or(from_file.trusted_proxies)
                 .unwrap_or_default(),
             directory: from_file.directory,
+            sso: from_file
+                .sso
+                .map(|s| s.check())
+                .transpose()
+                .map_err(ServeError::Config)?,
             scim: from_file.scim.unwrap_or_default(),
             demo,
             clock_file,

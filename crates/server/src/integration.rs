@@ -27,16 +27,21 @@ pub async fn login(
     if body.login.trim().is_empty() || body.login.len() > 256 {
         return Err(ApiError::invalid("`login` must be 1–256 characters"));
     }
-    let mut client = body.client;
-    client.truncate(200);
     let answer = state
         .gate
         .login(LoginRequest {
             login: body.login.trim().to_string(),
-            client,
+            client: client_text(body.client),
         })
         .await?;
     Ok(Json(answer))
+}
+
+/// The client text a login records: at most 200 bytes, cut on a character boundary
+/// (`String::truncate` panics inside a character).
+pub(crate) fn client_text(mut client: String) -> String {
+    client.truncate(client.floor_char_boundary(200));
+    client
 }
 
 #[derive(Debug, Deserialize)]

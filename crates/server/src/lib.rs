@@ -21,8 +21,10 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod integration;
+pub mod provision;
 pub mod routes;
 pub mod scim;
+pub mod sso;
 pub mod ui;
 
 use std::sync::Arc;
@@ -73,6 +75,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The sign-in limits both sign-in paths share.
     pub signin: Arc<auth::signin::SigninLimits>,
+    /// The `[sso]` issuer's ID token verifier, when single sign-on is configured.
+    pub sso: Option<Arc<sso::Verifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +123,13 @@ pub fn state(
             config.signin,
             config.signin_per_address_per_minute,
         )),
+        sso: config
+            .sso
+            .clone()
+            .map(sso::Verifier::new)
+            .transpose()
+            .map_err(ServeError::Config)?
+            .map(Arc::new),
     })
 }
 
@@ -161,6 +172,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     app_state
         .settings
         .apply(&app_state.ledger.server_settings().await?);
+    if let Some(sso) = app_state.sso.clone() {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            sso::warn_of_unusable_roles(&ledger, sso.config()).await;
+            sso.prefetch().await;
+        });
+    }
     let reaper = tokio::spawn(reap_forever(
         ledger.clone(),
         app_state.settings.clone(),

@@ -57,6 +57,7 @@ fn config(database: String) -> ServeConfig {
         signin_per_address_per_minute: 0,
         trusted_proxies: vec![],
         directory: None,
+        sso: None,
         scim: Default::default(),
         demo: true,
         clock_file: None,

@@ -66,6 +66,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             signin_per_address_per_minute: args.signin_per_address_per_minute,
             trusted_proxies: Some(args.trusted_proxy.clone()),
             directory: None,
+            sso: None,
             scim: None,
         },
         args.config.as_deref(),

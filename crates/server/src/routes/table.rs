@@ -7,7 +7,7 @@ use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
 
 use super::{Body, Route, healthz, openapi_document, r};
 use crate::auth::Access;
-use crate::{UPLOAD_LIMIT, admin, integration};
+use crate::{UPLOAD_LIMIT, admin, integration, provision};
 
 const VIEW: Access = Access::Requires(ViewLicenses);
 const MANAGE: Access = Access::Requires(ManageLicenses);
@@ -48,6 +48,26 @@ pub fn table() -> Vec<Route> {
             J,
             &[],
             post(integration::login),
+        ),
+        r(
+            M::POST,
+            "/integration/v1/sso-login",
+            Access::Integration,
+            "integration",
+            "Single sign-on (I3): verify the user's OpenID Connect ID token, create or update the user from its claims and groups, then log them in as /integration/v1/login does",
+            J,
+            &[],
+            post(provision::sso_login),
+        ),
+        r(
+            M::POST,
+            "/integration/v1/provision",
+            Access::Provision,
+            "integration",
+            "Create or update a user with their roles, for an application that verified the sign-in itself (I3); needs a provisioning token",
+            J,
+            &[],
+            post(provision::provision),
         ),
         r(
             M::POST,
