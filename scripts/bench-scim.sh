@@ -27,7 +27,8 @@
 #   SEATKEEPER_BIN=          use this seatkeeper binary instead of building one
 #   SEATKEEPER_BENCH_SCIM_BIN=   the same for the benchmark's client
 #   CARGO_TARGET_DIR         where cargo builds (default: cargo's, ./target)
-#   RESULTS_DIR=             keep the server logs and the tables here
+#   RESULTS_DIR=             keep the server logs, the tables and every request's latency
+#                            (<backend>-latencies.csv) here
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -97,7 +98,7 @@ for backend in $BACKENDS; do
   log "$backend: server pid $SERVER_PID on 127.0.0.1:$PORT; $N users, $NGROUPS groups, $C in flight"
   SEATKEEPER_BENCH_SCIM_TOKEN=$token "$CLIENT" --base "http://127.0.0.1:$PORT/scim/v2" \
     --users "$N" --groups "$NGROUPS" --concurrency "$C" --batch "$BATCH" --label "$backend" \
-    >"$RESULTS/$backend.md" || { cat "$RESULTS/$backend.md"; die "$backend: the benchmark failed"; }
+    --latencies "$RESULTS/$backend-latencies.csv" >"$RESULTS/$backend.md" || { cat "$RESULTS/$backend.md"; die "$backend: the benchmark failed"; }
   kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during the $backend run"
   # D5: every user is in a group below "SCIM groups", so every one holds a "suite" seat.
   used=$("$BIN" --database "$db" --json summary | jq '[.products[] | select(.product == "suite") | .used] | add')

@@ -49,6 +49,10 @@ struct Args {
     /// The label of the table's rows (the backend).
     #[arg(long, default_value = "")]
     label: String,
+    /// Also write every request's latency here (CSV: phase, job, ms; the job's index is the
+    /// order requests were started in).
+    #[arg(long)]
+    latencies: Option<std::path::PathBuf>,
 }
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -497,6 +501,17 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         }
     }
 
+    if let Some(path) = &args.latencies {
+        let mut csv = String::from("phase,job,ms\n");
+        for r in &rows {
+            if r.phase != "all" {
+                for (job, d) in &r.timings.took {
+                    csv += &format!("\"{}\",{job},{:.3}\n", r.phase, d.as_secs_f64() * 1000.0);
+                }
+            }
+        }
+        std::fs::write(path, csv)?;
+    }
     print_table(&args.label, &rows);
     println!();
     println!(
