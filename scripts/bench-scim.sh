@@ -22,6 +22,12 @@
 #   C=8                      requests in flight
 #   BATCH=50                 members per PATCH
 #   BACKENDS="sqlite postgres"
+#   ANALYZE_EVERY=0          PostgreSQL: run ANALYZE every this many seconds during the run, as
+#                            autovacuum's autoanalyze would (0: never). Where autovacuum is off,
+#                            pooled connections keep the generic plans made while `users` held
+#                            one row (a sequential scan for `lower(login) = $1`), so lookups
+#                            grow with the users until a connection is replaced; the table
+#                            notes the server's setting.
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for the PostgreSQL run (a
 #                            database sk_bench_scim_<pid> is created and dropped after)
 #   SEATKEEPER_BIN=          use this seatkeeper binary instead of building one
@@ -38,6 +44,7 @@ C=${C:-8}
 BATCH=${BATCH:-50}
 NGROUPS=$((N / 100 > 0 ? N / 100 : 1))
 BACKENDS=${BACKENDS:-sqlite postgres}
+ANALYZE_EVERY=${ANALYZE_EVERY:-0}
 
 BENCH_NAME=bench-scim
 BENCH_HTTP=0
@@ -96,9 +103,24 @@ for backend in $BACKENDS; do
   [ -n "$token" ] && [ "$token" != null ] || die "no provisioning token for $backend"
   SEATKEEPER_LOG=warn start_server "$db" "$dir" "$backend" --config "$dir/seatkeeper.toml"
   log "$backend: server pid $SERVER_PID on 127.0.0.1:$PORT; $N users, $NGROUPS groups, $C in flight"
+  ANALYZER_PID=
+  if [ "$backend" = postgres ]; then
+    autovacuum=$(psql "$db" -qXAt -c 'SHOW autovacuum')
+    if [ "$ANALYZE_EVERY" -gt 0 ]; then
+      while sleep "$ANALYZE_EVERY"; do psql "$db" -qX -c ANALYZE >/dev/null 2>&1 || true; done &
+      ANALYZER_PID=$!
+    fi
+  fi
   SEATKEEPER_BENCH_SCIM_TOKEN=$token "$CLIENT" --base "http://127.0.0.1:$PORT/scim/v2" \
     --users "$N" --groups "$NGROUPS" --concurrency "$C" --batch "$BATCH" --label "$backend" \
     --latencies "$RESULTS/$backend-latencies.csv" >"$RESULTS/$backend.md" || { cat "$RESULTS/$backend.md"; die "$backend: the benchmark failed"; }
+  if [ -n "$ANALYZER_PID" ]; then
+    kill "$ANALYZER_PID" 2>/dev/null || true
+    wait "$ANALYZER_PID" 2>/dev/null || true
+  fi
+  if [ "$backend" = postgres ]; then
+    echo "PostgreSQL: autovacuum = $autovacuum on the server; ANALYZE every ${ANALYZE_EVERY}s by the benchmark (0: never)" >>"$RESULTS/$backend.md"
+  fi
   kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during the $backend run"
   # D5: every user is in a group below "SCIM groups", so every one holds a "suite" seat.
   used=$("$BIN" --database "$db" --json summary | jq '[.products[] | select(.product == "suite") | .used] | add')
