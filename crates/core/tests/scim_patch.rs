@@ -51,8 +51,11 @@ fn i2_user_patch_entra_forms() {
     );
     // Disable User; and the string boolean of "Known issues and resolutions with SCIM 2.0
     // protocol compliance" (customappsso job).
-    assert!(!patched(json!([{ "op": "Replace", "path": "active", "value": false }])).active);
-    assert!(!patched(json!([{ "op": "Replace", "path": "active", "value": "False" }])).active);
+    let off = |value: Value| {
+        patched(json!([{ "op": "Replace", "path": "active", "value": value }])).active
+    };
+    assert_eq!(off(json!(false)), Some(false));
+    assert_eq!(off(json!("False")), Some(false));
     // Add of a work e-mail the user does not have yet creates it.
     let mut no_work = full_user();
     no_work.emails.remove(0);
@@ -77,7 +80,10 @@ fn i2_user_patch_entra_forms() {
     .unwrap();
     let u = UserInput::from_json(&out).unwrap();
     assert_eq!(u.ledger_email(), "w@contoso.com");
-    assert_eq!(u.emails.iter().filter(|e| e.primary).count(), 1);
+    assert_eq!(
+        u.emails.iter().filter(|e| e.primary == Some(true)).count(),
+        1
+    );
     // No path, keys that are paths (the "Known issues" page's PATCH form).
     let u = patched(json!([{ "op": "Replace", "value": {
         "displayName": "Barbara J.",
@@ -93,7 +99,7 @@ fn i2_user_patch_entra_forms() {
         Some("Jensen")
     );
     assert_eq!(u.department.as_deref(), Some("Finance"));
-    assert!(!u.active);
+    assert_eq!(u.active, Some(false));
     // URN-qualified path and the whole extension.
     let u = patched(
         json!([{ "op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "HR" }]),
@@ -116,14 +122,38 @@ fn i2_user_patch_entra_forms() {
 }
 
 #[test]
+fn i2_user_patch_remove_active_leaves_it_unassigned() {
+    let out = apply_user_patch(
+        &user_json(),
+        &patch(json!([{ "op": "remove", "path": "active" }])),
+    )
+    .unwrap();
+    assert_eq!(out.get("active"), None, "{out}");
+    let u = UserInput::from_json(&out).unwrap();
+    assert_eq!(u.active, None);
+    assert!(
+        u.wants_active(),
+        "the ledger keeps an unassigned user active"
+    );
+    assert_eq!(u.profile().get("active"), None);
+    // And set again afterwards.
+    let out = apply_user_patch(
+        &out,
+        &patch(json!([{ "op": "add", "path": "active", "value": false }])),
+    )
+    .unwrap();
+    assert_eq!(out["active"], false);
+}
+
+#[test]
 fn i2_user_patch_okta_forms() {
     // developer.okta.com, "SCIM 2.0 protocol reference", Update a specific User (PATCH).
     let u = patched(json!([{ "op": "replace", "value": { "active": false } }]));
-    assert!(!u.active);
+    assert_eq!(u.active, Some(false));
     let u = patched(
         json!([{ "op": "replace", "value": { "id": "2819c223-7f76-453a-919d-413861904646", "active": true } }]),
     );
-    assert!(u.active);
+    assert_eq!(u.active, Some(true));
 }
 
 #[test]
@@ -167,7 +197,10 @@ fn i2_user_patch_rfc_forms() {
     let u = patched(
         json!([{ "op": "replace", "path": "emails[type eq \"home\"].primary", "value": true }]),
     );
-    assert!(!u.emails[0].primary && u.emails[1].primary);
+    assert_eq!(
+        (u.emails[0].primary, u.emails[1].primary),
+        (Some(false), Some(true))
+    );
     assert_eq!(u.ledger_email(), "babs@jensen.org");
     let u = patched(
         json!([{ "op": "replace", "path": "emails[primary eq true].value", "value": "p@x" }]),

@@ -118,7 +118,7 @@ fn i2_user_from_json_is_lenient_where_identity_providers_differ() {
     });
     let u = UserInput::from_json(&entra).unwrap();
     assert_eq!(u.user_name, "UserName123");
-    assert!(u.active);
+    assert_eq!(u.active, Some(true));
     assert_eq!(u.display_name.as_deref(), Some("BobIsAmazing"));
     assert_eq!(u.department.as_deref(), Some("Sales"));
     assert_eq!(u.ledger_email(), "Test@contoso.com");
@@ -139,17 +139,18 @@ fn i2_user_from_json_is_lenient_where_identity_providers_differ() {
     let u = UserInput::from_json(&okta).unwrap();
     assert_eq!(u.external_id.as_deref(), Some("00ujl29u0le5T6Aj10h7"));
     assert_eq!(u.name.as_ref().unwrap().given_name.as_deref(), Some("Test"));
-    // Absent `active` is active; "False" is false.
-    assert!(
-        UserInput::from_json(&json!({"userName": "a"}))
-            .unwrap()
-            .active
-    );
-    assert!(
-        !UserInput::from_json(&json!({"userName": "a", "active": "False"}))
-            .unwrap()
-            .active
-    );
+    // Absent (or null) `active` is unassigned, which the ledger holds active; "False" is false.
+    for body in [
+        json!({"userName": "a"}),
+        json!({"userName": "a", "active": null}),
+    ] {
+        let u = UserInput::from_json(&body).unwrap();
+        assert_eq!(u.active, None);
+        assert!(u.wants_active());
+    }
+    let u = UserInput::from_json(&json!({"userName": "a", "active": "False"})).unwrap();
+    assert_eq!(u.active, Some(false));
+    assert!(!u.wants_active());
 }
 
 #[test]
@@ -222,12 +223,12 @@ fn i2_ledger_name_email_and_profile() {
         },
         Email {
             value: "b@x".into(),
-            primary: true,
+            primary: Some(true),
             ..Email::default()
         },
     ];
     assert_eq!(u.ledger_email(), "b@x");
-    u.emails[1].primary = false;
+    u.emails[1].primary = Some(false);
     assert_eq!(u.ledger_email(), "a@x");
 
     // What the ledger stores rebuilds the same input.
@@ -235,7 +236,7 @@ fn i2_ledger_name_email_and_profile() {
     let stored = StoredUser {
         user_name: full.user_name.clone(),
         external_id: full.external_id.clone(),
-        active: full.active,
+        active: full.wants_active(),
         department: full.department.clone(),
         ledger_name: full.ledger_name(),
         ledger_email: full.ledger_email(),
@@ -251,7 +252,10 @@ fn i2_ledger_name_email_and_profile() {
     let u = UserInput::from_stored(&changed);
     assert_eq!(u.ledger_name(), "Barbara Renamed");
     assert_eq!(u.ledger_email(), "babs@jensen.org");
-    assert_eq!(u.emails.iter().filter(|e| e.primary).count(), 1);
+    assert_eq!(
+        u.emails.iter().filter(|e| e.primary == Some(true)).count(),
+        1
+    );
     // A user made outside SCIM (no profile).
     let bare = StoredUser {
         user_name: "kim".into(),
@@ -263,7 +267,7 @@ fn i2_ledger_name_email_and_profile() {
     let u = UserInput::from_stored(&bare);
     assert_eq!(u.display_name.as_deref(), Some("Kim Lee"));
     assert_eq!(u.ledger_email(), "kim@x");
-    assert!(!u.active);
+    assert_eq!(u.active, Some(false));
 }
 
 #[test]
@@ -277,7 +281,7 @@ fn i2_etag_changes_iff_the_resource_changes() {
     assert_eq!(later.to_json(BASE)["meta"]["version"], a["meta"]["version"]);
     // Any change a client can see changes it.
     let mut r = resource(full_user());
-    r.input.active = false;
+    r.input.active = Some(false);
     assert_ne!(r.to_json(BASE)["meta"]["version"], a["meta"]["version"]);
     let mut r = resource(full_user());
     r.groups.clear();
@@ -310,10 +314,7 @@ fn i2_group_round_trips_and_refuses_bad_bodies() {
         id: "e9e30dba".into(),
         display_name: g.display_name.clone(),
         external_id: g.external_id.clone(),
-        members: vec![MemberRef {
-            value: "u1".into(),
-            display: "Babs".into(),
-        }],
+        members: vec![MemberRef { value: "u1".into() }],
         created: datetime!(2026-01-23 04:56:22 UTC),
         last_modified: datetime!(2026-01-23 04:56:22 UTC),
     };
@@ -563,7 +564,7 @@ proptest! {
         let stored = StoredUser {
             user_name: user.user_name.clone(),
             external_id: user.external_id.clone(),
-            active: user.active,
+            active: user.wants_active(),
             department: user.department.clone(),
             ledger_name: user.ledger_name(),
             ledger_email: user.ledger_email(),

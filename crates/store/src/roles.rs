@@ -31,6 +31,8 @@ pub struct RoleView {
     pub kind: String,
     pub parent_id: Option<i64>,
     pub builtin: bool,
+    /// Where the role came from: `local`, `directory` (the LDAP sync) or `scim`.
+    pub source: String,
     pub permissions: Vec<Permission>,
     pub members: Vec<String>,
 }
@@ -43,6 +45,8 @@ pub struct RoleSummary {
     pub kind: String,
     pub parent_id: Option<i64>,
     pub builtin: bool,
+    /// Where the role came from: `local`, `directory` (the LDAP sync) or `scim`.
+    pub source: String,
     pub permissions: Vec<Permission>,
     /// Direct members.
     pub members: u64,
@@ -50,23 +54,33 @@ pub struct RoleSummary {
 
 /// Every role with its permissions, members left empty.
 async fn role_rows(tx: &mut Tx) -> Result<Vec<RoleView>> {
-    let mut roles: Vec<RoleView> =
-        sqlx::query("SELECT id, name, kind, parent_id, builtin FROM roles ORDER BY id")
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(RoleView {
-                    id: get_i64(r, "id")?,
-                    name: get_str(r, "name")?,
-                    kind: get_str(r, "kind")?,
-                    parent_id: get_opt_i64(r, "parent_id")?,
-                    builtin: get_i64(r, "builtin")? == 1,
-                    permissions: Vec::new(),
-                    members: Vec::new(),
-                })
-            })
-            .collect::<Result<_>>()?;
+    let mut roles: Vec<RoleView> = sqlx::query(
+        "SELECT id, name, kind, parent_id, builtin, provisioned_by, directory_dn FROM roles \
+             ORDER BY id",
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(RoleView {
+            id: get_i64(r, "id")?,
+            name: get_str(r, "name")?,
+            kind: get_str(r, "kind")?,
+            parent_id: get_opt_i64(r, "parent_id")?,
+            builtin: get_i64(r, "builtin")? == 1,
+            source: match (
+                crate::db::get_opt_str(r, "provisioned_by")?,
+                crate::db::get_opt_str(r, "directory_dn")?,
+            ) {
+                (Some(p), _) => p,
+                (None, Some(_)) => "directory".into(),
+                (None, None) => "local".into(),
+            },
+            permissions: Vec::new(),
+            members: Vec::new(),
+        })
+    })
+    .collect::<Result<_>>()?;
     let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     for r in sqlx::query("SELECT role_id, permission FROM role_permissions ORDER BY permission")
         .fetch_all(&mut **tx)
@@ -159,6 +173,7 @@ impl Ledger {
                 kind: r.kind,
                 parent_id: r.parent_id,
                 builtin: r.builtin,
+                source: r.source,
                 permissions: r.permissions,
             })
             .collect())
@@ -254,6 +269,7 @@ impl Ledger {
             kind: kind.to_string(),
             parent_id: parent,
             builtin: false,
+            source: "local".into(),
             permissions: Vec::new(),
             members: Vec::new(),
         })

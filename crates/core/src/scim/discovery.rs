@@ -201,7 +201,7 @@ pub fn schemas(base_url: &str) -> Vec<Value> {
             "referenceTypes",
             json!(["User"]),
         ),
-        attr("display", "string", false, false, RO),
+        // No `display`: members are answered without it (see `GroupResource::to_json`).
         with(
             attr(
                 "type",

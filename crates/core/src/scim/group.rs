@@ -6,7 +6,8 @@
 //!   (a user id); a member `type` other than "User" → `invalidValue` (no nested groups);
 //!   members deduplicated, order kept; unknown and readOnly attributes ignored.
 //! - [`GroupResource`] `{ id, display_name, external_id, members: Vec<MemberRef>, created,
-//!   last_modified }` and [`GroupResource::to_json`] (`meta.resourceType` "Group").
+//!   last_modified }` and [`GroupResource::to_json`] (`meta.resourceType` "Group"; each
+//!   member as `value`, `$ref`, `type` "User", without `display`).
 //! - [`parse_group_patch`] → `Vec<GroupOp>`, applied in order by the store, set-based, so a
 //!   large group is never loaded to change it. Accepted forms (op names in any case):
 //!   `add`/`replace` with path `members`, `displayName`, `externalId` (also URN-qualified);
@@ -113,11 +114,11 @@ fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
     Ok(ids)
 }
 
-/// A member as a group lists it.
+/// A member as a group lists it: its user id. No `display`: it is optional and readOnly
+/// (RFC 7643 §4.2), and a client that sends members without it compares what comes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
     pub value: String,
-    pub display: String,
 }
 
 /// A stored group, as the store hands it over to be answered.
@@ -150,7 +151,6 @@ impl GroupResource {
             .map(|m| {
                 json!({
                     "value": m.value,
-                    "display": m.display,
                     "$ref": format!("{base_url}/Users/{}", m.value),
                     "type": "User",
                 })

@@ -1,8 +1,8 @@
 //! SCIM 2.0 (RFC 7643 / RFC 7644) rules that need no I/O: the filter language — its parser,
 //! tree, canonical text and evaluation — PATCH paths, the User and Group resources (reading
-//! request bodies, writing representations with ETags), PATCH of both, `attributes` /
-//! `excludedAttributes` projection, the discovery documents and the error body. The
-//! endpoints and storage live elsewhere; they call what is exported here.
+//! request bodies, writing representations with ETags), PATCH of both, the body of a search
+//! by POST, `attributes` / `excludedAttributes` projection, the discovery documents and the
+//! error body. The endpoints and storage live elsewhere; they call what is exported here.
 
 mod ast;
 mod common;
@@ -14,6 +14,7 @@ mod list;
 mod parse;
 mod patch;
 mod project;
+mod search;
 mod user;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
@@ -30,4 +31,5 @@ pub use list::{Paging, if_match, list_response};
 pub use parse::{FilterError, INVALID_FILTER, MAX_DEPTH, MAX_LEN, parse_filter, parse_path};
 pub use patch::apply_user_patch;
 pub use project::project;
+pub use search::{SEARCH_REQUEST_SCHEMA, SearchRequest};
 pub use user::{Email, GroupRef, Name, StoredUser, UserInput, UserResource};

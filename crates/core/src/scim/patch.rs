@@ -23,6 +23,8 @@
 //!   nothing creates the value from the filter's `eq` terms (Entra ID's
 //!   `Add emails[type eq "work"].value`), or → `noTarget` if the filter is not such terms;
 //!   `remove` matching nothing does nothing. An e-mail left without `value` is dropped.
+//! - Removing `active` leaves it unassigned: the result has no `active` (the ledger keeps
+//!   such a user active).
 //! - `active` and `primary` accept "True"/"False"; setting `primary` true on one e-mail sets
 //!   it false on the others (§3.5.2: "the service provider SHALL automatically set …").
 

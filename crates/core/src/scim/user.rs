@@ -6,8 +6,10 @@
 //!   `emails: Vec<Email>`, `active`, `department`) and [`UserInput::from_json`]: core schema
 //!   and enterprise extension (only `department` kept); attribute names in any case; `null`
 //!   and `""` are "unassigned" (RFC 7643 §2.5); unknown and readOnly attributes (`id`,
-//!   `meta`, `groups`, `schemas`) ignored; `active` absent means `true`; `active`/`primary`
-//!   accept "True"/"False"; wrong types, an empty `userName`, over-long strings, more than
+//!   `meta`, `groups`, `schemas`) ignored; `active` and `emails.primary` are kept as sent
+//!   (`None` when absent or `null`, so a round trip returns exactly what the client sent;
+//!   the ledger treats an unassigned `active` as active, see [`UserInput::wants_active`]);
+//!   `active`/`primary` accept "True"/"False"; wrong types, an empty `userName`, over-long strings, more than
 //!   [`MAX_EMAILS`](super::MAX_EMAILS) e-mails, or two primary e-mails → `invalidValue`.
 //! - [`UserInput::ledger_name`], [`UserInput::ledger_email`], [`UserInput::profile`] (what
 //!   the ledger keeps in its own columns, and a JSON object for the rest), and
@@ -103,7 +105,8 @@ pub struct Email {
     pub value: String,
     /// JSON `type`: "work", "home", "other" or anything the client sends.
     pub kind: Option<String>,
-    pub primary: bool,
+    /// As sent: `Some(false)` round-trips, absent stays absent. Test with `== Some(true)`.
+    pub primary: Option<bool>,
     pub display: Option<String>,
 }
 
@@ -114,8 +117,8 @@ impl Email {
         if let Some(kind) = &self.kind {
             map.insert("type".into(), Value::String(kind.clone()));
         }
-        if self.primary {
-            map.insert("primary".into(), Value::Bool(true));
+        if let Some(primary) = self.primary {
+            map.insert("primary".into(), Value::Bool(primary));
         }
         if let Some(display) = &self.display {
             map.insert("display".into(), Value::String(display.clone()));
@@ -131,11 +134,13 @@ impl Email {
             opt_string(get_ci(map, "value"), "emails.value", MAX_STRING)?.ok_or_else(|| {
                 ScimError::invalid_value(format!("\"emails[{index}]\" needs a \"value\""))
             })?;
-        let primary = match get_ci(map, "primary") {
-            None | Some(Value::Null) => false,
-            Some(v) => boolish(v)
-                .ok_or_else(|| ScimError::invalid_value("\"emails.primary\" must be a boolean"))?,
-        };
+        let primary =
+            match get_ci(map, "primary") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(boolish(v).ok_or_else(|| {
+                    ScimError::invalid_value("\"emails.primary\" must be a boolean")
+                })?),
+            };
         Ok(Email {
             value,
             kind: opt_string(get_ci(map, "type"), "emails.type", MAX_STRING)?,
@@ -176,7 +181,9 @@ pub struct UserInput {
     pub display_name: Option<String>,
     pub name: Option<Name>,
     pub emails: Vec<Email>,
-    pub active: bool,
+    /// As sent; `None` (absent, `null`, or removed by PATCH) is unassigned, which the ledger
+    /// treats as active ([`UserInput::wants_active`]) and the representation leaves out.
+    pub active: Option<bool>,
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`.
     pub department: Option<String>,
 }
@@ -197,7 +204,7 @@ pub struct StoredUser {
 }
 
 impl UserInput {
-    /// A user with only a `userName`, active.
+    /// A user with only a `userName` (`active` unassigned, so active in the ledger).
     pub fn new(user_name: impl Into<String>) -> UserInput {
         UserInput {
             user_name: user_name.into(),
@@ -205,7 +212,7 @@ impl UserInput {
             display_name: None,
             name: None,
             emails: Vec::new(),
-            active: true,
+            active: None,
             department: None,
         }
     }
@@ -235,16 +242,18 @@ impl UserInput {
             }
             Some(_) => return Err(ScimError::invalid_value("\"emails\" must be an array")),
         };
-        if emails.iter().filter(|e| e.primary).count() > 1 {
+        if emails.iter().filter(|e| e.primary == Some(true)).count() > 1 {
             // RFC 7643 §2.4: "primary" true MUST appear no more than once.
             return Err(ScimError::invalid_value(
                 "at most one of \"emails\" may be primary",
             ));
         }
         let active = match get_ci(map, "active") {
-            None | Some(Value::Null) => true,
-            Some(v) => boolish(v)
-                .ok_or_else(|| ScimError::invalid_value("\"active\" must be a boolean"))?,
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                boolish(v)
+                    .ok_or_else(|| ScimError::invalid_value("\"active\" must be a boolean"))?,
+            ),
         };
         let department = department(map)?;
         Ok(UserInput {
@@ -259,6 +268,11 @@ impl UserInput {
             active,
             department,
         })
+    }
+
+    /// Whether the ledger should hold the user active: unless `active` was sent false.
+    pub fn wants_active(&self) -> bool {
+        self.active != Some(false)
     }
 
     /// The name the ledger shows: `displayName`, else `name.formatted`, else "given family",
@@ -287,14 +301,16 @@ impl UserInput {
     pub fn ledger_email(&self) -> String {
         self.emails
             .iter()
-            .find(|e| e.primary)
+            .find(|e| e.primary == Some(true))
             .or_else(|| self.emails.first())
             .map(|e| e.value.clone())
             .unwrap_or_default()
     }
 
     /// What the ledger has no column for, to store beside the user so it round-trips:
-    /// `displayName`, `name` and the full `emails` list, each only when set.
+    /// `displayName`, `name`, the full `emails` list and `active`, each only when set.
+    /// The ledger's own active flag cannot tell "sent true" from "never sent"; `active` here
+    /// lets [`UserInput::from_stored`] answer what was sent.
     pub fn profile(&self) -> Value {
         let mut map = Map::new();
         if let Some(d) = &self.display_name {
@@ -309,15 +325,20 @@ impl UserInput {
                 Value::Array(self.emails.iter().map(Email::to_json).collect()),
             );
         }
+        if let Some(active) = self.active {
+            map.insert("active".into(), Value::Bool(active));
+        }
         Value::Object(map)
     }
 
     /// Rebuilds the input from the ledger. The ledger's columns win over the profile: if the
     /// name or e-mail was changed elsewhere (admin UI, directory), the SCIM view shows it.
+    /// `active`: a user the ledger holds inactive (deactivated, or blocked waiting for room)
+    /// is `Some(false)`, whatever was sent; an active one is `Some(true)` if the profile
+    /// records `active`, else `None` (never sent).
     pub fn from_stored(stored: &StoredUser) -> UserInput {
         let mut input = UserInput::new(stored.user_name.clone());
         input.external_id = stored.external_id.clone().filter(|s| !s.is_empty());
-        input.active = stored.active;
         input.department = stored.department.clone().filter(|s| !s.is_empty());
         if let Some(Value::Object(profile)) = &stored.profile {
             // A profile we wrote ourselves; if it is somehow unreadable, start without it.
@@ -327,7 +348,11 @@ impl UserInput {
                 input.display_name = parsed.display_name;
                 input.name = parsed.name;
                 input.emails = parsed.emails;
+                input.active = parsed.active.map(|_| true);
             }
+        }
+        if !stored.active {
+            input.active = Some(false);
         }
         if input.ledger_name() != stored.ledger_name && !stored.ledger_name.is_empty() {
             input.display_name = Some(stored.ledger_name.clone());
@@ -338,22 +363,19 @@ impl UserInput {
         input
     }
 
-    /// Makes `email` the one [`UserInput::ledger_email`] returns ("" removes it).
+    /// Makes `email` the one [`UserInput::ledger_email`] returns ("" removes it). Other
+    /// e-mails keep their `primary` as sent unless one must stop being the primary one.
     fn set_ledger_email(&mut self, email: &str) {
-        let current = self
-            .emails
-            .iter()
-            .position(|e| e.primary)
-            .or(if self.emails.is_empty() {
-                None
-            } else {
-                Some(0)
-            });
+        let primary = self.emails.iter().position(|e| e.primary == Some(true));
+        let current = primary.or(if self.emails.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
         if email.is_empty() {
             if let Some(i) = current {
                 self.emails.remove(i);
             }
-            self.emails.iter_mut().for_each(|e| e.primary = false);
             return;
         }
         if let Some(i) = self
@@ -361,8 +383,16 @@ impl UserInput {
             .iter()
             .position(|e| e.value.eq_ignore_ascii_case(email))
         {
-            for (j, e) in self.emails.iter_mut().enumerate() {
-                e.primary = j == i;
+            // Already the one the ledger reads (by case only different): keep the flags.
+            if current != Some(i) {
+                for e in self.emails.iter_mut() {
+                    if e.primary == Some(true) {
+                        e.primary = Some(false);
+                    }
+                }
+                if let Some(e) = self.emails.get_mut(i) {
+                    e.primary = Some(true);
+                }
             }
             if let Some(e) = self.emails.get_mut(i) {
                 e.value = email.to_owned();
@@ -374,7 +404,7 @@ impl UserInput {
             None => self.emails.push(Email {
                 value: email.to_owned(),
                 kind: Some("work".into()),
-                primary: true,
+                primary: Some(true),
                 display: None,
             }),
         }
@@ -404,7 +434,9 @@ impl UserInput {
                 Value::Array(self.emails.iter().map(Email::to_json).collect()),
             );
         }
-        map.insert("active".into(), Value::Bool(self.active));
+        if let Some(active) = self.active {
+            map.insert("active".into(), Value::Bool(active));
+        }
         if let Some(d) = &self.department {
             map.insert(ENTERPRISE_USER_SCHEMA.into(), json!({ "department": d }));
         }

@@ -32,17 +32,17 @@ pub fn full_user() -> UserInput {
             Email {
                 value: "bjensen@example.com".into(),
                 kind: Some("work".into()),
-                primary: true,
+                primary: Some(true),
                 display: None,
             },
             Email {
                 value: "babs@jensen.org".into(),
                 kind: Some("home".into()),
-                primary: false,
+                primary: None,
                 display: Some("Babs".into()),
             },
         ],
-        active: true,
+        active: Some(true),
         department: Some("Tour Operations".into()),
     }
 }
@@ -79,9 +79,13 @@ prop_compose! {
         display_name in arb_string(),
         given in arb_string(),
         family in arb_string(),
-        emails in prop::collection::vec(("[a-z]{1,8}@[a-z]{1,8}", arb_string(), arb_string()), 0..4),
+        // The last element: a non-primary e-mail's `primary` as sent (false or absent).
+        emails in prop::collection::vec(
+            ("[a-z]{1,8}@[a-z]{1,8}", arb_string(), arb_string(), prop::option::of(Just(false))),
+            0..4,
+        ),
         primary in 0usize..5,
-        active in any::<bool>(),
+        active in prop::option::of(any::<bool>()),
         department in arb_string(),
     ) -> UserInput {
         let name = if given.is_none() && family.is_none() { None } else {
@@ -89,8 +93,8 @@ prop_compose! {
         };
         UserInput {
             user_name, external_id, display_name, name,
-            emails: emails.into_iter().enumerate().map(|(i, (value, kind, display))| Email {
-                value, kind, primary: i == primary, display,
+            emails: emails.into_iter().enumerate().map(|(i, (value, kind, display, other))| Email {
+                value, kind, primary: if i == primary { Some(true) } else { other }, display,
             }).collect(),
             active, department,
         }

@@ -93,6 +93,26 @@ pub fn table() -> Vec<Route> {
         )
         .created(),
         r(
+            M::POST,
+            "/scim/v2/.search",
+            P,
+            T,
+            "Search users and groups together (SearchRequest, RFC 7644 §3.4.3)",
+            S,
+            &[],
+            post(crate::scim::search_all),
+        ),
+        r(
+            M::POST,
+            "/scim/v2/Users/.search",
+            P,
+            T,
+            "List users with the query in the body (SearchRequest, RFC 7644 §3.4.3)",
+            S,
+            &[],
+            post(users::search),
+        ),
+        r(
             M::GET,
             "/scim/v2/Users/{id}",
             P,
@@ -153,6 +173,16 @@ pub fn table() -> Vec<Route> {
             post(groups::create),
         )
         .created(),
+        r(
+            M::POST,
+            "/scim/v2/Groups/.search",
+            P,
+            T,
+            "List groups with the query in the body (SearchRequest)",
+            S,
+            &[],
+            post(groups::search),
+        ),
         r(
             M::GET,
             "/scim/v2/Groups/{id}",

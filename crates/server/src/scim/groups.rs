@@ -27,9 +27,8 @@ pub(crate) fn resource(g: &ScimGroup, base: &str) -> Value {
         members: g
             .members
             .iter()
-            .map(|(id, login)| MemberRef {
+            .map(|(id, _)| MemberRef {
                 value: id.to_string(),
-                display: login.clone(),
             })
             .collect(),
         created,
@@ -92,9 +91,22 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ScimResult {
-    let q = ListQuery::parse(query.as_deref());
+    list_with(&state, &headers, ListQuery::parse(query.as_deref())).await
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
+    list_with(&state, &headers, q).await
+}
+
+async fn list_with(state: &AppState, headers: &HeaderMap, q: ListQuery) -> ScimResult {
     let paging = Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
-    let base = base_url(&state, &headers);
+    let base = base_url(state, headers);
     let filter = q
         .filter
         .as_deref()
@@ -118,17 +130,7 @@ pub async fn list(
             )
         }
         Some(f) => {
-            let (_, groups) = state
-                .ledger
-                .scim_groups(&lookup(f).unwrap_or(GroupLookup::All), 0, None, true)
-                .await?;
-            let mut matching = Vec::new();
-            for g in &groups {
-                let r = resource(g, &base);
-                if f.try_matches(&r).map_err(ScimError::from)? {
-                    matching.push(r);
-                }
-            }
+            let matching = matching(state, &base, Some(f)).await?;
             let total = matching.len();
             (
                 total,
@@ -145,6 +147,27 @@ pub async fn list(
         .map(|r| q.project(r))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Scim::ok(scim::list_response(projected, total, paging)))
+}
+
+/// Every group's representation that `filter` matches (all without one).
+pub(crate) async fn matching(
+    state: &AppState,
+    base: &str,
+    filter: Option<&Filter>,
+) -> Result<Vec<Value>, ScimFail> {
+    let fast = filter.and_then(lookup).unwrap_or(GroupLookup::All);
+    let (_, groups) = state.ledger.scim_groups(&fast, 0, None, true).await?;
+    let mut out = Vec::new();
+    for g in &groups {
+        let r = resource(g, base);
+        if filter
+            .map_or(Ok(true), |f| f.try_matches(&r))
+            .map_err(ScimError::from)?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn get(

@@ -231,12 +231,21 @@ pub fn store_error(e: StoreError) -> ScimError {
 
 /// An error of the access check (or any other API error) on a SCIM path, in SCIM's shape.
 pub fn from_api_error(e: ApiError) -> Response {
-    ScimFail(ScimError {
+    let unauthenticated = e.status == StatusCode::UNAUTHORIZED;
+    let mut r = ScimFail(ScimError {
         status: e.status.as_u16(),
         scim_type: None,
         detail: e.message,
     })
-    .into_response()
+    .into_response();
+    if unauthenticated {
+        // RFC 7644 §2 / RFC 6750 §3: say which scheme is expected.
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"seatkeeper-scim\""),
+        );
+    }
+    r
 }
 
 /// A member or a user named by an id that SCIM does not know (in a body, not the URL): 400.
@@ -333,6 +342,16 @@ impl ListQuery {
         q
     }
 
+    pub fn from_search(r: scim::SearchRequest) -> ListQuery {
+        ListQuery {
+            filter: r.filter,
+            start_index: r.start_index,
+            count: r.count,
+            attributes: r.attributes,
+            excluded: r.excluded_attributes,
+        }
+    }
+
     pub fn project(&self, resource: &Value) -> Result<Value, ScimError> {
         scim::project(
             resource,
@@ -369,6 +388,33 @@ pub fn parse_id(raw: &str, what: &str) -> Result<i64, ScimError> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ScimError::not_found(format!("no {what} with id {raw:?}")))
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): users and groups together.
+pub async fn search_all(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
+    let paging = scim::Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
+    let filter = q
+        .filter
+        .as_deref()
+        .map(scim::parse_filter)
+        .transpose()
+        .map_err(ScimError::from)?;
+    let base = base_url(&state, &headers);
+    let mut all = users::matching(&state, &base, filter.as_ref(), None).await?;
+    all.extend(groups::matching(&state, &base, filter.as_ref()).await?);
+    let total = all.len();
+    let page = all
+        .iter()
+        .skip(paging.offset())
+        .take(paging.count)
+        .map(|r| q.project(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Scim::ok(scim::list_response(page, total, paging)))
 }
 
 /// The discovery endpoints.

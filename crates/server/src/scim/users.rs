@@ -66,7 +66,7 @@ fn upsert(state: &AppState, input: &UserInput) -> UserUpsert {
         login: input.user_name.clone(),
         name: Some(input.ledger_name()),
         email: Some(input.ledger_email()),
-        active: Some(input.active),
+        active: Some(input.wants_active()),
         external_id: Some(input.external_id.clone()),
         folder: state.settings.scim.folder_rule(input.department.as_deref()),
         area: None,
@@ -103,9 +103,22 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ScimResult {
-    let q = ListQuery::parse(query.as_deref());
+    list_with(&state, &headers, ListQuery::parse(query.as_deref())).await
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
+    list_with(&state, &headers, q).await
+}
+
+async fn list_with(state: &AppState, headers: &HeaderMap, q: ListQuery) -> ScimResult {
     let paging = Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
-    let base = base_url(&state, &headers);
+    let base = base_url(state, headers);
     let filter = q
         .filter
         .as_deref()
@@ -129,17 +142,7 @@ pub async fn list(
             )
         }
         (Some(f), fast) => {
-            let (_, users) = state
-                .ledger
-                .scim_users(&fast.unwrap_or(UserLookup::All), 0, None)
-                .await?;
-            let mut matching = Vec::new();
-            for u in &users {
-                let r = resource(u, &base);
-                if f.try_matches(&r).map_err(ScimError::from)? {
-                    matching.push(r);
-                }
-            }
+            let matching = matching(state, &base, Some(f), fast).await?;
             let total = matching.len();
             let page = matching
                 .into_iter()
@@ -155,6 +158,31 @@ pub async fn list(
         .map(|r| q.project(r))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Scim::ok(scim::list_response(projected, total, paging)))
+}
+
+/// Every user's representation that `filter` matches (all without one), read by index when
+/// `fast` says how.
+pub(crate) async fn matching(
+    state: &AppState,
+    base: &str,
+    filter: Option<&Filter>,
+    fast: Option<UserLookup>,
+) -> Result<Vec<Value>, ScimFail> {
+    let (_, users) = state
+        .ledger
+        .scim_users(&fast.unwrap_or(UserLookup::All), 0, None)
+        .await?;
+    let mut out = Vec::new();
+    for u in &users {
+        let r = resource(u, base);
+        if filter
+            .map_or(Ok(true), |f| f.try_matches(&r))
+            .map_err(ScimError::from)?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 async fn one(state: &AppState, id: i64) -> Result<ScimUser, ScimFail> {

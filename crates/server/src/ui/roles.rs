@@ -30,6 +30,7 @@ fn tree(
                 @for r in children {
                     li data-role=(r.id) {
                         a href=(format!("/ui/roles/{}", r.id)) { (r.name) }
+                        (view::source_tag(&r.source))
                         span.muted { " · " (n(r.members)) " member(s)" }
                         @if let Some(p) = bound.get(&r.id) { " " @for c in p { span.tag { (c) } " " } }
                         (tree(roles, kind, Some(r.id), bound))
@@ -131,6 +132,7 @@ pub async fn page(
         html! {
             dl.facts {
                 dt { "Kind" } dd { (role.kind) }
+                dt { "Source" } dd #role-source { (view::source_name(&role.source)) }
                 dt { "Parent" } dd { @match role.parent_id { Some(p) => a href=(format!("/ui/roles/{p}")) { (names.get(&p).copied().unwrap_or("?")) }, None => "—" } }
                 dt { "Permissions" } dd { @if role.permissions.is_empty() { "none" } @else { (role.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) } }
             }

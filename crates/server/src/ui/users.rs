@@ -167,7 +167,7 @@ pub async fn list(
                         @for u in &users {
                             tr data-login=(u.login) data-state=(u.state.as_str()) {
                                 td { @if may && !u.builtin { input type="checkbox" name="login" value=(u.login) aria-label=(format!("Select {}", u.login)); } }
-                                th scope="row" { a href=(format!("/ui/users/{}", urlenc(&u.login))) { (u.login) } @if u.builtin { " " span.tag { "built-in" } } }
+                                th scope="row" { a href=(format!("/ui/users/{}", urlenc(&u.login))) { (u.login) } @if u.builtin { " " span.tag { "built-in" } } (view::source_tag(&u.source)) }
                                 td { (u.name) }
                                 td { (u.area.as_str()) }
                                 td { (u.folder) }
@@ -538,6 +538,7 @@ pub async fn page(
                 dt { "E-mail" } dd { @if user.email.is_empty() { "—" } @else { (user.email) } }
                 dt { "Area" } dd { (user.area.as_str()) }
                 dt { "Folder" } dd { (user.folder) }
+                dt { "Source" } dd #user-source { (view::source_name(&user.source)) }
                 dt { "State" } dd #user-state { (user.state.as_str()) @if let Some(r) = &user.block_reason { " (" (r) ")" } }
                 dt { "Since" } dd { (view::date(user.created_at)) }
             }

@@ -173,3 +173,25 @@ pub fn select(
         }
     }
 }
+
+/// Where a user or role came from, in words: `local` (by hand, CSV, the admin API),
+/// `directory` (the LDAP sync), `scim` or `sso` (an identity provider).
+pub fn source_name(source: &str) -> &'static str {
+    match source {
+        "directory" => "directory sync",
+        "scim" => "SCIM provisioning",
+        "sso" => "single sign-on",
+        _ => "created here",
+    }
+}
+
+/// A tag beside a login or role name that did not come from here (none for `local`).
+pub fn source_tag(source: &str) -> Markup {
+    let label = match source {
+        "directory" => "directory",
+        "scim" => "SCIM",
+        "sso" => "SSO",
+        _ => return html! {},
+    };
+    html! { " " span.tag data-source=(source) title=(source_name(source)) { (label) } }
+}

@@ -23,10 +23,13 @@ use crate::sql_value::Val;
 use crate::users::free_seats_of;
 use crate::{Actor, Ledger, Result};
 
-use super::write::{CURRENT_COLUMNS, Current, current, redistribute, write_user};
+use super::write::{CURRENT_COLUMNS, Current, current, current_by_login, redistribute, write_user};
 use super::{LimitPolicy, Provisioner, UserUpsert, provisionable_roles_sql, reason};
 
-const VISIBLE_USERS: &str = "builtin = 0 AND source = 'local'";
+/// A user SCIM deleted (kept blocked, `deprovisioned`) is gone for SCIM: every operation on
+/// them answers 404 (RFC 7644 §3.6) until a `POST` of the same `userName` brings them back.
+const VISIBLE_USERS: &str = "builtin = 0 AND source = 'local' \
+    AND (block_reason IS NULL OR block_reason <> 'deprovisioned')";
 
 /// A user as SCIM shows them.
 #[derive(Debug, Clone, PartialEq)]
@@ -400,7 +403,8 @@ impl Ledger {
         scim_users_in(&mut tx, lookup, offset, limit).await
     }
 
-    /// SCIM `POST /Users`: a login that exists is `DuplicateLogin` (SCIM `uniqueness`).
+    /// SCIM `POST /Users`: a login that exists is `DuplicateLogin` (SCIM `uniqueness`),
+    /// unless SCIM deleted that user: then the same user comes back (their history kept).
     pub async fn scim_create_user(
         &self,
         actor: &Actor,
@@ -409,8 +413,14 @@ impl Ledger {
     ) -> Result<ScimUser> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
+        let old = current_by_login(&mut tx, &up.login)
+            .await?
+            .filter(|u| u.block_reason.as_deref() == Some(reason::DEPROVISIONED));
+        let mut up = up;
+        // A create describes a user who is there: one brought back is active unless told.
+        up.active.get_or_insert(true);
         let (id, _, _) =
-            write_user(&mut tx, now, actor, Provisioner::Scim, None, &up, limit).await?;
+            write_user(&mut tx, now, actor, Provisioner::Scim, old, &up, limit).await?;
         let user = scim_user_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(user)

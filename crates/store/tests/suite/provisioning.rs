@@ -288,6 +288,32 @@ pub async fn u1_u2_provisioning_beyond_the_limit_refuses_or_waits_blocked(db: &T
         db.ledger.user("ann").await.unwrap().state,
         UserState::Active
     );
+    // Deleted for SCIM (RFC 7644 §3.6): not found by id nor by name ...
+    assert!(
+        db.ledger
+            .scim_users(&UserLookup::Id(bob_id), 0, None)
+            .await
+            .unwrap()
+            .1
+            .is_empty()
+    );
+    assert_eq!(
+        db.ledger
+            .scim_users(&UserLookup::UserName("bob".into()), 0, None)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+    // ... until the identity provider creates them again: the same user comes back, and
+    // waits for room as any new one would.
+    let again = db
+        .ledger
+        .scim_create_user(&admin(), upsert("bob", &[]), LimitPolicy::Block)
+        .await
+        .unwrap();
+    assert_eq!(again.id, bob_id);
+    assert_eq!(again.block_reason.as_deref(), Some("license_limit"));
     // A refusal from the caller's check writes nothing.
     let refused = db
         .ledger
