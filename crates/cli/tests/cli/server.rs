@@ -587,7 +587,7 @@ async fn route_walk(api: &Api, w: &World) {
     }
     let (viewer, nobody) = (&tokens[0], &tokens[1]);
     // A provisioning token made while its owner held `provision_users`, which then goes.
-    create_user(&api, &w, "prov", "").await;
+    create_user(api, w, "prov", "").await;
     let role = api
         .ok(
             Method::POST,

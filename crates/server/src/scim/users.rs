@@ -257,7 +257,7 @@ async fn update(
             // blocked by an administrator is shown `active: false`, and a PATCH of another
             // attribute (or a PUT echoing the read) must not turn that into a deactivation,
             // which would stop them being activated when room frees.
-            if current.get("active").and_then(Value::as_bool) == Some(input.active) {
+            if current.get("active").and_then(Value::as_bool) == Some(input.wants_active()) {
                 up.active = None;
             }
             Ok::<_, ScimError>(up)

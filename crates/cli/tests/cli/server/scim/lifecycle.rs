@@ -326,7 +326,8 @@ async fn deprovision(db: &str, dir: &Path) {
     let back = scim
         .post(
             "/Users",
-            &json!({"schemas": [USER_SCHEMA], "userName": "leaver", "displayName": "Back"}),
+            &json!({"schemas": [USER_SCHEMA], "userName": "leaver", "displayName": "Back",
+                    "active": true}),
         )
         .await;
     let b = back.expect(201);
