@@ -251,6 +251,11 @@ async fn entra(db: &str, dir: &Path) {
         "no groups left"
     );
 
+    // The user is signed in to the application when Entra disables them (S4).
+    let signed_in = env.api.login(&env.w.app, user_name).await;
+    assert_eq!(signed_in["outcome"], "allowed", "{signed_in}");
+    let session = signed_in["session_id"].as_str().unwrap().to_string();
+
     // "Disable User": blocked, seats freed, and the answer says so.
     let a = scim
         .patch(
@@ -269,6 +274,24 @@ async fn entra(db: &str, dir: &Path) {
         "the seat is freed"
     );
     assert_eq!(scim.get(&path).await.body["active"], false);
+    // The session is ended (S4): the application hears so on its next call.
+    let (status, e) = env
+        .api
+        .call(
+            Method::GET,
+            &format!("/integration/v1/entitlement?session_id={session}&feature=sales"),
+            Some(&env.w.app),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{e}");
+    assert_eq!(e["error"]["code"], "unknown_session", "{e}");
+    let again = env.api.login(&env.w.app, user_name).await;
+    assert_eq!(
+        (&again["outcome"], &again["reason"]),
+        (&json!("refused"), &json!("blocked")),
+        "{again}"
+    );
     let inactive = scim.user_names("active eq false").await;
     assert_eq!(inactive, [user_name]);
     // Assigned again: Entra sends active "True"; the user is active again.
@@ -465,4 +488,85 @@ on_both!(
     okta,
     i2_okta_provisioning_cycle_on_sqlite,
     i2_okta_provisioning_cycle_on_postgres
+);
+
+/// The `[scim]` settings an operator sets: departments become folders under a root (created
+/// when missing, '/' in a department kept out of the path), groups are placed under a parent
+/// role, and `meta.location` uses the public URL.
+async fn settings(db: &str, dir: &Path) {
+    let config = "[scim]\ndepartment_folders = \"create\"\ndepartment_root = \"Departments\"\n\
+                  group_parent = \"Provisioned\"\nbase_url = \"https://seats.example.com/scim/v2/\"\n";
+    let env = setup(db, dir, config, 1000).await;
+    let scim = &env.scim;
+    let parent = env
+        .api
+        .ok(
+            Method::POST,
+            "/api/v1/roles",
+            &env.w.admin,
+            Some(json!({"name": "Provisioned", "kind": "organizational", "parent_id": null})),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let created = scim
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA, ENTERPRISE], "userName": "dee", "active": true,
+                    ENTERPRISE: {"department": "Research"}}),
+        )
+        .await;
+    let b = created.expect(201);
+    let id = created.id();
+    assert_eq!(
+        b["meta"]["location"],
+        json!(format!("https://seats.example.com/scim/v2/Users/{id}")),
+        "{b}"
+    );
+    assert_eq!(created.location.as_deref(), b["meta"]["location"].as_str());
+    assert_eq!(
+        env.admin_user("dee").await.1["folder"],
+        "Departments/Research"
+    );
+    let a = scim
+        .patch(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": "Support/EMEA"}]),
+            None,
+        )
+        .await;
+    assert_eq!(a.expect(200)[ENTERPRISE]["department"], "Support/EMEA");
+    assert_eq!(
+        env.admin_user("dee").await.1["folder"],
+        "Departments/Support-EMEA"
+    );
+    let g = scim.create_group("Research team", &[&id]).await;
+    let roles = env
+        .api
+        .ok(Method::GET, "/api/v1/roles", &env.w.admin, None)
+        .await;
+    let role = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"].as_i64() == g.id().parse::<i64>().ok())
+        .unwrap();
+    assert_eq!(role["parent_id"], parent, "{role}");
+    assert_eq!(role["source"], "scim", "{role}");
+    assert_eq!(role["members"], json!(["dee"]), "{role}");
+    // Roles that carry a permission (the built-in administrators) are no groups: SCIM lists
+    // only the organizational roles provisioning may touch.
+    let all = scim.list("Groups", &[]).await;
+    assert_eq!(
+        all.expect(200)["totalResults"],
+        2,
+        "Provisioned and Research team: {}",
+        all.body
+    );
+}
+
+on_both!(
+    settings,
+    i2_scim_settings_departments_group_parent_and_base_url_on_sqlite,
+    i2_scim_settings_departments_group_parent_and_base_url_on_postgres
 );

@@ -44,6 +44,13 @@ async fn limit_block(db: &str, dir: &Path) {
         .await;
     assert_eq!(a.expect(200)["active"], false, "{}", a.body);
     assert_eq!(env.state("third").await.1.as_deref(), Some("license_limit"));
+    // A PUT echoing the read (active: false, as shown) keeps it waiting, not deactivated.
+    let mut echo = scim.get(&format!("/Users/{third}")).await.body;
+    echo["displayName"] = json!("Third again");
+    scim.put(&format!("/Users/{third}"), &echo, None)
+        .await
+        .expect(200);
+    assert_eq!(env.state("third").await.1.as_deref(), Some("license_limit"));
 
     // Room frees: the waiting user is activated.
     scim.delete(&format!("/Users/{first}"), None)
