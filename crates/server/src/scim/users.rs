@@ -252,7 +252,15 @@ async fn update(
             let current = resource(u, &base);
             check_if_match(headers, &current)?;
             let input = change(&current)?;
-            Ok::<_, ScimError>(upsert(state, &input))
+            let mut up = upsert(state, &input);
+            // `active` as the user was shown is no change: a user waiting for room (U2) or
+            // blocked by an administrator is shown `active: false`, and a PATCH of another
+            // attribute (or a PUT echoing the read) must not turn that into a deactivation,
+            // which would stop them being activated when room frees.
+            if current.get("active").and_then(Value::as_bool) == Some(input.wants_active()) {
+                up.active = None;
+            }
+            Ok::<_, ScimError>(up)
         })
         .await
         .map_err(store_error)?;

@@ -264,10 +264,13 @@ async fn scim_groups_in(
     if with_members {
         let ids: Vec<Val> = groups.iter().map(|g| Val::Int(g.id)).collect();
         let mut members: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+        // A user SCIM deleted is gone for SCIM (see `VISIBLE_USERS`): a group does not list
+        // them either, or its `members` would name a resource that answers 404.
         for r in fetch_in(
             tx,
             "SELECT m.role_id, u.id, u.login FROM role_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.role_id IN ({ids}) ORDER BY u.id",
+             WHERE m.role_id IN ({ids}) \
+             AND (u.block_reason IS NULL OR u.block_reason <> 'deprovisioned') ORDER BY u.id",
             &ids,
             1,
             &[],
