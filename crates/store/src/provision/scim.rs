@@ -31,6 +31,10 @@ use super::{LimitPolicy, Provisioner, UserUpsert, provisionable_roles_sql, reaso
 const VISIBLE_USERS: &str = "builtin = 0 AND source = 'local' \
     AND (block_reason IS NULL OR block_reason <> 'deprovisioned')";
 
+/// [`VISIBLE_USERS`] on `users u` (in a join).
+const VISIBLE_USERS_U: &str = "u.builtin = 0 AND u.source = 'local' \
+    AND (u.block_reason IS NULL OR u.block_reason <> 'deprovisioned')";
+
 /// A user as SCIM shows them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUser {
@@ -264,19 +268,14 @@ async fn scim_groups_in(
     if with_members {
         let ids: Vec<Val> = groups.iter().map(|g| Val::Int(g.id)).collect();
         let mut members: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
-        // A user SCIM deleted is gone for SCIM (see `VISIBLE_USERS`): a group does not list
-        // them either, or its `members` would name a resource that answers 404.
-        for r in fetch_in(
-            tx,
+        // Only users SCIM sees (`VISIBLE_USERS`): not one it deleted, the directory's or the
+        // built-in administrator, or `members` would name resources that answer 404.
+        let sql = format!(
             "SELECT m.role_id, u.id, u.login FROM role_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.role_id IN ({ids}) \
-             AND (u.block_reason IS NULL OR u.block_reason <> 'deprovisioned') ORDER BY u.id",
-            &ids,
-            1,
-            &[],
-        )
-        .await?
-        {
+             WHERE m.role_id IN ({{ids}}) AND {} ORDER BY u.id",
+            VISIBLE_USERS_U
+        );
+        for r in fetch_in(tx, &sql, &ids, 1, &[]).await? {
             members
                 .entry(get_i64(&r, "role_id")?)
                 .or_default()
@@ -349,14 +348,19 @@ async fn apply_member_changes(
     role: i64,
     changes: &[GroupChange],
 ) -> Result<BTreeSet<i64>> {
-    let mut members: BTreeSet<i64> =
-        sqlx::query("SELECT user_id FROM role_members WHERE role_id = $1")
-            .bind(role)
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| get_i64(r, "user_id"))
-            .collect::<Result<_>>()?;
+    // The members SCIM sees: a replace or remove-all leaves the others (the directory's
+    // users, the built-in administrator, users SCIM deleted) in the role.
+    let mut members: BTreeSet<i64> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT m.user_id FROM role_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.role_id = $1 AND {}",
+        VISIBLE_USERS_U
+    )))
+    .bind(role)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| get_i64(r, "user_id"))
+    .collect::<Result<_>>()?;
     let before = members.clone();
     for c in changes {
         match c {
