@@ -11,7 +11,7 @@ use seatkeeper_core::scim::{
 use seatkeeper_store::{GroupChange, GroupLookup, ScimGroup};
 use serde_json::Value;
 
-use super::{
+use super::http::{
     ListQuery, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match, parse_id,
     store_error, unknown_reference,
 };

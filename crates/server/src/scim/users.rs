@@ -10,7 +10,7 @@ use seatkeeper_core::scim::{
 use seatkeeper_store::{ScimUser, UserLookup, UserUpsert};
 use serde_json::Value;
 
-use super::{
+use super::http::{
     ListQuery, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match, parse_id,
     store_error,
 };
