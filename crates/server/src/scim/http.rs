@@ -272,6 +272,24 @@ impl ListQuery {
         }
     }
 
+    /// The parsed `filter`, if any (`invalidFilter` when it does not parse).
+    pub fn filter(&self) -> Result<Option<scim::Filter>, ScimError> {
+        self.filter
+            .as_deref()
+            .map(scim::parse_filter)
+            .transpose()
+            .map_err(ScimError::from)
+    }
+
+    /// The ListResponse of a page, projected.
+    pub fn respond(&self, page: Vec<Value>, total: usize, paging: scim::Paging) -> ScimResult {
+        let projected = page
+            .iter()
+            .map(|r| self.project(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Scim::ok(scim::list_response(projected, total, paging)))
+    }
+
     pub fn project(&self, resource: &Value) -> Result<Value, ScimError> {
         scim::project(
             resource,
@@ -308,4 +326,88 @@ pub fn parse_id(raw: &str, what: &str) -> Result<i64, ScimError> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ScimError::not_found(format!("no {what} with id {raw:?}")))
+}
+
+/// A resource type's lists: paged in the database without a filter, matched in memory with one
+/// (read by index first when the filter allows, see each type's `matching`).
+pub trait Resources {
+    /// One page of every resource: (total, page).
+    fn page(
+        state: &AppState,
+        base: &str,
+        offset: u64,
+        count: u64,
+    ) -> impl std::future::Future<Output = Result<(u64, Vec<Value>), ScimFail>> + Send;
+
+    /// Every resource `filter` matches (all without one).
+    fn matching(
+        state: &AppState,
+        base: &str,
+        filter: Option<&scim::Filter>,
+    ) -> impl std::future::Future<Output = Result<Vec<Value>, ScimFail>> + Send;
+}
+
+/// The representations `filter` matches (all without one), in order.
+pub fn keep_matching(
+    all: impl Iterator<Item = Value>,
+    filter: Option<&scim::Filter>,
+) -> Result<Vec<Value>, ScimFail> {
+    let mut out = Vec::new();
+    for r in all {
+        if filter
+            .map_or(Ok(true), |f| f.try_matches(&r))
+            .map_err(ScimError::from)?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /Users`, `GET /Groups`.
+pub async fn list<R: Resources>(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ScimResult {
+    list_with::<R>(&state, &headers, ListQuery::parse(query.as_deref())).await
+}
+
+/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
+pub async fn search<R: Resources>(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
+    list_with::<R>(&state, &headers, q).await
+}
+
+async fn list_with<R: Resources>(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: ListQuery,
+) -> ScimResult {
+    let paging = scim::Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
+    let base = base_url(state, headers);
+    let filter = q.filter()?;
+    let (total, page) = match &filter {
+        None => {
+            let (total, page) =
+                R::page(state, &base, paging.offset() as u64, paging.count as u64).await?;
+            (usize::try_from(total).unwrap_or(usize::MAX), page)
+        }
+        Some(f) => {
+            let all = R::matching(state, &base, Some(f)).await?;
+            let total = all.len();
+            (
+                total,
+                all.into_iter()
+                    .skip(paging.offset())
+                    .take(paging.count)
+                    .collect(),
+            )
+        }
+    };
+    q.respond(page, total, paging)
 }

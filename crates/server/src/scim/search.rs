@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use seatkeeper_core::scim::{self, ScimError};
+use seatkeeper_core::scim;
 
-use super::http::{ListQuery, Scim, ScimBody, ScimResult, base_url};
+use super::http::{ListQuery, Resources, ScimBody, ScimResult, base_url};
 use super::{groups, users};
 use crate::AppState;
 
@@ -16,21 +16,15 @@ pub async fn search_all(
 ) -> ScimResult {
     let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
     let paging = scim::Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
-    let filter = q
-        .filter
-        .as_deref()
-        .map(scim::parse_filter)
-        .transpose()
-        .map_err(ScimError::from)?;
+    let filter = q.filter()?;
     let base = base_url(&state, &headers);
-    let mut all = users::matching(&state, &base, filter.as_ref(), None).await?;
-    all.extend(groups::matching(&state, &base, filter.as_ref()).await?);
+    let mut all = users::Users::matching(&state, &base, filter.as_ref()).await?;
+    all.extend(groups::Groups::matching(&state, &base, filter.as_ref()).await?);
     let total = all.len();
     let page = all
-        .iter()
+        .into_iter()
         .skip(paging.offset())
         .take(paging.count)
-        .map(|r| q.project(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Scim::ok(scim::list_response(page, total, paging)))
+        .collect();
+    q.respond(page, total, paging)
 }
