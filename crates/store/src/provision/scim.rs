@@ -118,24 +118,24 @@ fn lookup_sql(lookup: &UserLookup) -> (String, Vec<Val>) {
     }
 }
 
-async fn scim_users_in(
+/// `SELECT {columns} FROM {from} WHERE {cond}`, ordered by `{order}`, one page (all without
+/// a `limit`), with the count of every row that matches: a SCIM list's page and total.
+async fn count_and_page(
     tx: &mut Tx,
-    lookup: &UserLookup,
+    (columns, from, order): (&str, &str, &str),
+    cond: &str,
+    binds: Vec<Val>,
     offset: u64,
     limit: Option<u64>,
-) -> Result<(u64, Vec<ScimUser>)> {
-    let (cond, binds) = lookup_sql(lookup);
+) -> Result<(u64, Vec<sqlx::any::AnyRow>)> {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM users WHERE {VISIBLE_USERS}{cond}"
+        "SELECT COUNT(*) AS n FROM {from} WHERE {cond}"
     )));
     for b in binds.clone() {
         q = crate::db::bind(q, b);
     }
     let total = count(get_i64(&q.fetch_one(&mut **tx).await?, "n")?);
-    let mut sql = format!(
-        "SELECT id, login, name, email, state, block_reason, folder_id, external_id, profile, \
-         provisioned_by, created_at, modified_at FROM users WHERE {VISIBLE_USERS}{cond} ORDER BY id"
-    );
+    let mut sql = format!("SELECT {columns} FROM {from} WHERE {cond} ORDER BY {order}");
     let mut binds = binds;
     if let Some(l) = limit {
         binds.push(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)));
@@ -147,7 +147,30 @@ async fn scim_users_in(
     for b in binds {
         q = crate::db::bind(q, b);
     }
-    let rows = q.fetch_all(&mut **tx).await?;
+    Ok((total, q.fetch_all(&mut **tx).await?))
+}
+
+async fn scim_users_in(
+    tx: &mut Tx,
+    lookup: &UserLookup,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<(u64, Vec<ScimUser>)> {
+    let (cond, binds) = lookup_sql(lookup);
+    let (total, rows) = count_and_page(
+        tx,
+        (
+            "id, login, name, email, state, block_reason, folder_id, external_id, profile, \
+             provisioned_by, created_at, modified_at",
+            "users",
+            "id",
+        ),
+        &format!("{VISIBLE_USERS}{cond}"),
+        binds,
+        offset,
+        limit,
+    )
+    .await?;
     let tree = FolderTree::load(tx).await?;
     let mut users = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -230,31 +253,21 @@ async fn scim_groups_in(
     with_members: bool,
 ) -> Result<(u64, Vec<ScimGroup>)> {
     let (cond, binds) = group_lookup_sql(lookup);
-    let visible = provisionable_roles_sql();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM roles r WHERE {visible}{cond}"
-    )));
-    for b in binds.clone() {
-        q = crate::db::bind(q, b);
-    }
-    let total = count(get_i64(&q.fetch_one(&mut **tx).await?, "n")?);
-    let mut sql = format!(
-        "SELECT r.id, r.name, r.external_id, r.provisioned_by, r.created_at, r.modified_at \
-         FROM roles r WHERE {visible}{cond} ORDER BY r.id"
-    );
-    let mut binds = binds;
-    if let Some(l) = limit {
-        binds.push(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)));
-        sql += &format!(" LIMIT ${}", binds.len());
-        binds.push(Val::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-        sql += &format!(" OFFSET ${}", binds.len());
-    }
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for b in binds {
-        q = crate::db::bind(q, b);
-    }
+    let (total, rows) = count_and_page(
+        tx,
+        (
+            "r.id, r.name, r.external_id, r.provisioned_by, r.created_at, r.modified_at",
+            "roles r",
+            "r.id",
+        ),
+        &format!("{}{cond}", provisionable_roles_sql()),
+        binds,
+        offset,
+        limit,
+    )
+    .await?;
     let mut groups = Vec::new();
-    for r in q.fetch_all(&mut **tx).await? {
+    for r in rows {
         groups.push(ScimGroup {
             id: get_i64(&r, "id")?,
             name: get_str(&r, "name")?,
