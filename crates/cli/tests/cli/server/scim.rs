@@ -18,6 +18,7 @@ use super::{Api, Server, T0, World, prepare, set_clock, start_flags, world_limit
 mod errors;
 mod flows;
 mod lifecycle;
+mod race;
 
 pub(crate) const SCIM_TYPE: &str = "application/scim+json";
 pub(crate) const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -122,6 +123,11 @@ impl Scim {
             base: format!("{base}/scim/v2"),
             token: token.to_string(),
         }
+    }
+
+    /// The server's address (without `/scim/v2`).
+    pub fn base_url(&self) -> String {
+        self.base.trim_end_matches("/scim/v2").to_string()
     }
 
     /// Any request: `body` is sent as is with `content_type`.
