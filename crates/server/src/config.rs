@@ -46,10 +46,10 @@ pub struct Overrides {
     pub directory: Option<seatkeeper_directory::Config>,
     /// The `[sso]` section: the OpenID Connect issuer whose ID tokens sign users in (I3).
     /// Only in the file.
-    pub sso: Option<crate::sso::SsoConfig>,
+    pub sso: Option<crate::sso::config::SsoConfig>,
     /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
     /// (issue 16). Only in the file.
-    pub scim: Option<crate::scim::ScimConfig>,
+    pub scim: Option<crate::scim::config::ScimConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,9 +75,9 @@ pub struct ServeConfig {
     /// The `[directory]` section of the config file, if any (not yet run by `serve`).
     pub directory: Option<seatkeeper_directory::Config>,
     /// The `[sso]` section, checked.
-    pub sso: Option<crate::sso::Checked>,
+    pub sso: Option<crate::sso::config::Checked>,
     /// The `[scim]` section, or its defaults.
-    pub scim: crate::scim::ScimConfig,
+    pub scim: crate::scim::config::ScimConfig,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,

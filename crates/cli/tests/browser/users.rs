@@ -140,3 +140,73 @@ async fn ui_u3_unblock_refused_at_area_limit() {
     ui.shot("users-area-limit").await;
     ui.finish().await;
 }
+
+/// I2: users and groups an identity provider created over SCIM are marked so on the Users
+/// and Roles pages and on their own pages; users created here are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_i2_scim_users_and_groups_show_their_source() {
+    let Some(ui) = Ui::start("ui_i2_scim_users_and_groups_show_their_source").await else {
+        return;
+    };
+    ui.licensed(&order(5, 2, 100)).await;
+    ui.api.users(&["hand"]).await;
+    let token = ui
+        .api
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "idp", "scope": "provisioning"}),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scim = |path: &str, body: serde_json::Value| {
+        reqwest::Client::new()
+            .post(format!("{}/scim/v2{path}", ui.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+    };
+    let user: serde_json::Value = scim(
+        "/Users",
+        json!({"userName": "pat", "displayName": "Pat Lee"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let group: serde_json::Value = scim(
+        "/Groups",
+        json!({"displayName": "Field sales", "members": [{"value": user["id"]}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+
+    assert_eq!(ui.signin(PASSWORD).await, "/ui/");
+    ui.goto("/ui/users").await;
+    ui.wait(&row("pat")).await;
+    assert_eq!(
+        ui.text(&format!("{} [data-source]", row("pat"))).await,
+        "SCIM"
+    );
+    assert!(!ui.exists(&format!("{} [data-source]", row("hand"))).await);
+    ui.shot("users-source").await;
+    ui.goto("/ui/users/pat").await;
+    assert_eq!(ui.text("#user-source").await, "SCIM provisioning");
+
+    let id = group["id"].as_str().unwrap();
+    ui.goto("/ui/roles").await;
+    assert_eq!(
+        ui.text(&format!("li[data-role='{id}'] > [data-source]"))
+            .await,
+        "SCIM"
+    );
+    ui.goto(&format!("/ui/roles/{id}")).await;
+    assert_eq!(ui.text("#role-source").await, "SCIM provisioning");
+    ui.finish().await;
+}

@@ -17,6 +17,7 @@ use super::{bin, issue_license, ok, pg_database};
 mod directory;
 mod directory_race;
 mod directory_story;
+mod scim;
 mod signin;
 
 pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z

@@ -5,7 +5,7 @@ use axum::routing::{delete, get, patch, post, put};
 
 use super::{Body, Route, r};
 use crate::auth::Access;
-use crate::scim::{discovery, groups, users};
+use crate::scim::{discovery, groups, http, users};
 
 pub fn table() -> Vec<Route> {
     use Body::{None as N, Scim as S};
@@ -79,7 +79,7 @@ pub fn table() -> Vec<Route> {
             "List users: filter, paging, attributes (I2)",
             N,
             LIST,
-            get(users::list),
+            get(http::list::<users::Users>),
         ),
         r(
             M::POST,
@@ -110,7 +110,7 @@ pub fn table() -> Vec<Route> {
             "List users with the query in the body (SearchRequest, RFC 7644 §3.4.3)",
             S,
             &[],
-            post(users::search),
+            post(http::search::<users::Users>),
         ),
         r(
             M::GET,
@@ -160,7 +160,7 @@ pub fn table() -> Vec<Route> {
             "List groups (roles provisioning may change): filter, paging, attributes",
             N,
             LIST,
-            get(groups::list),
+            get(http::list::<groups::Groups>),
         ),
         r(
             M::POST,
@@ -181,7 +181,7 @@ pub fn table() -> Vec<Route> {
             "List groups with the query in the body (SearchRequest)",
             S,
             &[],
-            post(groups::search),
+            post(http::search::<groups::Groups>),
         ),
         r(
             M::GET,

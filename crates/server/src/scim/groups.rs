@@ -5,15 +5,14 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use seatkeeper_core::scim::{
-    self, CompValue, CompareOp, Filter, GroupInput, GroupOp, GroupResource, MemberRef, Paging,
-    ScimError,
+    self, CompValue, CompareOp, Filter, GroupInput, GroupOp, GroupResource, MemberRef, ScimError,
 };
 use seatkeeper_store::{GroupChange, GroupLookup, ScimGroup};
 use serde_json::Value;
 
-use super::{
-    ListQuery, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match, parse_id,
-    store_error, unknown_reference,
+use super::http::{
+    ListQuery, Resources, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match,
+    keep_matching, parse_id, store_error, unknown_reference,
 };
 use crate::AppState;
 use crate::extract::Caller;
@@ -86,88 +85,32 @@ fn changes(ops: Vec<GroupOp>) -> Result<Vec<GroupChange>, ScimError> {
         .collect()
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> ScimResult {
-    list_with(&state, &headers, ListQuery::parse(query.as_deref())).await
-}
+/// The groups' lists (`http::list`, `http::search`).
+pub struct Groups;
 
-/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
-pub async fn search(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> ScimResult {
-    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
-    list_with(&state, &headers, q).await
-}
-
-async fn list_with(state: &AppState, headers: &HeaderMap, q: ListQuery) -> ScimResult {
-    let paging = Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
-    let base = base_url(state, headers);
-    let filter = q
-        .filter
-        .as_deref()
-        .map(scim::parse_filter)
-        .transpose()
-        .map_err(ScimError::from)?;
-    let (total, page): (usize, Vec<Value>) = match &filter {
-        None => {
-            let (total, groups) = state
-                .ledger
-                .scim_groups(
-                    &GroupLookup::All,
-                    paging.offset() as u64,
-                    Some(paging.count as u64),
-                    true,
-                )
-                .await?;
-            (
-                total as usize,
-                groups.iter().map(|g| resource(g, &base)).collect(),
-            )
-        }
-        Some(f) => {
-            let matching = matching(state, &base, Some(f)).await?;
-            let total = matching.len();
-            (
-                total,
-                matching
-                    .into_iter()
-                    .skip(paging.offset())
-                    .take(paging.count)
-                    .collect(),
-            )
-        }
-    };
-    let projected = page
-        .iter()
-        .map(|r| q.project(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Scim::ok(scim::list_response(projected, total, paging)))
-}
-
-/// Every group's representation that `filter` matches (all without one).
-pub(crate) async fn matching(
-    state: &AppState,
-    base: &str,
-    filter: Option<&Filter>,
-) -> Result<Vec<Value>, ScimFail> {
-    let fast = filter.and_then(lookup).unwrap_or(GroupLookup::All);
-    let (_, groups) = state.ledger.scim_groups(&fast, 0, None, true).await?;
-    let mut out = Vec::new();
-    for g in &groups {
-        let r = resource(g, base);
-        if filter
-            .map_or(Ok(true), |f| f.try_matches(&r))
-            .map_err(ScimError::from)?
-        {
-            out.push(r);
-        }
+impl Resources for Groups {
+    async fn page(
+        state: &AppState,
+        base: &str,
+        offset: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<Value>), ScimFail> {
+        let (total, groups) = state
+            .ledger
+            .scim_groups(&GroupLookup::All, offset, Some(count), true)
+            .await?;
+        Ok((total, groups.iter().map(|g| resource(g, base)).collect()))
     }
-    Ok(out)
+
+    async fn matching(
+        state: &AppState,
+        base: &str,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Value>, ScimFail> {
+        let fast = filter.and_then(lookup).unwrap_or(GroupLookup::All);
+        let (_, groups) = state.ledger.scim_groups(&fast, 0, None, true).await?;
+        keep_matching(groups.iter().map(|g| resource(g, base)), filter)
+    }
 }
 
 pub async fn get(

@@ -4,15 +4,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use seatkeeper_core::UserState;
 use seatkeeper_core::scim::{
-    self, CompValue, CompareOp, Filter, GroupRef, Paging, ScimError, StoredUser, UserInput,
-    UserResource,
+    self, CompValue, CompareOp, Filter, GroupRef, ScimError, StoredUser, UserInput, UserResource,
 };
 use seatkeeper_store::{ScimUser, UserLookup, UserUpsert};
 use serde_json::Value;
 
-use super::{
-    ListQuery, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match, parse_id,
-    store_error,
+use super::http::{
+    ListQuery, Resources, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match,
+    keep_matching, parse_id, store_error,
 };
 use crate::AppState;
 use crate::extract::Caller;
@@ -98,91 +97,33 @@ fn lookup(filter: &Filter) -> Option<UserLookup> {
     }
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> ScimResult {
-    list_with(&state, &headers, ListQuery::parse(query.as_deref())).await
-}
+/// The users' lists (`http::list`, `http::search`).
+pub struct Users;
 
-/// `POST …/.search` (RFC 7644 §3.4.3): the list, its parameters in the body.
-pub async fn search(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> ScimResult {
-    let q = ListQuery::from_search(scim::SearchRequest::from_json(&body)?);
-    list_with(&state, &headers, q).await
-}
-
-async fn list_with(state: &AppState, headers: &HeaderMap, q: ListQuery) -> ScimResult {
-    let paging = Paging::from_query(q.start_index.as_deref(), q.count.as_deref())?;
-    let base = base_url(state, headers);
-    let filter = q
-        .filter
-        .as_deref()
-        .map(scim::parse_filter)
-        .transpose()
-        .map_err(ScimError::from)?;
-    let fast = match &filter {
-        None => Some(UserLookup::All),
-        Some(f) => lookup(f),
-    };
-    let (total, page) = match (&filter, fast) {
-        // Paged in the database.
-        (None, Some(all)) => {
-            let (total, users) = state
-                .ledger
-                .scim_users(&all, paging.offset() as u64, Some(paging.count as u64))
-                .await?;
-            (
-                total as usize,
-                users.iter().map(|u| resource(u, &base)).collect(),
-            )
-        }
-        (Some(f), fast) => {
-            let matching = matching(state, &base, Some(f), fast).await?;
-            let total = matching.len();
-            let page = matching
-                .into_iter()
-                .skip(paging.offset())
-                .take(paging.count)
-                .collect();
-            (total, page)
-        }
-        (None, None) => (0, Vec::new()),
-    };
-    let projected = page
-        .iter()
-        .map(|r| q.project(r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Scim::ok(scim::list_response(projected, total, paging)))
-}
-
-/// Every user's representation that `filter` matches (all without one), read by index when
-/// `fast` says how.
-pub(crate) async fn matching(
-    state: &AppState,
-    base: &str,
-    filter: Option<&Filter>,
-    fast: Option<UserLookup>,
-) -> Result<Vec<Value>, ScimFail> {
-    let (_, users) = state
-        .ledger
-        .scim_users(&fast.unwrap_or(UserLookup::All), 0, None)
-        .await?;
-    let mut out = Vec::new();
-    for u in &users {
-        let r = resource(u, base);
-        if filter
-            .map_or(Ok(true), |f| f.try_matches(&r))
-            .map_err(ScimError::from)?
-        {
-            out.push(r);
-        }
+impl Resources for Users {
+    async fn page(
+        state: &AppState,
+        base: &str,
+        offset: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<Value>), ScimFail> {
+        let (total, users) = state
+            .ledger
+            .scim_users(&UserLookup::All, offset, Some(count))
+            .await?;
+        Ok((total, users.iter().map(|u| resource(u, base)).collect()))
     }
-    Ok(out)
+
+    /// Read by index when the filter is one identity providers send before every create.
+    async fn matching(
+        state: &AppState,
+        base: &str,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Value>, ScimFail> {
+        let fast = filter.and_then(lookup).unwrap_or(UserLookup::All);
+        let (_, users) = state.ledger.scim_users(&fast, 0, None).await?;
+        keep_matching(users.iter().map(|u| resource(u, base)), filter)
+    }
 }
 
 async fn one(state: &AppState, id: i64) -> Result<ScimUser, ScimFail> {
@@ -252,7 +193,15 @@ async fn update(
             let current = resource(u, &base);
             check_if_match(headers, &current)?;
             let input = change(&current)?;
-            Ok::<_, ScimError>(upsert(state, &input))
+            let mut up = upsert(state, &input);
+            // `active` as the user was shown is no change: a user waiting for room (U2) or
+            // blocked by an administrator is shown `active: false`, and a PATCH of another
+            // attribute (or a PUT echoing the read) must not turn that into a deactivation,
+            // which would stop them being activated when room frees.
+            if current.get("active").and_then(Value::as_bool) == Some(input.wants_active()) {
+                up.active = None;
+            }
+            Ok::<_, ScimError>(up)
         })
         .await
         .map_err(store_error)?;

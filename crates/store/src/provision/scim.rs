@@ -31,6 +31,10 @@ use super::{LimitPolicy, Provisioner, UserUpsert, provisionable_roles_sql, reaso
 const VISIBLE_USERS: &str = "builtin = 0 AND source = 'local' \
     AND (block_reason IS NULL OR block_reason <> 'deprovisioned')";
 
+/// [`VISIBLE_USERS`] on `users u` (in a join).
+const VISIBLE_USERS_U: &str = "u.builtin = 0 AND u.source = 'local' \
+    AND (u.block_reason IS NULL OR u.block_reason <> 'deprovisioned')";
+
 /// A user as SCIM shows them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUser {
@@ -114,24 +118,24 @@ fn lookup_sql(lookup: &UserLookup) -> (String, Vec<Val>) {
     }
 }
 
-async fn scim_users_in(
+/// `SELECT {columns} FROM {from} WHERE {cond}`, ordered by `{order}`, one page (all without
+/// a `limit`), with the count of every row that matches: a SCIM list's page and total.
+async fn count_and_page(
     tx: &mut Tx,
-    lookup: &UserLookup,
+    (columns, from, order): (&str, &str, &str),
+    cond: &str,
+    binds: Vec<Val>,
     offset: u64,
     limit: Option<u64>,
-) -> Result<(u64, Vec<ScimUser>)> {
-    let (cond, binds) = lookup_sql(lookup);
+) -> Result<(u64, Vec<sqlx::any::AnyRow>)> {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM users WHERE {VISIBLE_USERS}{cond}"
+        "SELECT COUNT(*) AS n FROM {from} WHERE {cond}"
     )));
     for b in binds.clone() {
         q = crate::db::bind(q, b);
     }
     let total = count(get_i64(&q.fetch_one(&mut **tx).await?, "n")?);
-    let mut sql = format!(
-        "SELECT id, login, name, email, state, block_reason, folder_id, external_id, profile, \
-         provisioned_by, created_at, modified_at FROM users WHERE {VISIBLE_USERS}{cond} ORDER BY id"
-    );
+    let mut sql = format!("SELECT {columns} FROM {from} WHERE {cond} ORDER BY {order}");
     let mut binds = binds;
     if let Some(l) = limit {
         binds.push(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)));
@@ -143,7 +147,30 @@ async fn scim_users_in(
     for b in binds {
         q = crate::db::bind(q, b);
     }
-    let rows = q.fetch_all(&mut **tx).await?;
+    Ok((total, q.fetch_all(&mut **tx).await?))
+}
+
+async fn scim_users_in(
+    tx: &mut Tx,
+    lookup: &UserLookup,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<(u64, Vec<ScimUser>)> {
+    let (cond, binds) = lookup_sql(lookup);
+    let (total, rows) = count_and_page(
+        tx,
+        (
+            "id, login, name, email, state, block_reason, folder_id, external_id, profile, \
+             provisioned_by, created_at, modified_at",
+            "users",
+            "id",
+        ),
+        &format!("{VISIBLE_USERS}{cond}"),
+        binds,
+        offset,
+        limit,
+    )
+    .await?;
     let tree = FolderTree::load(tx).await?;
     let mut users = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -226,31 +253,21 @@ async fn scim_groups_in(
     with_members: bool,
 ) -> Result<(u64, Vec<ScimGroup>)> {
     let (cond, binds) = group_lookup_sql(lookup);
-    let visible = provisionable_roles_sql();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS n FROM roles r WHERE {visible}{cond}"
-    )));
-    for b in binds.clone() {
-        q = crate::db::bind(q, b);
-    }
-    let total = count(get_i64(&q.fetch_one(&mut **tx).await?, "n")?);
-    let mut sql = format!(
-        "SELECT r.id, r.name, r.external_id, r.provisioned_by, r.created_at, r.modified_at \
-         FROM roles r WHERE {visible}{cond} ORDER BY r.id"
-    );
-    let mut binds = binds;
-    if let Some(l) = limit {
-        binds.push(Val::Int(i64::try_from(l).unwrap_or(i64::MAX)));
-        sql += &format!(" LIMIT ${}", binds.len());
-        binds.push(Val::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-        sql += &format!(" OFFSET ${}", binds.len());
-    }
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for b in binds {
-        q = crate::db::bind(q, b);
-    }
+    let (total, rows) = count_and_page(
+        tx,
+        (
+            "r.id, r.name, r.external_id, r.provisioned_by, r.created_at, r.modified_at",
+            "roles r",
+            "r.id",
+        ),
+        &format!("{}{cond}", provisionable_roles_sql()),
+        binds,
+        offset,
+        limit,
+    )
+    .await?;
     let mut groups = Vec::new();
-    for r in q.fetch_all(&mut **tx).await? {
+    for r in rows {
         groups.push(ScimGroup {
             id: get_i64(&r, "id")?,
             name: get_str(&r, "name")?,
@@ -264,16 +281,14 @@ async fn scim_groups_in(
     if with_members {
         let ids: Vec<Val> = groups.iter().map(|g| Val::Int(g.id)).collect();
         let mut members: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
-        for r in fetch_in(
-            tx,
+        // Only users SCIM sees (`VISIBLE_USERS`): not one it deleted, the directory's or the
+        // built-in administrator, or `members` would name resources that answer 404.
+        let sql = format!(
             "SELECT m.role_id, u.id, u.login FROM role_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.role_id IN ({ids}) ORDER BY u.id",
-            &ids,
-            1,
-            &[],
-        )
-        .await?
-        {
+             WHERE m.role_id IN ({{ids}}) AND {} ORDER BY u.id",
+            VISIBLE_USERS_U
+        );
+        for r in fetch_in(tx, &sql, &ids, 1, &[]).await? {
             members
                 .entry(get_i64(&r, "role_id")?)
                 .or_default()
@@ -346,14 +361,19 @@ async fn apply_member_changes(
     role: i64,
     changes: &[GroupChange],
 ) -> Result<BTreeSet<i64>> {
-    let mut members: BTreeSet<i64> =
-        sqlx::query("SELECT user_id FROM role_members WHERE role_id = $1")
-            .bind(role)
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| get_i64(r, "user_id"))
-            .collect::<Result<_>>()?;
+    // The members SCIM sees: a replace or remove-all leaves the others (the directory's
+    // users, the built-in administrator, users SCIM deleted) in the role.
+    let mut members: BTreeSet<i64> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT m.user_id FROM role_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.role_id = $1 AND {}",
+        VISIBLE_USERS_U
+    )))
+    .bind(role)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| get_i64(r, "user_id"))
+    .collect::<Result<_>>()?;
     let before = members.clone();
     for c in changes {
         match c {

@@ -375,6 +375,32 @@ pub async fn d5_scim_group_membership_changes_move_role_bound_products(db: &Test
         .unwrap()
         .1;
     assert_eq!(bob[0].groups, vec![(g.id, "Field team".to_string())]);
+    // A member SCIM does not see (here the built-in administrator, added by hand) is not
+    // shown and survives a remove-all: the identity provider manages only its own.
+    db.ledger
+        .set_role_member(&admin(), g.id, "admin", true)
+        .await
+        .unwrap();
+    let g2 = db
+        .ledger
+        .scim_update_group(&admin(), g.id, |seen| {
+            assert_eq!(seen.members.len(), 2, "the administrator is not shown");
+            Ok::<_, ()>(vec![
+                GroupChange::RemoveAll,
+                GroupChange::Add(vec![ids[1], ids[2]]),
+            ])
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g2.members.len(), 2);
+    assert!(
+        db.ledger
+            .role_members(g.id, 10)
+            .await
+            .unwrap()
+            .contains(&"admin".to_string())
+    );
     // An unknown member refuses the whole change.
     let err = db
         .ledger
