@@ -170,7 +170,8 @@ async fn upsert(
         .provision_user(actor, by, up, LimitPolicy::Refuse)
         .await?;
     if p.changed {
-        // The user's roles may carry administrator permissions.
+        // A user blocked, renamed or given roles here may hold tokens: this node forgets
+        // what it resolved for them at once.
         state.principals.clear();
     }
     Ok(p)

@@ -205,7 +205,10 @@ async fn update(
         })
         .await
         .map_err(store_error)?;
-    Ok(Scim::ok(resource(&out?, &base)))
+    let user = out?;
+    // A user blocked (or renamed) here may hold tokens: this node forgets them at once.
+    state.principals.clear();
+    Ok(Scim::ok(resource(&user, &base)))
 }
 
 pub async fn replace(
@@ -257,5 +260,6 @@ pub async fn delete(
         })
         .await
         .map_err(store_error)??;
+    state.principals.clear();
     Ok(Scim::no_content())
 }
