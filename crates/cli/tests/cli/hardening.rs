@@ -535,10 +535,15 @@ fn serve_as_unprivileged(
     if root {
         // The build's binary may sit where `nobody` cannot reach it (a checkout under a 0700
         // directory): run a copy from the test's own folder, which `nobody` can enter.
+        // Tests run in parallel and share that folder: the copy is written under a name of
+        // its own and renamed into place, so no test ever runs a file another is still
+        // writing (which fails with "Text file busy").
         let exe = dir.parent().unwrap_or(dir).join("seatkeeper-unprivileged");
         if !exe.exists() {
-            std::fs::copy(env!("CARGO_BIN_EXE_seatkeeper"), &exe).unwrap();
-            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let part = exe.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
+            std::fs::copy(env!("CARGO_BIN_EXE_seatkeeper"), &part).unwrap();
+            std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::rename(&part, &exe).unwrap();
         }
         let template = cmd;
         cmd = std::process::Command::new(&exe);
