@@ -535,16 +535,14 @@ fn serve_as_unprivileged(
     if root {
         // The build's binary may sit where `nobody` cannot reach it (a checkout under a 0700
         // directory): run a copy from the test's own folder, which `nobody` can enter.
-        // Tests run in parallel and share that folder: the copy is written under a name of
-        // its own and renamed into place, so no test ever runs a file another is still
-        // writing (which fails with "Text file busy").
+        // Tests run in parallel and share that folder: each writes its copy under a name of
+        // its own and renames it into place, so no test runs a file another is still writing
+        // ("Text file busy"), and none runs a stale copy from an earlier build.
         let exe = dir.parent().unwrap_or(dir).join("seatkeeper-unprivileged");
-        if !exe.exists() {
-            let part = exe.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
-            std::fs::copy(env!("CARGO_BIN_EXE_seatkeeper"), &part).unwrap();
-            std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).unwrap();
-            std::fs::rename(&part, &exe).unwrap();
-        }
+        let part = exe.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        std::fs::copy(env!("CARGO_BIN_EXE_seatkeeper"), &part).unwrap();
+        std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&part, &exe).unwrap();
         let template = cmd;
         cmd = std::process::Command::new(&exe);
         for (key, value) in template.get_envs() {
