@@ -278,6 +278,16 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// Readiness: a connection can be had and the ledger's tables read (for `GET /readyz`).
+    /// Reads only; the caller bounds how long it may take.
+    pub async fn ready(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT value FROM meta WHERE key = 'generation'")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

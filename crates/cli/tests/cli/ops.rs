@@ -388,3 +388,72 @@ fn x13_8_postgres_backup_and_restore_point_to_pg_dump_and_pg_restore() {
         );
     }
 }
+
+/// `GET /readyz` (issue 17): ready while the database answers; on PostgreSQL refusing
+/// connections, 503 with the reason within seconds while `/healthz` still answers; ready again
+/// once the database is back, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x17_readyz_follows_the_database() {
+    let Some((url, _guard)) = super::pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    prepare(&url, dir.path());
+    let server = start(&url, dir.path());
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
+    let r = get("/readyz").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "ready");
+
+    let admin = std::env::var("SEATKEEPER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let set = |allow: bool| format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allow}");
+    sqlx::query(sqlx::AssertSqlSafe(set(false)))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    // The pool may hand out a connection that is already gone: the first answers can be
+    // either; within a few tries every one is 503.
+    let started = Instant::now();
+    let answer = loop {
+        let r = get("/readyz").await.unwrap();
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break r.json::<Value>().await.unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not ready"),
+        "{answer}"
+    );
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+
+    sqlx::query(sqlx::AssertSqlSafe(set(true)))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if get("/readyz").await.unwrap().status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not ready again"
+        );
+    }
+}

@@ -102,6 +102,29 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
+/// How long `/readyz` waits for the database before answering "not ready".
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Readiness: 200 `ready` when the ledger's database answers within `READY_TIMEOUT`, else 503
+/// with the reason (a load balancer takes the node out; `/healthz` stays liveness).
+pub(super) async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    match tokio::time::timeout(READY_TIMEOUT, state.ledger.ready()).await {
+        Ok(Ok(())) => Ok("ready"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: the database cannot be read");
+            Err(ApiError::unavailable(
+                "not ready: the ledger's database cannot be read; see the server log",
+            ))
+        }
+        Err(_) => Err(ApiError::unavailable(format!(
+            "not ready: the ledger's database did not answer within {} s",
+            READY_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 pub(super) async fn openapi_document() -> axum::Json<Value> {
     axum::Json(openapi())
 }

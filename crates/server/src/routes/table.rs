@@ -5,7 +5,7 @@ use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
 use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
 
-use super::{Body, Route, healthz, openapi_document, r};
+use super::{Body, Route, healthz, openapi_document, r, readyz};
 use crate::auth::Access;
 use crate::{UPLOAD_LIMIT, admin, integration, provision};
 
@@ -27,6 +27,16 @@ pub fn table() -> Vec<Route> {
             N,
             &[],
             get(healthz),
+        ),
+        r(
+            M::GET,
+            "/readyz",
+            Access::Public,
+            "meta",
+            "Readiness: 200 when the database answers, 503 with the reason when it does not",
+            N,
+            &[],
+            get(readyz),
         ),
         r(
             M::GET,
