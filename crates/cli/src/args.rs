@@ -35,8 +35,17 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub vendor_keys: Vec<PathBuf>,
+    /// Log lines on stderr as `text` or `json` (one object a line, for a log collector).
+    #[arg(long, global = true, env = "SEATKEEPER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Cli {

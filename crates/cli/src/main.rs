@@ -50,17 +50,22 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SEATKEEPER_LOG")
                 .unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never into a file or a collector.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // A log that cannot be written (stderr a file on a full disk) must not stop the
         // server: tracing-subscriber would otherwise report it with `eprintln!`, which panics
         // when stderr fails, and the panic drops the request being answered.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match cli.log_format {
+        args::LogFormat::Text => logs.init(),
+        args::LogFormat::Json => logs.json().init(),
+    }
     let json = cli.json;
     // The server uses every core; a one-shot command needs one thread.
     let runtime = if matches!(cli.command, Command::Serve(_)) {

@@ -22,6 +22,7 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod provision;
+mod request_id;
 pub mod routes;
 pub mod scim;
 pub mod sso;
@@ -201,7 +202,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let app = routes::router(app_state.clone())
         .merge(ui::router(app_state))
         .layer(axum::middleware::from_fn(drain::drain_unread_body))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        // Every request gets an id (a client's own `x-request-id` is kept): on each of its log
+        // lines (the span above) and on its answer, errors included, so that a complaint can
+        // be matched with the log.
+        .layer(axum::middleware::from_fn(request_id::in_error_answers))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -346,4 +355,15 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The span of one request: method, path and the request id (query strings stay out of the
+/// log: they may carry logins).
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }

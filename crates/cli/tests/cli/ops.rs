@@ -457,3 +457,79 @@ async fn x17_readyz_follows_the_database() {
         );
     }
 }
+
+/// Issue 17's logs: every answer carries `x-request-id` (a client's own is kept), an error
+/// answer carries it in its body too, and with `--log-format json` each log line is a JSON
+/// object naming the request id of the request it belongs to; without a terminal, no colours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x17_request_ids_in_answers_and_json_log_lines() {
+    use std::io::{BufRead as _, BufReader};
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["json", "text"] {
+        let log = dir.path().join(format!("{format}.log"));
+        let mut child = Kill(
+            super::bin()
+                .current_dir(dir.path())
+                .args([
+                    "--database",
+                    &format!("{format}.db"),
+                    "--log-format",
+                    format,
+                ])
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .env("SEATKEEPER_LOG", "info,tower_http=debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = child.0.stdout.take().unwrap();
+        let base = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("Seatkeeper listening on ")
+                    .map(str::to_string)
+            })
+            .expect("the server says where it listens");
+        let http = reqwest::Client::new();
+        let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+        let generated = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert!(!generated.is_empty());
+        let r = http
+            .get(format!("{base}/api/v1/summary"))
+            .header("x-request-id", "ticket-4711")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()["x-request-id"], "ticket-4711");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["request_id"], "ticket-4711", "{body}");
+        assert_eq!(body["error"]["code"], "unauthenticated");
+        drop(child);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !text.contains('\u{1b}'),
+            "no colours without a terminal: {text}"
+        );
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("ticket-4711")).collect();
+        assert!(
+            !lines.is_empty(),
+            "the request's log lines name its id: {text}"
+        );
+        if format == "json" {
+            for l in &lines {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+                assert_eq!(v["span"]["request_id"], "ticket-4711", "{l}");
+            }
+        }
+    }
+}
