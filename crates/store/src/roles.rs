@@ -445,17 +445,7 @@ impl Ledger {
         if builtin {
             return Err(DomainError::Conflict("built-in roles cannot be deleted".into()).into());
         }
-        if sqlx::query("SELECT id FROM roles WHERE parent_id = $1 LIMIT 1")
-            .bind(role)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
-            return Err(DomainError::Conflict(format!(
-                "role {role} has child roles: move or delete them first"
-            ))
-            .into());
-        }
+        refuse_parent(&mut tx, role, &role.to_string()).await?;
         let users = subtree_members(&mut tx, role).await?;
         let name = sqlx::query("SELECT name FROM roles WHERE id = $1")
             .bind(role)
@@ -710,6 +700,23 @@ impl Ledger {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// Refuses to delete a role that has child roles (`shown` names it in the message): the
+/// administrator moves or deletes them first. Shared by the admin API and SCIM.
+pub(crate) async fn refuse_parent(tx: &mut Tx, role: i64, shown: &str) -> Result<()> {
+    if sqlx::query("SELECT id FROM roles WHERE parent_id = $1 LIMIT 1")
+        .bind(role)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some()
+    {
+        return Err(DomainError::Conflict(format!(
+            "role {shown} has child roles: move or delete them first"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Direct members of `role` and of its descendants (for the root: every employee too).

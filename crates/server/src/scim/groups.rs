@@ -5,14 +5,14 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use seatkeeper_core::scim::{
-    self, CompValue, CompareOp, Filter, GroupInput, GroupOp, GroupResource, MemberRef, ScimError,
+    self, Filter, GroupInput, GroupOp, GroupResource, MemberRef, ScimError,
 };
 use seatkeeper_store::{GroupChange, GroupLookup, ScimGroup};
 use serde_json::Value;
 
 use super::http::{
     ListQuery, Resources, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match,
-    keep_matching, parse_id, store_error, unknown_reference,
+    eq_string, keep_matching, parse_id, store_error, unknown_reference,
 };
 use crate::AppState;
 use crate::extract::Caller;
@@ -37,20 +37,10 @@ pub(crate) fn resource(g: &ScimGroup, base: &str) -> Value {
 }
 
 fn lookup(filter: &Filter) -> Option<GroupLookup> {
-    let Filter::Compare {
-        path,
-        op: CompareOp::Eq,
-        value: CompValue::String(s),
-    } = filter
-    else {
-        return None;
-    };
-    if path.sub_attr.is_some() {
-        return None;
-    }
-    match path.attr.to_ascii_lowercase().as_str() {
-        "displayname" => Some(GroupLookup::DisplayName(s.clone())),
-        "externalid" => Some(GroupLookup::ExternalId(s.clone())),
+    let (attr, s) = eq_string(filter)?;
+    match attr.as_str() {
+        "displayname" => Some(GroupLookup::DisplayName(s.to_string())),
+        "externalid" => Some(GroupLookup::ExternalId(s.to_string())),
         "id" => Some(s.parse().map(GroupLookup::Id).unwrap_or(GroupLookup::Id(0))),
         _ => None,
     }

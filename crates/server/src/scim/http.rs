@@ -411,3 +411,19 @@ async fn list_with<R: Resources>(
     };
     q.respond(page, total, paging)
 }
+
+/// A filter `attr eq "value"` on a top-level attribute: (the attribute lower-cased, the value).
+/// What identity providers send before every create, which the lists read by index.
+pub fn eq_string(filter: &scim::Filter) -> Option<(String, &str)> {
+    let scim::Filter::Compare {
+        path,
+        op: scim::CompareOp::Eq,
+        value: scim::CompValue::String(s),
+    } = filter
+    else {
+        return None;
+    };
+    path.sub_attr
+        .is_none()
+        .then(|| (path.attr.to_ascii_lowercase(), s.as_str()))
+}

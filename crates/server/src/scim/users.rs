@@ -4,14 +4,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use seatkeeper_core::UserState;
 use seatkeeper_core::scim::{
-    self, CompValue, CompareOp, Filter, GroupRef, ScimError, StoredUser, UserInput, UserResource,
+    self, Filter, GroupRef, ScimError, StoredUser, UserInput, UserResource,
 };
 use seatkeeper_store::{ScimUser, UserLookup, UserUpsert};
 use serde_json::Value;
 
 use super::http::{
     ListQuery, Resources, Scim, ScimBody, ScimFail, ScimResult, base_url, check_if_match,
-    keep_matching, parse_id, store_error,
+    eq_string, keep_matching, parse_id, store_error,
 };
 use crate::AppState;
 use crate::extract::Caller;
@@ -78,20 +78,10 @@ fn upsert(state: &AppState, input: &UserInput) -> UserUpsert {
 /// `externalId` or `id` `eq` a string, read by index. Other filters are evaluated on every
 /// user's representation.
 fn lookup(filter: &Filter) -> Option<UserLookup> {
-    let Filter::Compare {
-        path,
-        op: CompareOp::Eq,
-        value: CompValue::String(s),
-    } = filter
-    else {
-        return None;
-    };
-    if path.sub_attr.is_some() {
-        return None;
-    }
-    match path.attr.to_ascii_lowercase().as_str() {
-        "username" => Some(UserLookup::UserName(s.clone())),
-        "externalid" => Some(UserLookup::ExternalId(s.clone())),
+    let (attr, s) = eq_string(filter)?;
+    match attr.as_str() {
+        "username" => Some(UserLookup::UserName(s.to_string())),
+        "externalid" => Some(UserLookup::ExternalId(s.to_string())),
         "id" => Some(s.parse().map(UserLookup::Id).unwrap_or(UserLookup::Id(0))),
         _ => None,
     }

@@ -696,18 +696,7 @@ impl Ledger {
         if let Err(e) = check(&seen) {
             return Ok(Err(e));
         }
-        if sqlx::query("SELECT id FROM roles WHERE parent_id = $1 LIMIT 1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
-            return Err(DomainError::Conflict(format!(
-                "role {} has child roles: move or delete them first",
-                quoted(&seen.name)
-            ))
-            .into());
-        }
+        crate::roles::refuse_parent(&mut tx, id, &quoted(&seen.name).to_string()).await?;
         sqlx::query("DELETE FROM roles WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
