@@ -116,6 +116,10 @@ pub enum Error {
     UnknownMessage(i64),
     #[error("unknown API token {0}")]
     UnknownToken(i64),
+    #[error("unknown webhook {0}")]
+    UnknownWebhook(i64),
+    #[error("unknown delivery {0}")]
+    UnknownDelivery(i64),
     #[error("unknown folder {}", quoted(.0))]
     UnknownFolder(String),
     #[error("unknown license package {}", quoted(.0))]
@@ -220,6 +224,8 @@ impl Error {
             Error::UnknownSession(_) => "unknown_session",
             Error::UnknownRole(_) => "unknown_role",
             Error::UnknownToken(_) => "unknown_token",
+            Error::UnknownWebhook(_) => "unknown_webhook",
+            Error::UnknownDelivery(_) => "unknown_delivery",
             Error::UnknownMessage(_) => "unknown_message",
             Error::Conflict(_) => "conflict",
             Error::DistributionOff => "distribution_off",

@@ -16,6 +16,7 @@ pub mod capacity;
 pub mod directory;
 pub mod distribution;
 pub mod error;
+pub mod events;
 pub mod fulfilment;
 pub mod license;
 pub mod login;

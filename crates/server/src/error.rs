@@ -77,6 +77,8 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::UnknownSession(_)
         | DomainError::UnknownRole(_)
         | DomainError::UnknownToken(_)
+        | DomainError::UnknownWebhook(_)
+        | DomainError::UnknownDelivery(_)
         | DomainError::UnknownMessage(_) => StatusCode::NOT_FOUND,
         DomainError::DuplicateLogin(_)
         | DomainError::Conflict(_)

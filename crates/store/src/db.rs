@@ -18,7 +18,58 @@ use crate::clock::{Clock, SystemClock};
 use crate::sql_value::Val;
 use crate::{Actor, Result, StoreError};
 
-pub(crate) type Tx = Transaction<'static, Any>;
+/// A transaction of the ledger. It reads and writes as the connection it derefs to; what it
+/// adds is its commit: a watched transaction (every write opener's) settles the level
+/// events (`outbox::settle`) as its last statements, so that whatever it changed is
+/// compared with what was reported, in the same transaction, by every write path.
+pub(crate) struct Tx {
+    inner: Transaction<'static, Any>,
+    settle_at: Option<OffsetDateTime>,
+}
+
+impl Tx {
+    /// A transaction whose commit settles the level events at `now`.
+    pub(crate) fn watched(inner: Transaction<'static, Any>, now: OffsetDateTime) -> Tx {
+        Tx {
+            inner,
+            settle_at: Some(now),
+        }
+    }
+
+    /// A transaction that changes no seat or user level (reads; sign-in failures).
+    pub(crate) fn unwatched(inner: Transaction<'static, Any>) -> Tx {
+        Tx {
+            inner,
+            settle_at: None,
+        }
+    }
+
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        if let Some(now) = self.settle_at {
+            crate::outbox::settle(&mut self.inner, now).await?;
+        }
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn rollback(self) -> Result<()> {
+        self.inner.rollback().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 pub(crate) type Q<'q> = Query<'q, Any, AnyArguments>;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -356,14 +407,15 @@ impl Ledger {
         // the transaction can own a connection acquired earlier.
         match self.backend {
             Backend::Sqlite => {
-                Ok(Transaction::begin(conn, Some("BEGIN IMMEDIATE".into_sql_str())).await?)
+                let tx = Transaction::begin(conn, Some("BEGIN IMMEDIATE".into_sql_str())).await?;
+                Ok(Tx::watched(tx, self.now()))
             }
             Backend::Postgres => {
                 let mut tx = Transaction::begin(conn, None).await?;
                 sqlx::query(crate::consts::PG_WRITE_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                Ok(tx)
+                Ok(Tx::watched(tx, self.now()))
             }
         }
     }

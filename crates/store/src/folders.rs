@@ -136,7 +136,7 @@ impl Ledger {
     }
 
     pub async fn folders(&self) -> Result<Vec<FolderView>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         let tree = FolderTree::load(&mut tx).await?;
         let mut users: BTreeMap<i64, u64> = BTreeMap::new();
         for r in sqlx::query("SELECT folder_id, COUNT(*) AS n FROM users GROUP BY folder_id")

@@ -34,6 +34,8 @@ mod login_cache;
 mod logins;
 mod logouts;
 mod messages;
+mod notify;
+mod outbox;
 mod process;
 mod provision;
 mod reconcile;
@@ -67,6 +69,10 @@ pub use error::StoreError;
 pub use explain::{ExplainView, ReasonView};
 pub use login_batch::SessionBatchAnswers;
 pub use messages::MessageView;
+pub use notify::{
+    AttemptView, Claimed, DeliveryFilter, DeliveryOutcome, DeliveryView, DigestBatch, EventView,
+    NewWebhook, NotificationSettings, OutboxStats, RetryPolicy, WebhookChange, WebhookView,
+};
 pub use process::this_process;
 pub use provision::scim::{DeleteMode, GroupChange, GroupLookup, ScimGroup, ScimUser, UserLookup};
 pub use provision::{FolderRule, LimitPolicy, Provisioned, Provisioner, RoleSync, UserUpsert};

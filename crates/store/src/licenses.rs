@@ -50,7 +50,7 @@ async fn record_company(
 
 impl Ledger {
     pub async fn instance(&self) -> Result<InstanceInfo> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         instance_info(&mut tx).await
     }
 
@@ -354,6 +354,19 @@ impl Ledger {
             )],
         )
         .await?;
+        crate::outbox::emit(
+            &mut tx,
+            now,
+            &seatkeeper_core::events::Event::new(
+                seatkeeper_core::events::EventType::LicenseImported,
+                &json!({"license_id": payload.license_id, "customer": payload.company_id,
+                    "products": report.products, "packages": report.packages,
+                    "replaced": report.replaced,
+                    "seats_suspended": report.changes.suspended.len(),
+                    "seats_restored": report.changes.restored.len()}),
+            ),
+        )
+        .await?;
         if commit {
             tx.commit().await?;
         } else {
@@ -439,7 +452,7 @@ impl Ledger {
 
     pub async fn packages(&self) -> Result<Vec<PackageView>> {
         let now = self.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         let packages = load_packages(&mut tx).await?;
         let placements = load_placements(&mut tx).await?;
         let tree = FolderTree::load(&mut tx).await?;

@@ -432,7 +432,8 @@ impl Ledger {
         logouts: &[String],
         ids: &[String],
     ) -> Result<FloatingOutcome> {
-        let mut tx = self.pool.begin().await?;
+        // Watched: the holds it takes can cross a seat threshold (see `outbox`).
+        let mut tx = Tx::watched(self.pool.begin().await?, now);
         let mut gone = BTreeSet::new();
         for chunk in logouts.chunks(crate::db::CHUNK) {
             for r in self
@@ -569,6 +570,7 @@ impl Ledger {
             floating_answers.push((*i, answer));
         }
         let write = RememberedBatch {
+            now,
             generation: batch.generation,
             logouts: batch.logouts.to_vec(),
             own: own_rows,

@@ -132,7 +132,7 @@ async fn on_role_change(
 
 impl Ledger {
     pub async fn roles(&self) -> Result<Vec<RoleView>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         let mut roles = role_rows(&mut tx).await?;
         let index: HashMap<i64, usize> = roles.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
         for r in sqlx::query(
@@ -154,7 +154,7 @@ impl Ledger {
     /// The roles with their permissions and how many direct members each has, without the
     /// member lists: what a role tree needs, at any number of users.
     pub async fn role_tree(&self) -> Result<Vec<RoleSummary>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         let roles = role_rows(&mut tx).await?;
         let mut counts: HashMap<i64, u64> = HashMap::new();
         for r in sqlx::query("SELECT role_id, COUNT(*) AS n FROM role_members GROUP BY role_id")

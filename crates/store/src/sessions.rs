@@ -141,7 +141,7 @@ impl Ledger {
             .enumerate()
             .map(|(i, s)| (s.id.clone(), i))
             .collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         for r in fetch_in(
             &mut tx,
             "SELECT session_id, product_code FROM floating_holds WHERE session_id IN ({ids}) \

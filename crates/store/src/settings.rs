@@ -116,14 +116,14 @@ fn valid_email(e: &str) -> bool {
 
 impl Ledger {
     pub async fn distribution_settings(&self) -> Result<DistributionSettings> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         let s = distribution_settings_in(&mut tx).await?;
         tx.commit().await?;
         Ok(s)
     }
 
     pub async fn server_settings(&self) -> Result<ServerSettings> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = Tx::unwatched(self.pool.begin().await?);
         let idle = meta_get(&mut tx, IDLE_TIMEOUT).await?;
         let email = meta_get(&mut tx, RESPONSIBLE_EMAIL).await?;
         tx.commit().await?;

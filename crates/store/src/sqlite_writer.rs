@@ -134,6 +134,7 @@ fn gone() -> StoreError {
 /// Logouts and remembered logins (`login_cache`) to write, valid only at `generation`.
 #[derive(Debug, Clone)]
 pub(crate) struct RememberedBatch {
+    pub now: time::OffsetDateTime,
     pub generation: i64,
     /// Sessions to end if their user has nothing releasing.
     pub logouts: Vec<String>,
@@ -209,6 +210,8 @@ pub(crate) fn write_remembered(
             Err(e) => return Err(e.into()),
         }
     };
+    // Logouts and floating holds move seat levels: settled as every watched commit does.
+    crate::outbox::settle_sync(&tx, batch.now)?;
     tx.commit()?;
     Ok(RememberedOutcome::Written { gone, floating })
 }

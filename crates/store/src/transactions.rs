@@ -69,8 +69,10 @@ impl Ledger {
     /// nothing that depends on capacity, so it does not bring capacity up to date.
     pub(crate) async fn begin_rows(&self) -> Result<Tx> {
         match self.backend {
-            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres => Ok(self.pool.begin().await?),
+            Backend::Sqlite => Ok(Tx::unwatched(
+                self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            )),
+            Backend::Postgres => Ok(Tx::unwatched(self.pool.begin().await?)),
         }
     }
 
@@ -83,14 +85,14 @@ impl Ledger {
     pub(crate) async fn begin_read(&self) -> Result<Tx> {
         // More than one round only when an expiry passes between two of them.
         for _ in 0..3 {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = Tx::unwatched(self.pool.begin().await?);
             if !due(&mut tx, self.now()).await? {
                 return Ok(tx);
             }
             tx.rollback().await?;
             self.begin_write().await?.commit().await?;
         }
-        Ok(self.pool.begin().await?)
+        Ok(Tx::unwatched(self.pool.begin().await?))
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use seatkeeper_core::directory::{RoleKind, SyncPlan, reason};
 use seatkeeper_core::distribution::{ManualGrants, ROOT_ROLE};
+use seatkeeper_core::events::{Event, EventType};
 use seatkeeper_core::{Area, UserState};
 use serde_json::json;
 
@@ -85,6 +86,15 @@ impl Ledger {
                     &body,
                 )
                 .await?;
+                crate::outbox::emit(
+                    &mut tx,
+                    now,
+                    &Event::new(
+                        EventType::DirectorySyncCompleted,
+                        &json!({"run": run_id, "counts": body}),
+                    ),
+                )
+                .await?;
                 sqlx::query(
                     "UPDATE directory_runs SET status = 'succeeded', finished_at = $1, \
                      counts = $2 WHERE id = $3",
@@ -112,7 +122,12 @@ impl Ledger {
                     .bind(run_id)
                     .execute(&mut *tx)
                     .await;
-                    if done.is_ok() {
+                    let failed = Event::new(
+                        EventType::DirectorySyncFailed,
+                        &json!({"run": run_id, "error": e.to_string()}),
+                    );
+                    let raised = crate::outbox::emit(&mut tx, self.now(), &failed).await;
+                    if done.is_ok() && raised.is_ok() {
                         let _ = tx.commit().await;
                     }
                 }

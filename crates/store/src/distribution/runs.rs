@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use seatkeeper_core::Error as DomainError;
 use seatkeeper_core::distribution::{ManualGrants, RoleTree};
+use seatkeeper_core::events::{Event, EventType};
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -421,6 +422,21 @@ impl Ledger {
         });
         let msg = post_message(tx, now, "redistribution", &title, &body).await?;
         report.message_id = Some(msg);
+        crate::outbox::emit(
+            tx,
+            now,
+            &Event::new(EventType::RedistributionCompleted, &body),
+        )
+        .await?;
+        if report.unmet > 0 {
+            let unmet = json!({
+                "redistribution": id,
+                "scope": report.scope,
+                "unmet": report.unmet,
+                "unmet_needs": report.unmet_needs.iter().take(50).collect::<Vec<_>>(),
+            });
+            crate::outbox::emit(tx, now, &Event::new(EventType::NeedsUnmet, &unmet)).await?;
+        }
         sqlx::query(
             "UPDATE redistributions SET status = 'done', phase = 'done', finished_at = $2, \
              message_id = $3 WHERE id = $1",

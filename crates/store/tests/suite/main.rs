@@ -9,6 +9,7 @@ mod distribution;
 mod import;
 mod invariants;
 mod limits;
+mod notify;
 mod provisioning;
 mod sessions;
 mod support;
@@ -39,6 +40,8 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    n1_x6_level_events_fire_once_per_crossing_and_re_arm,
+    i4_each_event_gets_a_delivery_per_matching_webhook,
     i3_provisioning_creates_updates_and_redistributes_for_the_user,
     i2_provisioning_may_not_touch_privileged_roles_or_the_directorys_users,
     u1_u2_provisioning_beyond_the_limit_refuses_or_waits_blocked,
@@ -123,6 +126,7 @@ use distribution::*;
 use import::*;
 use invariants::*;
 use limits::*;
+use notify::*;
 use provisioning::*;
 use sessions::*;
 use usage::*;
