@@ -50,6 +50,9 @@ pub struct Overrides {
     /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
     /// (issue 16). Only in the file.
     pub scim: Option<crate::scim::config::ScimConfig>,
+    /// The `[mail]` section: the SMTP server that mails the responsible person (N1). Only in
+    /// the file.
+    pub mail: Option<crate::notify::mail::MailConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +81,8 @@ pub struct ServeConfig {
     pub sso: Option<crate::sso::config::Checked>,
     /// The `[scim]` section, or its defaults.
     pub scim: crate::scim::config::ScimConfig,
+    /// The `[mail]` section, checked (its password read from the environment when named).
+    pub mail: Option<crate::notify::mail::MailConfig>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -195,6 +200,11 @@ impl ServeConfig {
                 .transpose()
                 .map_err(ServeError::Config)?,
             scim: from_file.scim.unwrap_or_default(),
+            mail: from_file
+                .mail
+                .map(crate::notify::mail::MailConfig::resolve)
+                .transpose()
+                .map_err(ServeError::Config)?,
             demo,
             clock_file,
         };

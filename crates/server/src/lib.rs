@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod integration;
+pub mod notify;
 pub mod provision;
 mod request_id;
 pub mod routes;
@@ -66,6 +67,8 @@ pub struct Settings {
     pub directory_check_interval: Duration,
     /// The config file's `[scim]` section (defaults when absent).
     pub scim: scim::ScimConfig,
+    /// The config file's `[mail]` section as a mailer (none: no mail is sent).
+    pub mail: Option<notify::mail::Mailer>,
 }
 
 #[derive(Clone)]
@@ -117,6 +120,12 @@ pub fn state(
             trusted_proxies: config.trusted_proxies.clone(),
             directory: config.directory.clone(),
             scim: config.scim.clone(),
+            mail: config
+                .mail
+                .as_ref()
+                .map(notify::mail::Mailer::new)
+                .transpose()
+                .map_err(ServeError::Config)?,
             // At most a minute, sooner where the reaper runs sooner (tests).
             directory_check_interval: config.reap_interval.min(Duration::from_secs(60)),
         }),

@@ -8,6 +8,7 @@ pub mod folders;
 pub mod grants;
 pub mod licenses;
 pub mod messages;
+pub mod notifications;
 pub mod reports;
 pub mod roles;
 pub mod sessions;

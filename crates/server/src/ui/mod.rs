@@ -119,6 +119,9 @@ fn routes() -> Vec<UiRoute> {
         at("/ui/settings")
             .get(pages::settings)
             .post(pages::save_settings),
+        at("/ui/settings/notifications").post(pages::save_notifications),
+        at("/ui/settings/test-mail").post(pages::test_mail),
+        at("/ui/settings/redeliver").post(pages::redeliver),
         at("/ui/messages")
             .get(pages::messages)
             .post(pages::mark_read),

@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use seatkeeper_core::Permission::{ManageLicenses, ViewLicenses};
+use seatkeeper_core::events::EventClass;
 use seatkeeper_store::{AuditFilter, DistributionSettings, PackageStatus, ServerSettings};
 use serde::Deserialize;
 
@@ -166,6 +167,7 @@ pub async fn settings(State(state): State<AppState>, ui: Ui) -> UiResult<Respons
                 }
                 @if may { button.primary type="submit" { "Save settings" } }
             }
+            (notifications(&state, &ui, may).await?)
             @if let Some(note) = view::needs(&ui, ManageLicenses) { (note) }
         },
     )
@@ -224,6 +226,240 @@ pub async fn save_settings(
         state.settings.apply(s);
     }
     Ok(outcome(&ui, back, r, |_| "Settings saved.".to_string()))
+}
+
+/// The settings page's mail part (N1): where mail goes, who is told what, the test mail,
+/// and the mail that failed.
+async fn notifications(state: &AppState, ui: &Ui, may: bool) -> UiResult<maud::Markup> {
+    let n = state.ledger.notification_settings().await?;
+    let mail = crate::admin::notifications::overview(state).await?;
+    let mut products: Vec<String> = state
+        .ledger
+        .products()
+        .await?
+        .into_iter()
+        .map(|p| p.code)
+        .collect();
+    for p in n.product_thresholds.keys() {
+        if !products.contains(p) {
+            products.push(p.clone());
+        }
+    }
+    let days = n
+        .expiry_notice_days
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let class_label = |c: EventClass| match c {
+        EventClass::Limits => "Area user limit reached or exceeded",
+        EventClass::Seats => "Seats at the threshold or exhausted",
+        EventClass::Licenses => "Licenses expiring, expired, imported",
+        EventClass::Distribution => "Redistribution done, needs unmet",
+        EventClass::Users => "Users blocked or activated",
+        EventClass::Directory => "Directory sync done or failed",
+        EventClass::Test => "Test",
+    };
+    let configured = mail.mail.configured;
+    Ok(html! {
+        section #mail {
+            h2 { "E-mail" }
+            @if configured {
+                p #mail-state .mail-configured {
+                    "Mail is sent through "
+                    strong { (mail.mail.host.as_deref().unwrap_or_default()) ":" (mail.mail.port.unwrap_or_default()) }
+                    " (" (mail.mail.tls.map(|t| t.as_str()).unwrap_or_default()) ") from "
+                    strong { (mail.mail.from.as_deref().unwrap_or_default()) }
+                    @if mail.mail.authenticated { ", with authentication" }
+                    "."
+                }
+            } @else {
+                p #mail-state .mail-unconfigured .warn {
+                    "No SMTP server is configured: no mail is sent. Add a [mail] section to the server's config file (see the configuration guide) and restart it."
+                }
+            }
+            @match &mail.responsible_email {
+                Some(e) => p { "Mail goes to the responsible address " strong #responsible { (e) } " (set above)." },
+                None => p.warn { "No responsible address is set above: no mail is sent." },
+            }
+            p.muted {
+                "Outbox: " (mail.outbox.pending) " pending, " (mail.outbox.digest) " waiting for the digest, "
+                (mail.outbox.failed_mail) " failed mail."
+            }
+            @if may {
+                form #test-mail .inline method="post" action="/ui/settings/test-mail" {
+                    (ui.csrf_field())
+                    label for="test-recipient" { "Send a test mail to " }
+                    input #test-recipient name="recipient" type="email" placeholder=(mail.responsible_email.as_deref().unwrap_or("name@example.com"));
+                    " "
+                    button type="submit" disabled[!configured] { "Send test mail" }
+                }
+            }
+        }
+        form #notifications method="post" action="/ui/settings/notifications" {
+            (ui.csrf_field())
+            fieldset disabled[!may] {
+                legend { "Mail to the responsible person" }
+                @for c in EventClass::ALL {
+                    label.check {
+                        input type="checkbox" name={"mail." (c.as_str())} value="on" checked[n.mail.get(&c).copied().unwrap_or(false)];
+                        " " (class_label(c))
+                    }
+                }
+                label.check { input type="checkbox" name="digest" value="on" checked[n.digest]; " One daily digest instead of one mail per event" }
+            }
+            fieldset disabled[!may] {
+                legend { "Alerts" }
+                label for="threshold" { "Seat alert: when this percentage of a product's seats is in use (0: off)" }
+                input #threshold name="threshold_percent" type="number" min="0" max="100" value=(n.threshold_percent);
+                @if !products.is_empty() {
+                    table #product-thresholds {
+                        thead { tr { th { "Product" } th { "Its own percentage (empty: the default)" } } }
+                        tbody {
+                            @for p in &products {
+                                tr {
+                                    td { (p) }
+                                    td { input name={"threshold." (p)} type="number" min="0" max="100" value=[n.product_thresholds.get(p)]; }
+                                }
+                            }
+                        }
+                    }
+                }
+                label for="expiry-days" { "License expiry notices, in days ahead (comma-separated)" }
+                input #expiry-days name="expiry_notice_days" type="text" value=(days);
+            }
+            @if may { button.primary type="submit" { "Save notification settings" } }
+        }
+        section #failed-mail {
+            h2 { "Failed mail" }
+            @if mail.failed.is_empty() && mail.retrying.is_empty() {
+                p.muted { "No mail failed." }
+            } @else {
+                table #failed-mail-list {
+                    thead { tr { th { "Delivery" } th { "Event" } th { "To" } th { "State" } th { "Attempts" } th { "Last error" } th {} } }
+                    tbody {
+                        @for d in mail.failed.iter().chain(mail.retrying.iter()) {
+                            tr data-id=(d.id) {
+                                td { (d.id) }
+                                td { (d.event.event_type) " · " (view::datetime(d.event.at)) }
+                                td { (d.recipient.as_deref().unwrap_or_default()) }
+                                td { (if d.state == "failed" { "failed" } else { "retrying" }) }
+                                td { (d.attempts) }
+                                td.error-text { (d.last_error.as_deref().unwrap_or_default()) @if let Some(code) = d.last_status { " (" (code) ")" } }
+                                td {
+                                    @if may {
+                                        form.inline method="post" action="/ui/settings/redeliver" {
+                                            (ui.csrf_field())
+                                            input type="hidden" name="id" value=(d.id);
+                                            button.link type="submit" { "Retry" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Saves the notification settings form.
+pub async fn save_notifications(
+    State(state): State<AppState>,
+    ui: Ui,
+    form: Form,
+) -> UiResult<Response> {
+    ui.require(ManageLicenses)?;
+    let back = "/ui/settings";
+    let mut s = state.ledger.notification_settings().await?;
+    for c in EventClass::ALL {
+        s.mail
+            .insert(c, form.get(&format!("mail.{}", c.as_str())) == Some("on"));
+    }
+    s.digest = form.get("digest") == Some("on");
+    let pct = |v: &str, what: &str| {
+        v.trim()
+            .parse::<u8>()
+            .map_err(|_| format!("{what}: {v:?} is not a percentage from 0 to 100."))
+    };
+    if let Some(v) = form.get("threshold_percent") {
+        match pct(v, "Seat alert") {
+            Ok(p) => s.threshold_percent = p,
+            Err(e) => return Ok(done(&ui, back, false, e)),
+        }
+    }
+    s.product_thresholds.clear();
+    for (key, v) in &form.0 {
+        if let Some(product) = key.strip_prefix("threshold.")
+            && !v.trim().is_empty()
+        {
+            match pct(v, product) {
+                Ok(p) => {
+                    s.product_thresholds.insert(product.to_string(), p);
+                }
+                Err(e) => return Ok(done(&ui, back, false, e)),
+            }
+        }
+    }
+    if let Some(v) = form.get("expiry_notice_days") {
+        let mut days = Vec::new();
+        for d in v.split([',', ' ']).filter(|d| !d.trim().is_empty()) {
+            match d.trim().parse::<u32>() {
+                Ok(d) => days.push(d),
+                Err(_) => {
+                    return Ok(done(
+                        &ui,
+                        back,
+                        false,
+                        format!("Expiry notices: {d:?} is not a number of days."),
+                    ));
+                }
+            }
+        }
+        s.expiry_notice_days = days;
+    }
+    let r = state
+        .ledger
+        .set_notification_settings(&ui.actor(), &s)
+        .await;
+    Ok(outcome(&ui, back, r, |_| {
+        "Notification settings saved.".to_string()
+    }))
+}
+
+/// "Send test mail".
+pub async fn test_mail(State(state): State<AppState>, ui: Ui, form: Form) -> UiResult<Response> {
+    ui.require(ManageLicenses)?;
+    let back = "/ui/settings";
+    if state.settings.mail.is_none() {
+        return Ok(done(
+            &ui,
+            back,
+            false,
+            crate::admin::notifications::no_smtp().message,
+        ));
+    }
+    let to = form.get("recipient").filter(|r| !r.trim().is_empty());
+    let r = state.ledger.queue_test_mail(&ui.actor(), to).await;
+    Ok(outcome(&ui, back, r, |id| {
+        format!(
+            "Test mail queued (delivery {id}); it is sent within seconds. A failure shows below."
+        )
+    }))
+}
+
+/// "Retry" on a failed mail.
+pub async fn redeliver(State(state): State<AppState>, ui: Ui, form: Form) -> UiResult<Response> {
+    ui.require(ManageLicenses)?;
+    let back = "/ui/settings";
+    let Some(id) = form.get("id").and_then(|v| v.parse::<i64>().ok()) else {
+        return Ok(done(&ui, back, false, "No delivery to retry."));
+    };
+    let r = state.ledger.redeliver(&ui.actor(), id).await;
+    Ok(outcome(&ui, back, r, |d| {
+        format!("Delivery {} is sent again now.", d.id)
+    }))
 }
 
 pub async fn messages(State(state): State<AppState>, ui: Ui) -> UiResult<Response> {

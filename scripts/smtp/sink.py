@@ -1,0 +1,69 @@
+"""An SMTP sink for the mail tests (N1): aiosmtpd on loopback that writes each message it
+accepts to DIR as one file (NNNNNN.eml, in the order received, written whole then renamed,
+so a reader never sees half a message), with the envelope in the first lines:
+
+    X-Sink-Mail-From: <from>
+    X-Sink-Rcpt-To: <to>[, <to>…]
+
+followed by the message exactly as received. Prints "ready PORT" when it listens.
+
+    python sink.py --port PORT --dir DIR [--reject-code CODE]
+
+--reject-code makes it answer every DATA with that code (e.g. 451) instead of accepting it.
+"""
+
+import argparse
+import asyncio
+import itertools
+import os
+import sys
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, directory, reject_code):
+        self.directory = directory
+        self.reject_code = reject_code
+        self.counter = itertools.count(1)
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reject_code:
+            return f"{self.reject_code} sink told to refuse"
+        n = next(self.counter)
+        head = (
+            f"X-Sink-Mail-From: {envelope.mail_from}\r\n"
+            f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
+        ).encode()
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode()
+        tmp = os.path.join(self.directory, f".{n:06d}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(head + content)
+        os.replace(tmp, os.path.join(self.directory, f"{n:06d}.eml"))
+        return "250 OK stored"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--reject-code", type=int, default=0)
+    args = ap.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    controller = Controller(
+        Sink(args.dir, args.reject_code), hostname="127.0.0.1", port=args.port
+    )
+    controller.start()
+    print(f"ready {args.port}", flush=True)
+    try:
+        asyncio.run(asyncio.Event().wait())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
