@@ -148,6 +148,9 @@ pub enum Command {
     /// Settings: show them, or change the ones given.
     #[command(subcommand)]
     Settings(SettingsCmd),
+    /// Notifications (N1): who is told what, test mail, failed mail.
+    #[command(subcommand)]
+    Notify(NotifyCmd),
     /// Vendor commands: keys, issuing and inspecting license files (L6).
     #[command(subcommand)]
     Vendor(VendorCmd),
@@ -505,6 +508,43 @@ pub enum SettingsCmd {
         #[arg(long)]
         role_based_distribution: Option<bool>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum NotifyCmd {
+    /// The notification settings (N1, X6); without options, shows them.
+    Settings {
+        /// Where mail goes ("" clears it: no mail).
+        #[arg(long)]
+        responsible_email: Option<String>,
+        /// Mail per event class, CLASS=on|off (limits, seats, licenses, distribution, users,
+        /// directory); repeat or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        mail: Vec<String>,
+        /// One daily digest instead of one mail per event.
+        #[arg(long)]
+        digest: Option<bool>,
+        /// The seat alert percentage for every product without its own (0: off).
+        #[arg(long)]
+        threshold: Option<u8>,
+        /// A product's own seat alert percentage, PRODUCT=PERCENT (PRODUCT= drops it);
+        /// repeat or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        product_threshold: Vec<String>,
+        /// License expiry notices, days ahead (e.g. 30,7,1).
+        #[arg(long, value_delimiter = ',')]
+        expiry_days: Option<Vec<u32>>,
+    },
+    /// Queue a test mail; the running server sends it (its [mail] section) within seconds.
+    TestMail {
+        /// Default: the responsible address.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The outbox's counts and the mail that failed or waits for a retry, with the errors.
+    Mail,
+    /// Send a failed (or delivered) delivery again now.
+    Retry { id: i64 },
 }
 
 #[derive(Args)]

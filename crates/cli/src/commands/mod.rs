@@ -6,6 +6,7 @@ pub mod access;
 pub mod directory;
 pub mod distribution;
 pub mod licenses;
+pub mod notify;
 pub mod ops;
 pub mod reports;
 pub mod tour;
@@ -66,6 +67,7 @@ pub async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Resu
             mark_read,
             limit,
         } => distribution::messages(*unread, *mark_read, *limit, ledger, out).await,
+        Command::Notify(cmd) => notify::notify_cmd(cmd, ledger, who, out).await,
         Command::Settings(SettingsCmd::Distribution {
             redistribute_on_role_change,
             role_based_distribution,
