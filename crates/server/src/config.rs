@@ -50,6 +50,8 @@ pub struct Overrides {
     /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
     /// (issue 16). Only in the file.
     pub scim: Option<crate::scim::config::ScimConfig>,
+    /// The `[notifications]` section: how deliveries leave (webhooks' targets, retries).
+    pub notifications: Option<crate::notify::config::NotificationsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +80,8 @@ pub struct ServeConfig {
     pub sso: Option<crate::sso::config::Checked>,
     /// The `[scim]` section, or its defaults.
     pub scim: crate::scim::config::ScimConfig,
+    /// The `[notifications]` section, or its defaults.
+    pub notifications: crate::notify::config::NotificationsConfig,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -195,6 +199,7 @@ impl ServeConfig {
                 .transpose()
                 .map_err(ServeError::Config)?,
             scim: from_file.scim.unwrap_or_default(),
+            notifications: from_file.notifications.unwrap_or_default(),
             demo,
             clock_file,
         };
@@ -230,6 +235,7 @@ impl ServeConfig {
             ));
         }
         config.scim.check().map_err(ServeError::Config)?;
+        config.notifications.check().map_err(ServeError::Config)?;
         Ok(config)
     }
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod integration;
+pub mod notify;
 pub mod provision;
 mod request_id;
 pub mod routes;
@@ -66,6 +67,8 @@ pub struct Settings {
     pub directory_check_interval: Duration,
     /// The config file's `[scim]` section (defaults when absent).
     pub scim: scim::ScimConfig,
+    /// The config file's `[notifications]` section (defaults when absent).
+    pub notifications: notify::config::NotificationsConfig,
 }
 
 #[derive(Clone)]
@@ -117,6 +120,7 @@ pub fn state(
             trusted_proxies: config.trusted_proxies.clone(),
             directory: config.directory.clone(),
             scim: config.scim.clone(),
+            notifications: config.notifications.clone(),
             // At most a minute, sooner where the reaper runs sooner (tests).
             directory_check_interval: config.reap_interval.min(Duration::from_secs(60)),
         }),
@@ -199,6 +203,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         ledger.clone(),
         app_state.settings.clone(),
     ));
+    let dispatcher = tokio::spawn(
+        notify::Dispatcher::new(ledger.clone(), config.notifications.clone())
+            .map_err(ServeError::Config)?
+            .run_forever(),
+    );
     let app = routes::router(app_state.clone())
         .merge(ui::router(app_state))
         .layer(axum::middleware::from_fn(drain::drain_unread_body))
@@ -230,6 +239,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     reaper.abort();
     resumer.abort();
     sampler.abort();
+    // Deliveries in flight are cut short; their claims run out and they are sent again.
+    dispatcher.abort();
     // A scheduled sync in progress is cut short here; the ledger stays consistent after
     // every chunk and the next sync completes it (docs/DIRECTORY.md).
     scheduler.abort();
