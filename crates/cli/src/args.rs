@@ -68,6 +68,9 @@ pub enum Command {
     /// identity provider (scope provisioning).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Webhooks (I4): subscriptions that receive events, their delivery log, redelivery.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Print the server's OpenAPI document (docs/openapi.json is this output).
     Openapi,
     /// Write a checked copy of the SQLite ledger to a new file; safe while servers run.
@@ -249,6 +252,70 @@ pub enum AdminCmd {
     },
     /// End a login's sign-in lockout (after repeated wrong passwords) and forget its failures.
     Unlock { login: String },
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCmd {
+    /// Subscribe a receiver; the signing secret is printed once.
+    Create {
+        /// The receiver's http(s) URL.
+        #[arg(long)]
+        url: String,
+        /// Event types, comma-separated, or "*" for all (see docs/NOTIFICATIONS.md).
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Accept a loopback or private address, as a server whose `[notifications]`
+        /// section sets `allow_private_targets = true` does (otherwise it refuses to call it).
+        #[arg(long)]
+        allow_private_target: bool,
+    },
+    /// List subscriptions (never their secrets).
+    List,
+    /// Change a subscription.
+    Update {
+        id: i64,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Pause (false) or resume (true) it.
+        #[arg(long)]
+        active: Option<bool>,
+        /// Make a new signing secret (printed once).
+        #[arg(long)]
+        rotate_secret: bool,
+        #[arg(long)]
+        allow_private_target: bool,
+    },
+    /// Remove a subscription and its delivery log.
+    Delete { id: i64 },
+    /// Queue a signed "test" event to it (a running server delivers it).
+    Test { id: i64 },
+    /// Deliveries, newest first: one webhook's (`--webhook`), or all, by state.
+    Deliveries {
+        #[arg(long)]
+        webhook: Option<i64>,
+        /// pending, delivered, failed or digest
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One delivery with each of its attempts.
+    Delivery { id: i64 },
+    /// Send a delivery again now (a running server delivers it).
+    Redeliver { id: i64 },
+    /// The outbox's events, newest first.
+    Events {
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]

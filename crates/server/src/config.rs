@@ -53,6 +53,8 @@ pub struct Overrides {
     /// The `[mail]` section: the SMTP server that mails the responsible person (N1). Only in
     /// the file.
     pub mail: Option<crate::notify::mail::MailConfig>,
+    /// The `[notifications]` section: how deliveries leave (webhooks' targets, retries).
+    pub notifications: Option<crate::notify::config::NotificationsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +85,8 @@ pub struct ServeConfig {
     pub scim: crate::scim::config::ScimConfig,
     /// The `[mail]` section, checked (its password read from the environment when named).
     pub mail: Option<crate::notify::mail::MailConfig>,
+    /// The `[notifications]` section, or its defaults.
+    pub notifications: crate::notify::config::NotificationsConfig,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -205,6 +209,7 @@ impl ServeConfig {
                 .map(crate::notify::mail::MailConfig::resolve)
                 .transpose()
                 .map_err(ServeError::Config)?,
+            notifications: from_file.notifications.unwrap_or_default(),
             demo,
             clock_file,
         };
@@ -240,6 +245,7 @@ impl ServeConfig {
             ));
         }
         config.scim.check().map_err(ServeError::Config)?;
+        config.notifications.check().map_err(ServeError::Config)?;
         Ok(config)
     }
 }

@@ -69,6 +69,8 @@ pub struct Settings {
     pub scim: scim::ScimConfig,
     /// The config file's `[mail]` section as a mailer (none: no mail is sent).
     pub mail: Option<notify::mail::Mailer>,
+    /// The config file's `[notifications]` section (defaults when absent).
+    pub notifications: notify::config::NotificationsConfig,
 }
 
 #[derive(Clone)]
@@ -126,6 +128,7 @@ pub fn state(
                 .map(notify::mail::Mailer::new)
                 .transpose()
                 .map_err(ServeError::Config)?,
+            notifications: config.notifications.clone(),
             // At most a minute, sooner where the reaper runs sooner (tests).
             directory_check_interval: config.reap_interval.min(Duration::from_secs(60)),
         }),
@@ -208,6 +211,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         ledger.clone(),
         app_state.settings.clone(),
     ));
+    let dispatcher = tokio::spawn(
+        notify::Dispatcher::new(ledger.clone(), config.notifications.clone())
+            .map_err(ServeError::Config)?
+            .with_mail(app_state.settings.mail.clone())
+            .run_forever(),
+    );
     let app = routes::router(app_state.clone())
         .merge(ui::router(app_state))
         .layer(axum::middleware::from_fn(drain::drain_unread_body))
@@ -239,6 +248,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     reaper.abort();
     resumer.abort();
     sampler.abort();
+    // Deliveries in flight are cut short; their claims run out and they are sent again.
+    dispatcher.abort();
     // A scheduled sync in progress is cut short here; the ledger stays consistent after
     // every chunk and the next sync completes it (docs/DIRECTORY.md).
     scheduler.abort();

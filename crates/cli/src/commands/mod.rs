@@ -12,6 +12,7 @@ pub mod reports;
 pub mod tour;
 pub mod users;
 pub mod vendor;
+pub mod webhooks;
 
 use seatkeeper_store::{Actor, Ledger};
 
@@ -36,6 +37,7 @@ pub async fn command(cli: &Cli, ledger: &Ledger, who: &Actor, out: &Out) -> Resu
         }
         Command::Admin(cmd) => access::admin_cmd(cmd, ledger, who, out).await,
         Command::Token(cmd) => access::token_cmd(cmd, ledger, who, out).await,
+        Command::Webhook(cmd) => webhooks::webhook_cmd(cmd, ledger, who, out).await,
         Command::Instance => licenses::instance(ledger, out).await,
         Command::License(cmd) => licenses::license_cmd(cmd, cli, ledger, who, out).await,
         Command::Products => licenses::products(ledger, out).await,

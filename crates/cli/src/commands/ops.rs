@@ -69,6 +69,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             sso: None,
             scim: None,
             mail: None,
+            notifications: None,
         },
         args.config.as_deref(),
         args.demo,

@@ -19,6 +19,7 @@ mod directory_race;
 mod directory_story;
 mod scim;
 mod signin;
+mod webhooks;
 
 pub(crate) const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 pub(crate) const IDLE_SECS: i64 = 600;

@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod signin;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use serde::Serialize;
 

@@ -78,6 +78,10 @@ pub struct MailConfig {
     /// How long one SMTP conversation may take (default 30 s).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// With the daily digest on: the hour (0–23, UTC) after which the day's digest is sent
+    /// (default 7).
+    #[serde(default)]
+    pub digest_hour: Option<u8>,
 }
 
 impl fmt::Debug for MailConfig {
@@ -205,6 +209,9 @@ impl MailConfig {
             }
             self.admin_url = Some(u.to_string());
         }
+        if self.digest_hour.is_some_and(|h| h > 23) {
+            return Err("[mail] digest_hour must be an hour from 0 to 23 (UTC)".into());
+        }
         if self.timeout_secs == Some(0) {
             return Err("[mail] timeout_secs must be at least 1".into());
         }
@@ -234,6 +241,7 @@ pub struct Mailer {
     admin_url: String,
     /// The right-hand side of Message-IDs.
     domain: String,
+    digest_hour: u8,
     state: MailState,
 }
 
@@ -295,12 +303,18 @@ impl Mailer {
             from,
             admin_url: config.admin_url.clone().unwrap_or_default(),
             domain,
+            digest_hour: config.digest_hour.unwrap_or(7),
             state: config.state(),
         })
     }
 
     pub fn state(&self) -> &MailState {
         &self.state
+    }
+
+    /// The hour (UTC) after which the daily digest is sent.
+    pub fn digest_hour(&self) -> u8 {
+        self.digest_hour
     }
 
     /// Sends one delivery's mail. The outcome carries the SMTP reply code when the server

@@ -5,6 +5,7 @@
 //! A new API route is one entry in `table` (pointing at its handler in `admin::<resource>`
 //! or `integration`); the router, the access check and `openapi` follow from it.
 
+mod notify_table;
 mod openapi;
 mod scim_table;
 mod table;
@@ -15,6 +16,7 @@ pub use openapi::openapi;
 pub fn table() -> Vec<Route> {
     let mut all = table::table();
     all.extend(scim_table::table());
+    all.extend(notify_table::table());
     all
 }
 
@@ -91,6 +93,12 @@ impl Route {
     /// Marks a route that answers 201 Created (its handler returns `StatusCode::CREATED`).
     pub(super) fn created(mut self) -> Route {
         self.spec.success = 201;
+        self
+    }
+
+    /// Marks a route that answers 202 Accepted (queued work).
+    pub(super) fn accepted(mut self) -> Route {
+        self.spec.success = 202;
         self
     }
 }
