@@ -5,7 +5,9 @@ so a reader never sees half a message), with the envelope in the first lines:
     X-Sink-Mail-From: <from>
     X-Sink-Rcpt-To: <to>[, <to>…]
 
-followed by the message exactly as received. Prints "ready PORT" when it listens.
+followed by the message exactly as received; and beside it NNNNNN.json, the message
+decoded: {"mail_from", "rcpt_to", "headers": {name: value}, "subject", "plain", "html"}.
+Prints "ready PORT" when it listens.
 
     python sink.py --port PORT --dir DIR [--reject-code CODE]
 
@@ -14,7 +16,10 @@ followed by the message exactly as received. Prints "ready PORT" when it listens
 
 import argparse
 import asyncio
+import email
+import email.policy
 import itertools
+import json
 import os
 import sys
 
@@ -38,10 +43,26 @@ class Sink:
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode()
-        tmp = os.path.join(self.directory, f".{n:06d}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(head + content)
-        os.replace(tmp, os.path.join(self.directory, f"{n:06d}.eml"))
+        msg = email.message_from_bytes(content, policy=email.policy.default)
+        parts = {"text/plain": "", "text/html": ""}
+        for part in msg.walk():
+            kind = part.get_content_type()
+            if kind in parts and not part.is_multipart():
+                parts[kind] += part.get_content()
+        decoded = {
+            "mail_from": envelope.mail_from,
+            "rcpt_to": list(envelope.rcpt_tos),
+            "headers": {k: str(v) for k, v in msg.items()},
+            "subject": str(msg.get("Subject", "")),
+            "content_type": msg.get_content_type(),
+            "plain": parts["text/plain"],
+            "html": parts["text/html"],
+        }
+        for suffix, data in ((".eml", head + content), (".json", json.dumps(decoded).encode())):
+            tmp = os.path.join(self.directory, f".{n:06d}{suffix}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, os.path.join(self.directory, f"{n:06d}{suffix}"))
         return "250 OK stored"
 
 

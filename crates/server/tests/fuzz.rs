@@ -60,6 +60,7 @@ fn config(database: String) -> ServeConfig {
         sso: None,
         scim: Default::default(),
         mail: None,
+        notifications: Default::default(),
         demo: true,
         clock_file: None,
     }

@@ -353,10 +353,14 @@ impl Ledger {
     ) -> Result<Option<BTreeSet<String>>> {
         let mut gone = BTreeSet::new();
         for chunk in ids.chunks(crate::db::CHUNK) {
+            // Watched: the seats it frees can re-arm a seat threshold (see `outbox`); a
+            // level that drops and rises again between two settled commits is not seen.
+            let mut tx = Tx::watched(self.pool.begin().await?, self.now());
             let rows = self
                 .logout_if_nothing_releasing(generation, chunk)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
+            tx.commit().await?;
             if rows.is_empty() && self.current_generation().await? != Some(generation) {
                 return Ok((!gone.is_empty()).then_some(gone));
             }

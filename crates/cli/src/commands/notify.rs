@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use seatkeeper_server::admin::notifications::{SettingsBody, merged};
+use seatkeeper_server::admin::notifications::{SettingsBody, SettingsView, merged};
 use seatkeeper_store::{Actor, DeliveryFilter, DeliveryView, Ledger, ServerSettings};
 use serde_json::json;
 
@@ -90,8 +90,10 @@ pub async fn notify_cmd(
             }
             let s = ledger.notification_settings().await?;
             let email = ledger.server_settings().await?.responsible_email;
-            let mut v = serde_json::to_value(&s).map_err(|e| CliError::Usage(e.to_string()))?;
-            v["responsible_email"] = json!(email);
+            let v = SettingsView {
+                responsible_email: email.clone(),
+                settings: s.clone(),
+            };
             out.show(&v, |_| {
                 println!(
                     "responsible_email:  {}",
@@ -124,7 +126,7 @@ pub async fn notify_cmd(
         }
         NotifyCmd::TestMail { to } => {
             let id = ledger.queue_test_mail(who, to.as_deref()).await?;
-            out.show(&json!({"delivery_id": id}), |_| {
+            out.show(&json!({"delivery": id}), |_| {
                 println!(
                     "test mail queued as delivery {id}: the running server sends it through its \
                      [mail] SMTP server within seconds (`seatkeeper notify mail` shows it if it fails)"

@@ -12,12 +12,14 @@ mod crash;
 mod hardening;
 mod invariants;
 mod ldap;
+mod mail;
 mod ops;
 mod scim_check;
 mod server;
 mod soak;
 mod sso;
 mod support_oidc;
+mod support_smtp;
 mod tour;
 
 fn bin() -> Command {

@@ -120,7 +120,7 @@ pub struct TestMailBody {
 #[derive(Debug, Serialize)]
 pub struct TestMailQueued {
     /// The delivery: `GET /api/v1/notifications/mail` lists it once it failed.
-    pub delivery_id: i64,
+    pub delivery: i64,
     pub recipient: String,
 }
 
@@ -129,7 +129,7 @@ pub async fn test_mail(
     State(state): State<AppState>,
     p: Caller,
     ApiText(text): ApiText,
-) -> ApiResult<Json<TestMailQueued>> {
+) -> ApiResult<(StatusCode, Json<TestMailQueued>)> {
     // The body is optional: none (or `{}`) mails the responsible address.
     let body: TestMailBody = if text.trim().is_empty() {
         TestMailBody::default()
@@ -159,10 +159,13 @@ pub async fn test_mail(
         .ledger
         .queue_test_mail(&p.actor, Some(&recipient))
         .await?;
-    Ok(Json(TestMailQueued {
-        delivery_id: id,
-        recipient,
-    }))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TestMailQueued {
+            delivery: id,
+            recipient,
+        }),
+    ))
 }
 
 pub fn no_smtp() -> ApiError {

@@ -1,10 +1,11 @@
 //! The notification routes (N1, I4): webhooks, deliveries, events.
 
 use axum::http::Method;
-use axum::routing::{delete, get, patch, post};
-use seatkeeper_core::Permission::{ManageAccess, ViewLicenses};
+use axum::routing::{delete, get, patch, post, put};
+use seatkeeper_core::Permission::{ManageAccess, ManageLicenses, ViewLicenses};
 
 use super::{Body, Route, r};
+use crate::admin::notifications as n;
 use crate::admin::webhooks as w;
 use crate::auth::Access;
 
@@ -15,6 +16,8 @@ pub fn table() -> Vec<Route> {
     // is an access matter. Reading the log is a viewer's.
     const VIEW: Access = Access::Requires(ViewLicenses);
     const ACCESS: Access = Access::Requires(ManageAccess);
+    // Who is mailed what is a setting, as on the settings page.
+    const MANAGE: Access = Access::Requires(ManageLicenses);
     const T: &str = "notifications";
     const PAGE: &[&str] = &["state", "channel", "before", "limit"];
     vec![
@@ -28,6 +31,10 @@ pub fn table() -> Vec<Route> {
         r(M::GET, "/api/v1/deliveries", VIEW, T, "Every delivery (webhooks and mail), newest first; filter by state and channel", N, PAGE, get(w::deliveries)),
         r(M::GET, "/api/v1/deliveries/{id}", VIEW, T, "One delivery with each of its attempts", N, &[], get(w::delivery)),
         r(M::POST, "/api/v1/deliveries/{id}/redeliver", ACCESS, T, "Send a delivery again now, with a new retry window (same delivery id, so receivers can drop duplicates)", N, &[], post(w::redeliver)),
+        r(M::GET, "/api/v1/notifications/settings", VIEW, T, "Notification settings (N1, X6): the responsible address, mail per event class, digest, seat alert percentage (default and per product), license expiry notice days", N, &[], get(n::settings)),
+        r(M::PUT, "/api/v1/notifications/settings", MANAGE, T, "Change the notification settings; omitted fields keep their value, `mail` changes only the classes it names, responsible_email \"\" clears the address", J, &[], put(n::put_settings)),
+        r(M::POST, "/api/v1/notifications/test-mail", MANAGE, T, "Queue a test mail to `recipient` (optional body; default: the responsible address); answers the delivery id. 409 mail_not_configured without a [mail] section, 422 without an address", J, &[], post(n::test_mail)).accepted(),
+        r(M::GET, "/api/v1/notifications/mail", VIEW, T, "The mail configuration in use (host, port, tls, from; never the password), the outbox's counts, and the mail deliveries that failed or wait for a retry, with their errors", N, &[], get(n::mail)),
         r(M::GET, "/api/v1/events", VIEW, T, "The outbox's events, newest first (type, before, limit)", N, &["type", "before", "limit"], get(w::events)),
     ]
 }
