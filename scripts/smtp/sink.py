@@ -30,7 +30,9 @@ class Sink:
     def __init__(self, directory, reject_code):
         self.directory = directory
         self.reject_code = reject_code
-        self.counter = itertools.count(1)
+        # A sink restarted on the same directory goes on numbering after what is there.
+        done = [f for f in os.listdir(directory) if f.endswith(".eml")]
+        self.counter = itertools.count(len(done) + 1)
 
     async def handle_DATA(self, server, session, envelope):
         if self.reject_code:

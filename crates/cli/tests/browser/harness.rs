@@ -289,7 +289,12 @@ fn cli(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn start_server(dir: &Path) -> Server {
+fn start_server(dir: &Path, config: Option<&str>) -> Server {
+    let mut extra: Vec<&str> = Vec::new();
+    if let Some(text) = config {
+        std::fs::write(dir.join("seatkeeper.toml"), text).expect("config file");
+        extra.extend(["--config", "seatkeeper.toml"]);
+    }
     let mut child = bin()
         .current_dir(dir)
         .args([
@@ -303,6 +308,7 @@ fn start_server(dir: &Path) -> Server {
             "--clock-file",
             "clock",
         ])
+        .args(&extra)
         .env("SEATKEEPER_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -326,7 +332,7 @@ fn start_server(dir: &Path) -> Server {
 /// A fresh ledger in `dir`: the vendor's key pair, the clock, the admin's password, an admin
 /// API token for setting up (made by the CLI: no password hashing on the way), a license
 /// request `req.json`; then the server. Answers the server and the token.
-fn prepare(dir: &Path) -> (Server, String) {
+fn prepare(dir: &Path, config: Option<&str>) -> (Server, String) {
     std::fs::write(dir.join("clock"), T0.to_string()).expect("clock file");
     cli(dir, &["vendor", "keygen", "--out", "v"]);
     let mut child = bin()
@@ -374,7 +380,7 @@ fn prepare(dir: &Path) -> (Server, String) {
             "req.json",
         ],
     );
-    let server = start_server(dir);
+    let server = start_server(dir, config);
     let token = token["token"].as_str().expect("a token").to_string();
     (server, token)
 }
@@ -488,6 +494,11 @@ impl Ui {
     /// A fresh world with no license loaded (a license request is made, as `req.json`), or
     /// `None` when the browser tests are skipped here.
     pub async fn start(test: &str) -> Option<Ui> {
+        Ui::start_configured(test, None).await
+    }
+
+    /// [`Ui::start`] with the server's config file (`serve --config`).
+    pub async fn start_configured(test: &str, config: Option<String>) -> Option<Ui> {
         let serial = SERIAL.lock().await;
         if !browser_available(test) {
             return None;
@@ -495,7 +506,7 @@ impl Ui {
         let dir = tempfile::tempdir().expect("a test folder");
         // The browser starts while the server's world is prepared.
         let path = dir.path().to_path_buf();
-        let world = tokio::task::spawn_blocking(move || prepare(&path));
+        let world = tokio::task::spawn_blocking(move || prepare(&path, config.as_deref()));
         let (browser, c) = Browser::start().await;
         let (server, token) = world.await.expect("prepare the server");
         let base = server.base.clone();

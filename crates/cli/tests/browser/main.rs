@@ -10,6 +10,7 @@
 mod directory;
 mod harness;
 mod licenses;
+mod mail;
 mod more;
 mod roles;
 mod signin;

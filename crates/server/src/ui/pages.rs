@@ -268,7 +268,7 @@ async fn notifications(state: &AppState, ui: &Ui, may: bool) -> UiResult<maud::M
                 p #mail-state .mail-configured {
                     "Mail is sent through "
                     strong { (mail.mail.host.as_deref().unwrap_or_default()) ":" (mail.mail.port.unwrap_or_default()) }
-                    " (" (mail.mail.tls.map(|t| t.as_str()).unwrap_or_default()) ") from "
+                    " (tls = " (mail.mail.tls.map(|t| t.as_str()).unwrap_or_default()) ") from "
                     strong { (mail.mail.from.as_deref().unwrap_or_default()) }
                     @if mail.mail.authenticated { ", with authentication" }
                     "."
