@@ -5,9 +5,9 @@
 //! webhooks here, mail through `mail` when `[mail]` is configured — and records each attempt:
 //! delivered, retried after a backoff, or failed when the retry window is over. A node that
 //! dies mid-delivery loses its claims when their lease ends and another node (or itself,
-//! restarted) sends them: at least once, never lost. Once a minute it also raises the
-//! license notices time brings (`license.expiring`, `license.expired`) and drops old
-//! events whose deliveries are done.
+//! restarted) sends them: at least once, never lost. Once a minute (`notice_interval_secs`)
+//! it also raises the license notices time brings (`license.expiring`, `license.expired`)
+//! and drops old events whose deliveries are done.
 
 pub mod config;
 pub mod webhook;
@@ -19,8 +19,6 @@ use tokio::task::JoinSet;
 
 use config::NotificationsConfig;
 
-/// How often the time-raised notices and the pruning run.
-const HOUSEKEEPING: Duration = Duration::from_secs(60);
 /// Deliveries claimed per round.
 const CLAIM: i64 = 32;
 
@@ -48,7 +46,7 @@ impl Dispatcher {
     pub async fn run_forever(self) {
         let mut last_housekeeping: Option<tokio::time::Instant> = None;
         loop {
-            if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING) {
+            if last_housekeeping.is_none_or(|t| t.elapsed() >= self.config.notice_interval()) {
                 self.housekeeping().await;
                 last_housekeeping = Some(tokio::time::Instant::now());
             }
