@@ -45,17 +45,32 @@ impl Dispatcher {
     /// loop goes on.
     pub async fn run_forever(self) {
         let mut last_housekeeping: Option<tokio::time::Instant> = None;
+        // While the database is away, the loop waits longer each time (up to 30 s) rather
+        // than logging a warning every poll.
+        let mut failures: u32 = 0;
         loop {
             if last_housekeeping.is_none_or(|t| t.elapsed() >= self.config.notice_interval()) {
                 self.housekeeping().await;
                 last_housekeeping = Some(tokio::time::Instant::now());
             }
             match self.round().await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "notifications: claiming deliveries failed"),
+                Ok(n) => {
+                    failures = 0;
+                    if n > 0 {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "notifications: claiming deliveries failed");
+                }
             }
-            tokio::time::sleep(self.config.poll()).await;
+            let wait = self
+                .config
+                .poll()
+                .saturating_mul(1 << failures.min(5))
+                .min(Duration::from_secs(30));
+            tokio::time::sleep(wait).await;
         }
     }
 
