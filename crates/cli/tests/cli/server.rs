@@ -17,6 +17,7 @@ use super::{bin, issue_license, ok, pg_database};
 mod directory;
 mod directory_race;
 mod directory_story;
+mod event_schemas;
 mod scim;
 mod signin;
 mod webhooks;

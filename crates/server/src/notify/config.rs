@@ -28,6 +28,8 @@ pub struct NotificationsConfig {
     pub keep_days: u64,
     /// How many deliveries one node sends at the same time.
     pub concurrency: usize,
+    /// How often a node raises the license notices time brings and prunes the outbox.
+    pub notice_interval_secs: u64,
 }
 
 impl Default for NotificationsConfig {
@@ -41,6 +43,7 @@ impl Default for NotificationsConfig {
             claim_lease_secs: 60,
             keep_days: 30,
             concurrency: 8,
+            notice_interval_secs: 60,
         }
     }
 }
@@ -69,6 +72,7 @@ impl NotificationsConfig {
             3600,
         )?;
         range("concurrency", self.concurrency as u64, 1, 64)?;
+        range("notice_interval_secs", self.notice_interval_secs, 1, 3600)?;
         Ok(())
     }
 
@@ -85,6 +89,10 @@ impl NotificationsConfig {
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+
+    pub fn notice_interval(&self) -> Duration {
+        Duration::from_secs(self.notice_interval_secs)
     }
 
     pub fn poll(&self) -> Duration {

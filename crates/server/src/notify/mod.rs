@@ -5,9 +5,9 @@
 //! webhooks here, mail through `mail` when `[mail]` is configured — and records each attempt:
 //! delivered, retried after a backoff, or failed when the retry window is over. A node that
 //! dies mid-delivery loses its claims when their lease ends and another node (or itself,
-//! restarted) sends them: at least once, never lost. Once a minute it also raises the
-//! license notices time brings (`license.expiring`, `license.expired`) and drops old
-//! events whose deliveries are done.
+//! restarted) sends them: at least once, never lost. Once a minute (`notice_interval_secs`)
+//! it also raises the license notices time brings (`license.expiring`, `license.expired`)
+//! and drops old events whose deliveries are done.
 
 pub mod config;
 pub mod mail;
@@ -20,8 +20,6 @@ use tokio::task::JoinSet;
 
 use config::NotificationsConfig;
 
-/// How often the time-raised notices and the pruning run.
-const HOUSEKEEPING: Duration = Duration::from_secs(60);
 /// Deliveries claimed per round.
 const CLAIM: i64 = 32;
 
@@ -60,18 +58,33 @@ impl Dispatcher {
     /// loop goes on.
     pub async fn run_forever(self) {
         let mut last_housekeeping: Option<tokio::time::Instant> = None;
+        // While the database is away, the loop waits longer each time (up to 30 s) rather
+        // than logging a warning every poll.
+        let mut failures: u32 = 0;
         loop {
-            if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING) {
+            if last_housekeeping.is_none_or(|t| t.elapsed() >= self.config.notice_interval()) {
                 self.housekeeping().await;
                 last_housekeeping = Some(tokio::time::Instant::now());
             }
             self.digest().await;
             match self.round().await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "notifications: claiming deliveries failed"),
+                Ok(n) => {
+                    failures = 0;
+                    if n > 0 {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "notifications: claiming deliveries failed");
+                }
             }
-            tokio::time::sleep(self.config.poll()).await;
+            let wait = self
+                .config
+                .poll()
+                .saturating_mul(1 << failures.min(5))
+                .min(Duration::from_secs(30));
+            tokio::time::sleep(wait).await;
         }
     }
 

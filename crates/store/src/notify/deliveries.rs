@@ -188,6 +188,20 @@ impl Ledger {
               AND (claimed_until IS NULL OR claimed_until < $3) AND ($4 = 1 OR channel <> 'mail') \
               ORDER BY next_at, id LIMIT $5{lock}) RETURNING id"
         );
+        // An idle outbox costs a read, not a write transaction: on SQLite every write
+        // transaction takes the database's one write lock.
+        let due = sqlx::query(
+            "SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until < $1) AND ($2 = 1 OR channel <> 'mail') \
+             LIMIT 1",
+        )
+        .bind(ts(now))
+        .bind(i64::from(mail))
+        .fetch_optional(&self.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_rows().await?;
         let ids: Vec<Val> = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(node.to_string())

@@ -169,6 +169,22 @@ pub async fn i1_first_sync_creates_users_roles_and_members_and_a_second_writes_n
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, "succeeded");
     assert_eq!(runs[0].counts["created"], 3);
+    // Issue 17: one directory.sync.completed event, and carl, created disabled, user.blocked.
+    let done = db
+        .ledger
+        .events(Some("directory.sync.completed"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].data["counts"]["created"], 3);
+    let blocked = db
+        .ledger
+        .events(Some("user.blocked"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].data["login"], "carl");
+    assert_eq!(blocked[0].data["reason"], "directory_disabled");
 
     // Planning again against what the store loads finds nothing to do, and applying that
     // writes nothing: no audit row, no message, no run.

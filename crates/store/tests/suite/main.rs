@@ -42,6 +42,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     n1_x6_level_events_fire_once_per_crossing_and_re_arm,
     i4_each_event_gets_a_delivery_per_matching_webhook,
+    x6_racing_logins_on_two_nodes_raise_each_crossing_once,
     i3_provisioning_creates_updates_and_redistributes_for_the_user,
     i2_provisioning_may_not_touch_privileged_roles_or_the_directorys_users,
     u1_u2_provisioning_beyond_the_limit_refuses_or_waits_blocked,

@@ -147,3 +147,71 @@ pub async fn i4_each_event_gets_a_delivery_per_matching_webhook(db: &TestDb) {
             .is_empty()
     );
 }
+
+/// X6 under the login paths production mixes: two nodes, logins answered from memory (the
+/// SQLite writer thread, PostgreSQL's unlocked path) and in full, at the same time. Each
+/// crossing of the threshold and of exhaustion is raised once, however the logins interleave.
+pub async fn x6_racing_logins_on_two_nodes_raise_each_crossing_once(db: &TestDb) {
+    use seatkeeper_store::{LoginAnswer, LoginRequest};
+    let o = order(
+        vec![product("crm", true)],
+        vec![package(
+            "F-1",
+            "crm",
+            SeatKind::Concurrent,
+            Area::Employee,
+            10,
+        )],
+    );
+    db.ledger
+        .import_license(&admin(), &issue(db, &o).await, &trusted())
+        .await
+        .unwrap();
+    let logins: Vec<String> = (0..12).map(|i| format!("u{i}")).collect();
+    let refs: Vec<&str> = logins.iter().map(String::as_str).collect();
+    users(db, &refs).await;
+    let other = db.reopen().await;
+    let nodes = [db.ledger.clone(), other];
+    let req = |l: &str| LoginRequest {
+        login: l.into(),
+        client: "test".into(),
+    };
+    // Each node answers each user once in full, so that the next logins come from memory.
+    for node in &nodes {
+        for l in &logins {
+            if let LoginAnswer::Allowed(a) = node.login_many(&[req(l)]).await.unwrap().remove(0) {
+                node.logout_many(&[a.session_id]).await.unwrap();
+            }
+        }
+    }
+    for round in 1..=2 {
+        let first: Vec<_> = logins[..6].iter().map(|l| req(l)).collect();
+        let second: Vec<_> = logins[6..].iter().map(|l| req(l)).collect();
+        let (a, b) = tokio::join!(nodes[0].login_many(&first), nodes[1].login_many(&second));
+        let mut sessions = [Vec::new(), Vec::new()];
+        for (i, answers) in [a.unwrap(), b.unwrap()].into_iter().enumerate() {
+            for answer in answers {
+                if let LoginAnswer::Allowed(x) = answer {
+                    sessions[i].push(x.session_id);
+                }
+            }
+        }
+        assert_eq!(sessions[0].len() + sessions[1].len(), 10, "round {round}");
+        let t = types(db).await;
+        assert_eq!(count(&t, "seats.threshold"), round, "round {round}: {t:?}");
+        assert_eq!(count(&t, "seats.exhausted"), round, "round {round}: {t:?}");
+        // Everyone logs out on their node: the pool empties and the alerts re-arm.
+        for (node, ids) in nodes.iter().zip(sessions) {
+            node.logout_many(&ids).await.unwrap();
+        }
+        // A write transaction settles; the logouts alone may have gone through a path that
+        // re-arms at the next one.
+        db.ledger
+            .create_user(
+                &admin(),
+                NewUser::active(&format!("r{round}"), Area::Employee),
+            )
+            .await
+            .unwrap();
+    }
+}

@@ -146,7 +146,8 @@ pub(crate) fn fast_clock(dir: &Path) -> tokio::task::JoinHandle<()> {
 }
 
 pub(crate) const CONFIG: &str = "[notifications]\nallow_private_targets = true\n\
-     retry_base_secs = 1\npoll_interval_ms = 100\ntimeout_secs = 2\nclaim_lease_secs = 7\n";
+     retry_base_secs = 1\npoll_interval_ms = 100\ntimeout_secs = 2\nclaim_lease_secs = 7\n\
+     notice_interval_secs = 1\n";
 
 pub(crate) fn start_notifying(db: &str, dir: &Path) -> Server {
     let file = dir.join("seatkeeper.toml");
