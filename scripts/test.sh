@@ -4,11 +4,12 @@
 # Starts the local PostgreSQL cluster if it is installed but down, and installs headless
 # Chromium for the admin UI's browser tests (scripts/install-browser.sh), OpenLDAP's slapd
 # for the directory tests (scripts/install-slapd.sh), the OpenID Connect provider for the SSO
-# tests (scripts/install-oidc.sh) and the third-party SCIM conformance checkers
-# (scripts/install-scim-check.sh), whose counts are shown before the suite's totals.
-# Outside CI the PostgreSQL runs, the browser tests, the slapd tests, the SSO tests and the SCIM
-# conformance test skip with a notice when their server, browser, slapd, provider or checkers
-# are missing; with CI=true they fail.
+# tests (scripts/install-oidc.sh), the SMTP server for the mail tests (scripts/install-smtp.sh)
+# and the third-party SCIM conformance checkers (scripts/install-scim-check.sh), whose counts
+# are shown before the suite's totals.
+# Outside CI the PostgreSQL runs, the browser tests, the slapd tests, the SSO tests, the mail
+# tests and the SCIM conformance test skip with a notice when their server, browser, slapd,
+# provider, SMTP server or checkers are missing; with CI=true they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
