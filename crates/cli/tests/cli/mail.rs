@@ -576,3 +576,66 @@ async fn n1_test_mail_without_smtp_or_address_is_refused_with_the_reason() {
         "{err}"
     );
 }
+
+/// `seatkeeper notify`: the settings changed and shown, a test mail queued, failed mail
+/// listed, retry; straight on the ledger.
+#[test]
+fn n1_notify_commands_change_settings_and_queue_a_test_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = dir.join("l.db").to_string_lossy().into_owned();
+    let s = crate::json(
+        &db,
+        dir,
+        &[
+            "notify",
+            "settings",
+            "--responsible-email",
+            TO,
+            "--mail",
+            "users=on,seats=off",
+            "--threshold",
+            "80",
+            "--product-threshold",
+            "crm=70",
+            "--expiry-days",
+            "14,3",
+        ],
+    );
+    assert_eq!(s["responsible_email"], TO, "{s}");
+    assert_eq!(s["mail"]["users"], true);
+    assert_eq!(s["mail"]["seats"], false);
+    assert_eq!(s["mail"]["limits"], true);
+    assert_eq!(s["threshold_percent"], 80);
+    assert_eq!(s["product_thresholds"]["crm"], 70);
+    assert_eq!(s["expiry_notice_days"], json!([14, 3]));
+    let shown = crate::ok(&db, dir, &["notify", "settings"]);
+    assert!(
+        shown.contains(TO) && shown.contains("threshold.crm: 70%"),
+        "{shown}"
+    );
+    let bad = crate::run(&db, dir, &["notify", "settings", "--mail", "weather=on"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not an event class"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    let queued = crate::json(&db, dir, &["notify", "test-mail"]);
+    let id = queued["delivery"].as_i64().unwrap();
+    let listed = crate::json(&db, dir, &["notify", "mail"]);
+    assert_eq!(listed["outbox"]["pending"], 1, "{listed}");
+    assert_eq!(listed["failed"], json!([]), "nothing failed yet");
+    let retried = crate::run(&db, dir, &["notify", "retry", &id.to_string()]);
+    assert!(retried.status.success());
+    let cleared = crate::json(&db, dir, &["notify", "settings", "--responsible-email", ""]);
+    assert_eq!(cleared["responsible_email"], Value::Null, "{cleared}");
+    let refused = crate::run(&db, dir, &["notify", "test-mail"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no responsible address"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
