@@ -639,3 +639,73 @@ fn n1_notify_commands_change_settings_and_queue_a_test_mail() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// A mail that cannot be sent for the whole retry window ends "failed", listed with its
+/// error among the failed mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n1_mail_that_keeps_failing_ends_failed_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = dir.join("l.db").to_string_lossy().into_owned();
+    prepare(&db, dir);
+    // Nothing listens on this port: every attempt is refused.
+    let port = crate::support_smtp::free_port();
+    let file = dir.join("seatkeeper.toml");
+    std::fs::write(
+        &file,
+        config(port, "").replace("timeout_secs = 2\n", "timeout_secs = 2\nretry_hours = 1\n"),
+    )
+    .unwrap();
+    let server = start_flags(&db, dir, &["--config", file.to_str().unwrap()]);
+    let api = Api::new(&server);
+    let w = mail_world(dir, &db, &api).await;
+    let id = api
+        .ok(
+            Method::POST,
+            "/api/v1/notifications/test-mail",
+            &w.admin,
+            None,
+        )
+        .await["delivery"]
+        .as_i64()
+        .unwrap();
+    // A minute of the ledger's clock every 100 ms: the hour's retries pass in seconds.
+    let clock_dir = dir.to_path_buf();
+    let clock = tokio::spawn(async move {
+        let mut t = T0;
+        loop {
+            t += 60;
+            set_clock(&clock_dir, t);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut failed = None;
+    for _ in 0..300 {
+        let v = api
+            .ok(Method::GET, "/api/v1/notifications/mail", &w.admin, None)
+            .await;
+        if let Some(d) = v["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+        {
+            failed = Some((d.clone(), v["outbox"].clone()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    clock.abort();
+    let (d, outbox) = failed.expect("the mail ends failed");
+    assert_eq!(d["state"], "failed", "{d}");
+    assert!(d["attempts"].as_i64().unwrap() > 1, "{d}");
+    assert!(
+        d["last_error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port}")),
+        "{d}"
+    );
+    assert_eq!(outbox["failed_mail"], 1, "{outbox}");
+    drop(server);
+}
