@@ -14,3 +14,4 @@ mod more;
 mod roles;
 mod signin;
 mod users;
+mod webhooks;
