@@ -22,7 +22,7 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const PASSWORD: &str = "correct horse battery staple";
 /// The server's clock (2027-01-01T00:00:00Z): licenses are issued for it.
-const T0: i64 = 1_798_761_600;
+pub const T0: i64 = 1_798_761_600;
 /// How long a page may take to show what a step waits for.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -289,12 +289,7 @@ fn cli(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn start_server(dir: &Path, config: Option<&str>) -> Server {
-    let mut extra: Vec<&str> = Vec::new();
-    if let Some(text) = config {
-        std::fs::write(dir.join("seatkeeper.toml"), text).expect("config file");
-        extra.extend(["--config", "seatkeeper.toml"]);
-    }
+fn start_server(dir: &Path, extra: &[&str]) -> Server {
     let mut child = bin()
         .current_dir(dir)
         .args([
@@ -308,7 +303,7 @@ fn start_server(dir: &Path, config: Option<&str>) -> Server {
             "--clock-file",
             "clock",
         ])
-        .args(&extra)
+        .args(extra)
         .env("SEATKEEPER_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -331,7 +326,8 @@ fn start_server(dir: &Path, config: Option<&str>) -> Server {
 
 /// A fresh ledger in `dir`: the vendor's key pair, the clock, the admin's password, an admin
 /// API token for setting up (made by the CLI: no password hashing on the way), a license
-/// request `req.json`; then the server. Answers the server and the token.
+/// request `req.json`; then the server (with the config file `config`, when given). Answers
+/// the server and the token.
 fn prepare(dir: &Path, config: Option<&str>) -> (Server, String) {
     std::fs::write(dir.join("clock"), T0.to_string()).expect("clock file");
     cli(dir, &["vendor", "keygen", "--out", "v"]);
@@ -380,7 +376,14 @@ fn prepare(dir: &Path, config: Option<&str>) -> (Server, String) {
             "req.json",
         ],
     );
-    let server = start_server(dir, config);
+    let server = match config {
+        Some(text) => {
+            let file = dir.join("seatkeeper.toml");
+            std::fs::write(&file, text).expect("config file");
+            start_server(dir, &["--config", file.to_str().expect("a UTF-8 path")])
+        }
+        None => start_server(dir, &[]),
+    };
     let token = token["token"].as_str().expect("a token").to_string();
     (server, token)
 }
@@ -494,11 +497,11 @@ impl Ui {
     /// A fresh world with no license loaded (a license request is made, as `req.json`), or
     /// `None` when the browser tests are skipped here.
     pub async fn start(test: &str) -> Option<Ui> {
-        Ui::start_configured(test, None).await
+        Self::start_with(test, None).await
     }
 
-    /// [`Ui::start`] with the server's config file (`serve --config`).
-    pub async fn start_configured(test: &str, config: Option<String>) -> Option<Ui> {
+    /// Like [`Ui::start`], the server reading the config file `config` (TOML).
+    pub async fn start_with(test: &str, config: Option<&'static str>) -> Option<Ui> {
         let serial = SERIAL.lock().await;
         if !browser_available(test) {
             return None;
@@ -506,7 +509,7 @@ impl Ui {
         let dir = tempfile::tempdir().expect("a test folder");
         // The browser starts while the server's world is prepared.
         let path = dir.path().to_path_buf();
-        let world = tokio::task::spawn_blocking(move || prepare(&path, config.as_deref()));
+        let world = tokio::task::spawn_blocking(move || prepare(&path, config));
         let (browser, c) = Browser::start().await;
         let (server, token) = world.await.expect("prepare the server");
         let base = server.base.clone();

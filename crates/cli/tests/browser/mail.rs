@@ -27,7 +27,9 @@ async fn n1_settings_page_sends_a_test_mail_and_retries_a_failed_one() {
          [notifications]\npoll_interval_ms = 100\ntimeout_secs = 2\nclaim_lease_secs = 7\n",
         sink.port
     );
-    let Some(ui) = Ui::start_configured(
+    // The harness wants the config for the test's whole life: leaked, once per test.
+    let config: &'static str = Box::leak(config.into_boxed_str());
+    let Some(ui) = Ui::start_with(
         "n1_settings_page_sends_a_test_mail_and_retries_a_failed_one",
         Some(config),
     )

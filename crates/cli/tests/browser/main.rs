@@ -15,3 +15,4 @@ mod more;
 mod roles;
 mod signin;
 mod users;
+mod webhooks;

@@ -1467,6 +1467,30 @@ async fn ui_walk(api: &Api, w: &World) {
         audit_before["items"][0]["id"], audit_after["items"][0]["id"],
         "a refused post changed something"
     );
+    // I4: the Webhooks form applies the server's URL policy (internal targets refused by
+    // default) and shows the refusal as the form's error; nothing is saved.
+    let r = http
+        .post(format!("{base}/ui/webhooks"))
+        .header("cookie", &session)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("url", "http://127.0.0.1:9/hook"),
+            ("events", "user.blocked"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("internal address") && page.contains("Nothing was saved"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"http://127.0.0.1:9/hook\""), "{page}");
+    let hooks = api
+        .ok(Method::GET, "/api/v1/webhooks", &w.admin, None)
+        .await;
+    assert_eq!(hooks, json!([]));
     for path in [
         "/ui/",
         "/ui/licenses",
@@ -1475,6 +1499,7 @@ async fn ui_walk(api: &Api, w: &World) {
         "/ui/directory",
         "/ui/messages",
         "/ui/audit",
+        "/ui/webhooks",
     ] {
         let r = http.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(

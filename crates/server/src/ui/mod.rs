@@ -16,6 +16,7 @@ mod roles;
 mod signin;
 mod users;
 mod view;
+mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -126,6 +127,13 @@ fn routes() -> Vec<UiRoute> {
             .get(pages::messages)
             .post(pages::mark_read),
         at("/ui/audit").get(pages::audit),
+        at("/ui/webhooks")
+            .get(webhooks::list)
+            .post(webhooks::create),
+        at("/ui/webhooks/{id}").get(webhooks::page),
+        at("/ui/webhooks/{id}/action").post(webhooks::action),
+        at("/ui/deliveries/{id}").get(webhooks::delivery),
+        at("/ui/deliveries/{id}/redeliver").post(webhooks::redeliver),
     ]
 }
 

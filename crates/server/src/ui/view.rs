@@ -14,6 +14,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/ui/roles", "Roles", "nav-roles"),
     ("/ui/folders", "Folders", "nav-folders"),
     ("/ui/directory", "Directory", "nav-directory"),
+    ("/ui/webhooks", "Webhooks", "nav-webhooks"),
     ("/ui/audit", "Audit log", "nav-audit"),
     ("/ui/settings", "Settings", "nav-settings"),
 ];
