@@ -238,7 +238,10 @@ async fn each_event_mailed_once(db: &str, dir: &Path) {
     let unmet = run["unmet"].as_u64().unwrap();
     assert!(unmet >= 1, "{run}");
     let id = run["id"].as_i64().unwrap();
-    let needs = format!("[Seatkeeper] {unmet} seat needs unmet after redistribution #{id}");
+    let needs = format!(
+        "[Seatkeeper] {unmet} seat {} unmet after redistribution #{id}",
+        if unmet == 1 { "need" } else { "needs" }
+    );
     let mails = sink
         .wait_for(20, |m| !with_subject(m, &needs).is_empty())
         .await;

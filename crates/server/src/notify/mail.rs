@@ -569,7 +569,7 @@ pub fn render(event_type: &str, data: &Value, _admin_url: &str) -> Rendered {
                 } else {
                     format!(
                         "{used} of the {total} {kind} seats of {product} in the {area} are in \
-                         use, at or above the alert threshold of {pct}%; {free} are free."
+                         use, at or above the alert threshold of {pct}%; {free} free."
                     )
                 },
                 facts: vec![
@@ -694,7 +694,10 @@ pub fn render(event_type: &str, data: &Value, _admin_url: &str) -> Rendered {
                         n(data, "recalled")
                     )
                 } else {
-                    format!("{unmet} seat needs unmet after redistribution #{run}")
+                    format!(
+                        "{unmet} seat {} unmet after redistribution #{run}",
+                        if unmet == "1" { "need" } else { "needs" }
+                    )
                 }),
                 headline: if completed {
                     format!(
@@ -706,9 +709,14 @@ pub fn render(event_type: &str, data: &Value, _admin_url: &str) -> Rendered {
                     )
                 } else {
                     format!(
-                        "After redistribution #{run} ({}), {unmet} users' needs for a seat \
-                         could not be met: there are not enough seats.",
-                        s(data, "scope")
+                        "After redistribution #{run} ({}), {unmet} {} for a seat could not \
+                         be met: there are not enough seats.",
+                        s(data, "scope"),
+                        if unmet == "1" {
+                            "user's need"
+                        } else {
+                            "users' needs"
+                        }
                     )
                 },
                 facts,

@@ -340,7 +340,7 @@ async fn notifications(state: &AppState, ui: &Ui, may: bool) -> UiResult<maud::M
                     tbody {
                         @for d in mail.failed.iter().chain(mail.retrying.iter()) {
                             tr data-id=(d.id) {
-                                td { (d.id) }
+                                td { a href={"/ui/deliveries/" (d.id)} { (d.id) } }
                                 td { (d.event.event_type) " · " (view::datetime(d.event.at)) }
                                 td { (d.recipient.as_deref().unwrap_or_default()) }
                                 td { (if d.state == "failed" { "failed" } else { "retrying" }) }
