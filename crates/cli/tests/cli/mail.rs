@@ -133,6 +133,22 @@ fn assert_well_formed(m: &Mail, link: &str) {
     assert!(m.html.contains(&format!("href=\"{url}\"")), "{}", m.html);
 }
 
+/// Waits until no delivery is pending: every mail sent has been recorded as such (a server
+/// stopped before that would send it again after the restart — at least once, with the same
+/// Message-ID — which is not what these tests look at).
+async fn settled(api: &Api, w: &World) {
+    for _ in 0..200 {
+        let v = api
+            .ok(Method::GET, "/api/v1/notifications/mail", &w.admin, None)
+            .await;
+        if v["outbox"]["pending"] == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("deliveries still pending");
+}
+
 async fn login(api: &Api, w: &World, user: &str) -> Value {
     let a = api.login(&w.app, user).await;
     assert_eq!(a["outcome"], "allowed", "{a}");
@@ -256,9 +272,16 @@ async fn each_event_mailed_once(db: &str, dir: &Path) {
 
     // License expiry: 30 days before the floating seats end. Time-raised notices are looked
     // for when the server starts (and every minute): move the clock, restart.
+    settled(&api, &w).await;
     drop(server);
     set_clock(dir, T0 + 10 * DAY + 60);
     let server = serve(db, dir, sink.port, "");
+    let api = Api::new(&server);
+    // Ten days on, the sign-in has expired.
+    let w = World {
+        admin: sign_in(&api).await,
+        ..w
+    };
     let expiring = "[Seatkeeper] License ";
     let is_expiring =
         |m: &Mail| m.subject.starts_with(expiring) && m.subject.contains("expires in 30 days");
@@ -270,14 +293,10 @@ async fn each_event_mailed_once(db: &str, dir: &Path) {
     assert!(m.plain.contains("ACME"), "{}", m.plain);
     assert!(m.subject.contains("2027-02-10"), "{}", m.subject);
     // A restart raises nothing twice.
+    settled(&api, &w).await;
     drop(server);
     let server = serve(db, dir, sink.port, "");
     let api = Api::new(&server);
-    // Ten days on, the sign-in has expired.
-    let w = World {
-        admin: sign_in(&api).await,
-        ..w
-    };
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Each exactly once.
@@ -313,9 +332,15 @@ async fn each_event_mailed_once(db: &str, dir: &Path) {
     let mails = sink
         .wait_for(20, |m| with_subject(m, test).len() == 2)
         .await;
+    // Sent side by side: in either order.
     let tests = with_subject(&mails, test);
-    assert_well_formed(tests[0], "/ui/settings");
-    assert_eq!(tests[1].rcpt_to, ["someone.else@example.com"]);
+    let to_responsible = tests.iter().find(|m| m.rcpt_to == [TO]).unwrap();
+    assert_well_formed(to_responsible, "/ui/settings");
+    assert!(
+        tests
+            .iter()
+            .any(|m| m.rcpt_to == ["someone.else@example.com"])
+    );
     drop(server);
 }
 
