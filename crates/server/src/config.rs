@@ -50,6 +50,9 @@ pub struct Overrides {
     /// The `[scim]` section: how SCIM provisioning treats limits, deletes and departments
     /// (issue 16). Only in the file.
     pub scim: Option<crate::scim::config::ScimConfig>,
+    /// The `[metrics]` section: `GET /metrics` behind a token and/or on its own address
+    /// (issue 17). Only in the file.
+    pub metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +81,8 @@ pub struct ServeConfig {
     pub sso: Option<crate::sso::config::Checked>,
     /// The `[scim]` section, or its defaults.
     pub scim: crate::scim::config::ScimConfig,
+    /// The `[metrics]` section, checked; `None`: metrics off.
+    pub metrics: Option<crate::metrics::MetricsSettings>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -195,6 +200,11 @@ impl ServeConfig {
                 .transpose()
                 .map_err(ServeError::Config)?,
             scim: from_file.scim.unwrap_or_default(),
+            metrics: from_file
+                .metrics
+                .unwrap_or_default()
+                .check()
+                .map_err(ServeError::Config)?,
             demo,
             clock_file,
         };

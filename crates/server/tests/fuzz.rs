@@ -59,6 +59,7 @@ fn config(database: String) -> ServeConfig {
         directory: None,
         sso: None,
         scim: Default::default(),
+        metrics: None,
         demo: true,
         clock_file: None,
     }

@@ -68,6 +68,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             directory: None,
             sso: None,
             scim: None,
+            metrics: None,
         },
         args.config.as_deref(),
         args.demo,

@@ -12,6 +12,7 @@ mod crash;
 mod hardening;
 mod invariants;
 mod ldap;
+mod metrics;
 mod ops;
 mod scim_check;
 mod server;
