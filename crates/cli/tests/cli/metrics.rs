@@ -207,6 +207,15 @@ async fn with_token(db: &str, dir: &Path) {
         assert!(v["error"]["message"].is_string(), "{v}");
     }
 
+    // A redistribution run (nothing to grant: no role binds a product), recorded by the ledger.
+    api.ok(
+        Method::POST,
+        "/api/v1/redistributions",
+        &w.admin,
+        Some(serde_json::json!({"scope": {"kind": "all"}})),
+    )
+    .await;
+
     let summary = api.ok(Method::GET, "/api/v1/summary", &w.admin, None).await;
     let m = scrape(&api.http, &url, Some(TOKEN)).await;
     assert_equals_summary(&m, &summary);
@@ -280,6 +289,21 @@ async fn with_token(db: &str, dir: &Path) {
         .iter()
         .filter(|r| r["status"] == "done")
         .count();
+    assert_eq!(done, 1, "{runs}");
+    assert!(
+        m.one(
+            "seatkeeper_redistribution_run_seconds_total",
+            &[("status", "done")]
+        )
+        .is_some()
+    );
+    let finished = m
+        .one(
+            "seatkeeper_redistribution_last_finished_timestamp_seconds",
+            &[],
+        )
+        .unwrap();
+    assert!(finished >= crate::server::T0 as f64, "{finished}");
     assert_eq!(
         m.one(
             "seatkeeper_redistribution_runs_total",
