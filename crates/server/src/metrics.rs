@@ -479,6 +479,46 @@ mod tests {
         assert_eq!(off.check().unwrap(), None);
     }
 
+    /// What metrics add to one login, measured without the noise of a whole server: the
+    /// login counter and the latency middleware's work (two clock reads, the histogram).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p seatkeeper-server --lib \
+                x17_metrics_cost -- --ignored --nocapture"]
+    fn x17_metrics_cost_per_login() {
+        use seatkeeper_core::login::{Refusal, RefusedLogin};
+        let m = Metrics::new(MetricsSettings {
+            token: None,
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+        })
+        .unwrap();
+        let answer: ApiResult<axum::Json<LoginAnswer>> = Ok(axum::Json(LoginAnswer::Refused(
+            RefusedLogin::new("emp1", Refusal::NoLicense),
+        )));
+        let round = |n: u32| {
+            let start = Instant::now();
+            for _ in 0..n {
+                let t = Instant::now();
+                m.login("login", &answer);
+                m.request(
+                    &Method::POST,
+                    "/integration/v1/login",
+                    StatusCode::OK,
+                    t.elapsed(),
+                );
+            }
+            start.elapsed() / n
+        };
+        round(10_000);
+        let mut per: Vec<Duration> = (0..7).map(|_| round(100_000)).collect();
+        per.sort();
+        m.upkeep();
+        println!(
+            "metrics cost per login: median {:?} (min {:?}, max {:?})",
+            per[3], per[0], per[6]
+        );
+        assert!(m.handle.render().contains("seatkeeper_logins_total"));
+    }
+
     #[test]
     fn x17_the_token_must_match_exactly() {
         let m = Metrics::new(MetricsSettings {
