@@ -14,6 +14,9 @@
 #   BACKENDS="sqlite postgres"   which backends to run
 #   THREADS=2 CONNECTIONS=32 DURATION=10s WARMUP=3s   wrk settings, same for every scenario
 #   BATCH_MAX=                   --batch-max for the server (empty: the server's default)
+#   METRICS=off                  on: the server runs with a [metrics] token (GET /metrics,
+#                                latency middleware, login counters), to measure their cost;
+#                                /metrics is scraped once after each backend's runs
 #   DED_USERS=500 FLO_USERS=500  users per kind
 #   BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432   server for the PostgreSQL run (a
 #                                database sk_bench_login_<pid> is created in it and dropped after)
@@ -33,6 +36,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
 BATCH_MAX=${BATCH_MAX:-}
+METRICS=${METRICS:-off}
+case $METRICS in on | off) ;; *) echo "METRICS must be on or off" >&2; exit 2 ;; esac
+METRICS_TOKEN=bench-metrics-token-0123456789
 DED_USERS=${DED_USERS:-500}
 FLO_USERS=${FLO_USERS:-500}
 NAMED_SEATS=${NAMED_SEATS:-2000}
@@ -134,18 +140,32 @@ for backend in $BACKENDS; do
   prepare "$db" "$dir" >"$dir/token"
   token=$(cat "$dir/token")
   [ -n "$token" ] || die "no integration token for $backend"
-  start_server "$db" "$dir" "$backend" ${BATCH_MAX:+--batch-max "$BATCH_MAX"}
+  serve_args=(${BATCH_MAX:+--batch-max "$BATCH_MAX"})
+  if [ "$METRICS" = on ]; then
+    printf '[metrics]\ntoken = "%s"\n' "$METRICS_TOKEN" >"$dir/metrics.toml"
+    serve_args+=(--config "$dir/metrics.toml")
+  fi
+  start_server "$db" "$dir" "$backend" "${serve_args[@]}"
   log "$backend: server pid $SERVER_PID on 127.0.0.1:$PORT"
   for mode in bare dedicated floating; do
     run_wrk "$backend" "$mode" "$token"
   done
+  if [ "$METRICS" = on ]; then
+    # The metrics were really on: the logins of the runs are counted.
+    curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" \
+      >"$RESULTS/metrics-$backend.txt" || die "GET /metrics failed ($backend)"
+    grep -q '^seatkeeper_logins_total{.*outcome="allowed"' "$RESULTS/metrics-$backend.txt" ||
+      die "no login counted in /metrics ($backend)"
+    log "$backend: /metrics counted $(grep '^seatkeeper_logins_total{.*outcome="allowed"' \
+      "$RESULTS/metrics-$backend.txt" | awk '{s += $NF} END {print s}') allowed logins"
+  fi
   stop_server
   drop_database
 done
 
 # ---------------------------------------------------------------- the table
 TABLE=$RESULTS/table.md
-awk -v threads="$THREADS" -v conns="$CONNECTIONS" -v dur="$DURATION" -v batch="${BATCH_MAX:-default}" '
+awk -v threads="$THREADS" -v conns="$CONNECTIONS" -v dur="$DURATION" -v batch="${BATCH_MAX:-default}" -v metrics="$METRICS" '
 function kv(line, key,   m) {
   if (match(line, " " key "=[^ ]*")) return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
   return ""
@@ -153,7 +173,7 @@ function kv(line, key,   m) {
 { n++; line[n] = " " $0; b = kv(line[n], "backend"); m = kv(line[n], "mode")
   if (m == "bare") bare[b] = kv(line[n], "rps") }
 END {
-  printf "wrk -t%s -c%s -d%s (after a warm-up), --batch-max %s\n\n", threads, conns, dur, batch
+  printf "wrk -t%s -c%s -d%s (after a warm-up), --batch-max %s, metrics %s\n\n", threads, conns, dur, batch, metrics
   print "| backend | scenario | req/s | ratio to bare | p50 ms | p99 ms | target | met? |"
   print "|---|---|---:|---:|---:|---:|---|---|"
   for (i = 1; i <= n; i++) {

@@ -55,6 +55,9 @@ pub struct Overrides {
     pub mail: Option<crate::notify::mail::MailConfig>,
     /// The `[notifications]` section: how deliveries leave (webhooks' targets, retries).
     pub notifications: Option<crate::notify::config::NotificationsConfig>,
+    /// The `[metrics]` section: `GET /metrics` behind a token and/or on its own address
+    /// (issue 17). Only in the file.
+    pub metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,8 @@ pub struct ServeConfig {
     pub mail: Option<crate::notify::mail::MailConfig>,
     /// The `[notifications]` section, or its defaults.
     pub notifications: crate::notify::config::NotificationsConfig,
+    /// The `[metrics]` section, checked; `None`: metrics off.
+    pub metrics: Option<crate::metrics::MetricsSettings>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,
@@ -210,6 +215,11 @@ impl ServeConfig {
                 .transpose()
                 .map_err(ServeError::Config)?,
             notifications: from_file.notifications.unwrap_or_default(),
+            metrics: from_file
+                .metrics
+                .unwrap_or_default()
+                .check()
+                .map_err(ServeError::Config)?,
             demo,
             clock_file,
         };

@@ -24,6 +24,12 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> ApiResult<Json<LoginAnswer>> {
+    let result = log_in(&state, body).await;
+    crate::metrics::count_login(&state, "login", &result);
+    result
+}
+
+async fn log_in(state: &AppState, body: LoginBody) -> ApiResult<Json<LoginAnswer>> {
     if body.login.trim().is_empty() || body.login.len() > 256 {
         return Err(ApiError::invalid("`login` must be 1–256 characters"));
     }

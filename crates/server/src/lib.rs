@@ -22,6 +22,7 @@ pub mod extract;
 pub mod gate;
 pub mod integration;
 pub mod notify;
+pub mod metrics;
 pub mod provision;
 mod request_id;
 pub mod routes;
@@ -83,6 +84,9 @@ pub struct AppState {
     pub signin: Arc<auth::signin::SigninLimits>,
     /// The `[sso]` issuer's ID token verifier, when single sign-on is configured.
     pub sso: Option<Arc<sso::Verifier>>,
+    /// `/metrics`' recorder and token, when `[metrics]` turns them on (`None`: nothing is
+    /// recorded and no middleware runs).
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +144,13 @@ pub fn state(
             .sso
             .clone()
             .map(sso::Verifier::new)
+            .transpose()
+            .map_err(ServeError::Config)?
+            .map(Arc::new),
+        metrics: config
+            .metrics
+            .clone()
+            .map(metrics::Metrics::new)
             .transpose()
             .map_err(ServeError::Config)?
             .map(Arc::new),
@@ -217,8 +228,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .with_mail(app_state.settings.mail.clone())
             .run_forever(),
     );
-    let app = routes::router(app_state.clone())
-        .merge(ui::router(app_state))
+    let metrics = app_state.metrics.clone();
+    let metrics_server = match &metrics {
+        Some(m) => Some(serve_metrics(m, app_state.clone()).await?),
+        None => None,
+    };
+    let mut app = routes::router(app_state.clone()).merge(ui::router(app_state));
+    // Only when metrics are on: off, the request path has no extra layer at all.
+    if let Some(m) = metrics {
+        app = app.layer(axum::middleware::from_fn_with_state(m, metrics::track));
+    }
+    let app = app
         .layer(axum::middleware::from_fn(drain::drain_unread_body))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         // Every request gets an id (a client's own `x-request-id` is kept): on each of its log
@@ -245,6 +265,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    if let Some(tasks) = metrics_server {
+        for t in tasks {
+            t.abort();
+        }
+    }
     reaper.abort();
     resumer.abort();
     sampler.abort();
@@ -256,6 +281,40 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     ledger.close().await;
     tracing::info!("seatkeeper stopped");
     Ok(())
+}
+
+/// The metrics' background work: histogram upkeep, and the `[metrics] listen` address when one
+/// is configured (bound before the main listener, so that a wrong address stops the start).
+async fn serve_metrics(
+    m: &Arc<metrics::Metrics>,
+    state: AppState,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError> {
+    let upkeep = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                m.upkeep();
+            }
+        })
+    };
+    let mut tasks = vec![upkeep];
+    if let Some(addr) = m.settings().listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Listen { addr, source })?;
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "metrics listening");
+        println!("Seatkeeper metrics on http://{bound}/metrics");
+        let router = metrics::listen_router(state);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::warn!(error = %e, "the metrics listener stopped");
+            }
+        }));
+    }
+    Ok(tasks)
 }
 
 /// S3: ends idle sessions every `interval`. Runs once at start, so sessions left by a crash

@@ -34,6 +34,16 @@ pub async fn sso_login(
     caller: Caller,
     ApiJson(body): ApiJson<SsoLoginBody>,
 ) -> ApiResult<Json<LoginAnswer>> {
+    let result = sso_log_in(&state, caller, body).await;
+    crate::metrics::count_login(&state, "sso", &result);
+    result
+}
+
+async fn sso_log_in(
+    state: &AppState,
+    caller: Caller,
+    body: SsoLoginBody,
+) -> ApiResult<Json<LoginAnswer>> {
     let verifier = state.sso.as_ref().ok_or(SsoError::NotConfigured)?;
     let now = state.ledger.now().unix_timestamp();
     let claims = verifier.verify(&body.id_token, now).await.map_err(|e| {
@@ -84,7 +94,7 @@ pub async fn sso_login(
     let result = if directory {
         Ok(id.login.clone())
     } else {
-        upsert(&state, &actor, Provisioner::Sso, up)
+        upsert(state, &actor, Provisioner::Sso, up)
             .await
             .map(|p| p.user.login)
     };

@@ -61,6 +61,7 @@ fn config(database: String) -> ServeConfig {
         scim: Default::default(),
         mail: None,
         notifications: Default::default(),
+        metrics: None,
         demo: true,
         clock_file: None,
     }

@@ -40,6 +40,7 @@ mod process;
 mod provision;
 mod reconcile;
 mod reports;
+pub use reports::{RunCount, RunTotals};
 mod roles;
 mod room;
 mod session_rows;

@@ -13,6 +13,26 @@ use crate::{
     AreaSummary, AuditEntry, AuditFilter, Ledger, ProductSummary, Result, StoreError, Summary,
 };
 
+/// Runs per status ([`Ledger::run_totals`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunTotals {
+    pub redistributions: Vec<RunCount>,
+    pub directory_syncs: Vec<RunCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCount {
+    /// As the run rows say: `running`, `done`, `succeeded`, `failed`, `interrupted`.
+    pub status: String,
+    /// A directory preview (dry run) rather than a sync; always false for redistributions.
+    pub preview: bool,
+    pub runs: u64,
+    /// The finished runs' durations added up, in whole seconds.
+    pub seconds: u64,
+    /// When the newest of them finished (unix seconds; 0 when none has).
+    pub last_finished_at: u64,
+}
+
 impl Ledger {
     /// U4: active users per area against the limit, and per product, area and kind the
     /// total, used, free, suspended and expiring seats. `horizon` is how far ahead
@@ -90,6 +110,50 @@ impl Ledger {
             areas,
             products: products.into_values().collect(),
         })
+    }
+
+    /// The redistribution and directory sync runs the ledger keeps, counted per status (for
+    /// `/metrics`; every node sees the same numbers, whichever node ran them). Durations are
+    /// whole seconds, as the run rows record them.
+    pub async fn run_totals(&self) -> Result<RunTotals> {
+        let mut tx = self.begin_read().await?;
+        let mut totals = RunTotals::default();
+        for r in sqlx::query(
+            "SELECT status, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(finished_at - started_at), 0) AS BIGINT) AS secs, \
+             CAST(COALESCE(MAX(finished_at), 0) AS BIGINT) AS last \
+             FROM redistributions GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            totals.redistributions.push(RunCount {
+                status: get_str(&r, "status")?,
+                preview: false,
+                runs: count(get_i64(&r, "n")?),
+                seconds: count(get_i64(&r, "secs")?),
+                last_finished_at: count(get_i64(&r, "last")?),
+            });
+        }
+        for r in sqlx::query(
+            "SELECT status, preview, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(finished_at - started_at), 0) AS BIGINT) AS secs, \
+             CAST(COALESCE(MAX(finished_at), 0) AS BIGINT) AS last \
+             FROM directory_runs GROUP BY status, preview ORDER BY status, preview",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            totals.directory_syncs.push(RunCount {
+                status: get_str(&r, "status")?,
+                preview: get_i64(&r, "preview")? == 1,
+                runs: count(get_i64(&r, "n")?),
+                seconds: count(get_i64(&r, "secs")?),
+                last_finished_at: count(get_i64(&r, "last")?),
+            });
+        }
+        tx.commit().await?;
+        Ok(totals)
     }
 
     /// N3: the newest audit records first.

@@ -70,6 +70,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), CliError> {
             scim: None,
             mail: None,
             notifications: None,
+            metrics: None,
         },
         args.config.as_deref(),
         args.demo,

@@ -13,6 +13,7 @@ mod hardening;
 mod invariants;
 mod ldap;
 mod mail;
+mod metrics;
 mod ops;
 mod scim_check;
 mod server;

@@ -643,6 +643,20 @@ async fn route_walk(api: &Api, w: &World) {
             assert_ne!(s, StatusCode::UNAUTHORIZED, "{what} is public");
             continue;
         }
+        if spec.access == Access::Metrics {
+            // This server has no [metrics] section: the route says so, to anyone
+            // (tests/cli/metrics.rs walks its token).
+            for token in [None, Some(w.admin.as_str())] {
+                let (s, v) = api.call(method.clone(), &path, token, None).await;
+                assert_eq!(
+                    s,
+                    StatusCode::NOT_FOUND,
+                    "{what} while metrics are off: {v}"
+                );
+                assert_eq!(v["error"]["code"], "not_found");
+            }
+            continue;
+        }
         let (s, v) = api.call(method.clone(), &path, None, Some(json!({}))).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} without a token: {v}");
         if spec.path.starts_with("/scim/") {
@@ -665,7 +679,7 @@ async fn route_walk(api: &Api, w: &World) {
             .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} with a bad token");
         match spec.access {
-            Access::Public => {}
+            Access::Public | Access::Metrics => {}
             Access::Integration => {
                 let (s, _) = api
                     .call(method.clone(), &path, Some(&w.admin), Some(json!({})))

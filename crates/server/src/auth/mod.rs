@@ -38,6 +38,8 @@ pub enum Access {
     /// A `provisioning`-scope token whose owner holds `provision_users`: SCIM and the
     /// integration API's provision route (I2, I3). No other credential is taken.
     Provision,
+    /// `GET /metrics`: the `[metrics] token` (not an API token); 404 while metrics are off.
+    Metrics,
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
@@ -176,6 +178,10 @@ async fn check(state: &AppState, access: Access, mut req: Request) -> Result<Req
     if access == Access::Public {
         return Ok(req);
     }
+    if access == Access::Metrics {
+        crate::metrics::check(state, bearer(&req))?;
+        return Ok(req);
+    }
     let Some(secret) = bearer(&req) else {
         return Err(ApiError::unauthenticated(
             "this route needs `Authorization: Bearer <token>`",
@@ -187,7 +193,7 @@ async fn check(state: &AppState, access: Access, mut req: Request) -> Result<Req
         ));
     };
     match access {
-        Access::Public => {}
+        Access::Public | Access::Metrics => {}
         Access::Integration => {
             if principal.scope != TokenScope::Integration {
                 return Err(ApiError::forbidden(

@@ -28,6 +28,7 @@ pub fn openapi() -> Value {
             Access::Integration => (json!([{"integrationToken": []}]), Value::Null),
             Access::Admin => (json!([{"adminToken": []}]), Value::Null),
             Access::Requires(p) => (json!([{"adminToken": []}]), json!(p.as_str())),
+            Access::Metrics => (json!([{"metricsToken": []}]), Value::Null),
             Access::Provision => (
                 json!([{"provisioningToken": []}]),
                 json!(seatkeeper_core::Permission::ProvisionUsers.as_str()),
@@ -86,6 +87,7 @@ pub fn openapi() -> Value {
             "securitySchemes": {
                 "integrationToken": {"type": "http", "scheme": "bearer", "description": "An API token of scope `integration`"},
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "A sign-in token (POST /api/v1/auth/login) or an API token of scope `admin`"},
+                "metricsToken": {"type": "http", "scheme": "bearer", "description": "The `[metrics] token` of the configuration (not an API token)"},
                 "provisioningToken": {"type": "http", "scheme": "bearer", "description": "An API token of scope `provisioning` whose owner holds `provision_users` (SCIM, provision)"}
             },
             "schemas": {

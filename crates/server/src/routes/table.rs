@@ -40,6 +40,16 @@ pub fn table() -> Vec<Route> {
         ),
         r(
             M::GET,
+            "/metrics",
+            Access::Metrics,
+            "meta",
+            "Prometheus metrics (text format): seats, users, logins, HTTP latency, runs; needs the [metrics] token, 404 while metrics are off",
+            N,
+            &[],
+            get(crate::metrics::metrics_route),
+        ),
+        r(
+            M::GET,
             "/api/v1/openapi.json",
             Access::Public,
             "meta",

@@ -1,0 +1,533 @@
+//! `GET /metrics` (issue 17): Seatkeeper's state and traffic in the Prometheus text format,
+//! through the `metrics` facade and `metrics-exporter-prometheus`'s recorder (rendered by our
+//! own route; the exporter runs no listener of its own).
+//!
+//! Two kinds of metric:
+//! - **events**, counted as they happen in this process: logins by outcome and refusal
+//!   reason (`count_login`), and the HTTP latency of every request per route template
+//!   (`track`, a middleware layered only when metrics are on). They live in one recorder held
+//!   by [`Metrics`], never in a global one, so that "metrics off" installs nothing and the
+//!   login path pays nothing.
+//! - **state**, read from the ledger at scrape time by [`scrape`]: seats and users from the
+//!   same `Ledger::summary` call the admin API's `GET /api/v1/summary` makes (so the numbers
+//!   are equal), and the redistribution and directory sync runs the ledger keeps (the same on
+//!   every node, whichever node ran them). They go into a fresh recorder on each scrape, so a
+//!   product or area that disappears leaves no stale series. Adding one is a line in `scrape`.
+//!
+//! Access: `[metrics] token` (a bearer token, compared in constant time) on the main
+//! listener, and/or `[metrics] listen`, a separate address serving only `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    with_local_recorder,
+};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use seatkeeper_store::{Ledger, LoginAnswer, StoreError};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// The `[metrics]` section of the config file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// On or off; by default on exactly when `token` or `listen` is given.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Bearer token `GET /metrics` needs (on the main listener, and on `listen` too when set).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A separate address serving only `/metrics` (e.g. `127.0.0.1:9464`).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// The shortest token accepted (a guessable one would defeat the point).
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Checked `[metrics]`: `None` when metrics are off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub token: Option<String>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl MetricsConfig {
+    pub fn check(self) -> Result<Option<MetricsSettings>, String> {
+        let token = self.token.map(|t| t.trim().to_string());
+        let enabled = self
+            .enabled
+            .unwrap_or(token.is_some() || self.listen.is_some());
+        if !enabled {
+            return Ok(None);
+        }
+        if let Some(t) = &token
+            && t.chars().count() < MIN_TOKEN_CHARS
+        {
+            return Err(format!(
+                "[metrics] token must be at least {MIN_TOKEN_CHARS} characters"
+            ));
+        }
+        if token.is_none() && self.listen.is_none() {
+            return Err(
+                "[metrics] enabled = true needs a `token` (for /metrics on the main listener) \
+                 or a `listen` address (a separate one serving only /metrics)"
+                    .into(),
+            );
+        }
+        Ok(Some(MetricsSettings {
+            token,
+            listen: self.listen,
+        }))
+    }
+}
+
+/// Latency buckets of the HTTP histogram, in seconds (a login takes about a millisecond).
+const HTTP_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+const HTTP_DURATION: &str = "seatkeeper_http_request_duration_seconds";
+const LOGINS: &str = "seatkeeper_logins_total";
+
+/// The event metrics of this process and who may read them.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    /// SHA-256 of the token: compared digest to digest, in constant time.
+    token_digest: Option<[u8; 32]>,
+    settings: MetricsSettings,
+}
+
+impl Metrics {
+    pub fn new(settings: MetricsSettings) -> Result<Metrics, String> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), &HTTP_BUCKETS)
+            .map_err(|e| format!("metrics: {e}"))?
+            .build_recorder();
+        let handle = recorder.handle();
+        with_local_recorder(&recorder, || {
+            describe_histogram!(
+                HTTP_DURATION,
+                Unit::Seconds,
+                "HTTP requests by route template, method and status class, and how long they took"
+            );
+            describe_counter!(
+                LOGINS,
+                "Integration logins (login and sso-login) by outcome and refusal reason"
+            );
+        });
+        Ok(Metrics {
+            recorder,
+            handle,
+            token_digest: settings
+                .token
+                .as_deref()
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &MetricsSettings {
+        &self.settings
+    }
+
+    /// Whether `given` is the configured token (false when none is configured).
+    pub fn token_matches(&self, given: &str) -> bool {
+        let Some(expected) = &self.token_digest else {
+            return false;
+        };
+        let got: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        // Every byte is looked at whatever differs: no early exit for timing to reveal.
+        expected
+            .iter()
+            .zip(got.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
+    /// Counts one integration login by its outcome (`via`: `login` or `sso`).
+    pub fn login(&self, via: &'static str, result: &ApiResult<axum::Json<LoginAnswer>>) {
+        with_local_recorder(&self.recorder, || match result {
+            Ok(axum::Json(LoginAnswer::Allowed(_))) => {
+                // Every series has the same labels (`reason="none"` here), as parsers expect.
+                counter!(LOGINS, "via" => via, "outcome" => "allowed", "reason" => "none")
+                    .increment(1);
+            }
+            Ok(axum::Json(LoginAnswer::Refused(r))) => {
+                counter!(LOGINS, "via" => via, "outcome" => "refused", "reason" => r.reason.code())
+                    .increment(1);
+            }
+            Err(e) => {
+                counter!(LOGINS, "via" => via, "outcome" => "error", "reason" => e.code)
+                    .increment(1);
+            }
+        });
+    }
+
+    fn request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
+        let method = match *method {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            Method::HEAD => "HEAD",
+            Method::OPTIONS => "OPTIONS",
+            _ => "other",
+        };
+        let class = match status.as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        with_local_recorder(&self.recorder, || {
+            histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method, "status" => class)
+                .record(took.as_secs_f64());
+        });
+    }
+
+    /// Drains the histograms' samples into their buckets, so that memory stays bounded
+    /// between scrapes (`serve` calls it every few seconds).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+/// Counts an integration login when metrics are on (nothing at all when they are off).
+pub fn count_login(
+    state: &AppState,
+    via: &'static str,
+    result: &ApiResult<axum::Json<LoginAnswer>>,
+) {
+    if let Some(m) = &state.metrics {
+        m.login(via, result);
+    }
+}
+
+/// The middleware timing every request, labelled with the route's template (`MatchedPath`:
+/// `/api/v1/users/{login}`, never the raw path, so the series stay bounded), its method and
+/// its status class. Requests no route matched are `route="unmatched"`.
+pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(req).await;
+    m.request(
+        &method,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        response.status(),
+        start.elapsed(),
+    );
+    response
+}
+
+/// How far ahead the seat gauges' "expiring soon" looks: the summary route's default.
+const EXPIRING_WITHIN: time::Duration = time::Duration::days(30);
+
+/// The ledger's state as Prometheus text, read now. A new scrape-time metric is one
+/// `gauge!`/`counter!` line here (and a line in docs/NOTIFICATIONS.md's list).
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+pub async fn scrape(ledger: &Ledger) -> Result<String, StoreError> {
+    let summary = ledger.summary(EXPIRING_WITHIN).await?;
+    let runs = ledger.run_totals().await?;
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    with_local_recorder(&recorder, || {
+        describe_gauge!(
+            "seatkeeper_licenses_loaded",
+            "1 while any license is loaded, else 0"
+        );
+        gauge!("seatkeeper_licenses_loaded").set(if summary.licenses_loaded { 1.0 } else { 0.0 });
+        describe_gauge!(
+            "seatkeeper_seats_capacity",
+            "Seats the valid licenses give, per product, area and kind (the summary's `total`)"
+        );
+        describe_gauge!(
+            "seatkeeper_seats_used",
+            "Seats held, per product, area and kind"
+        );
+        describe_gauge!(
+            "seatkeeper_seats_free",
+            "Seats free, per product, area and kind"
+        );
+        describe_gauge!(
+            "seatkeeper_seats_suspended",
+            "Named seats suspended after their licenses expired, per product, area and kind"
+        );
+        describe_gauge!(
+            "seatkeeper_seats_expiring_soon",
+            "Seats whose license expires within 30 days, per product, area and kind"
+        );
+        for p in &summary.products {
+            let labels = [
+                ("product", p.product.clone()),
+                ("area", p.area.as_str().to_string()),
+                ("kind", p.kind.as_str().to_string()),
+            ];
+            gauge!("seatkeeper_seats_capacity", &labels).set(p.total as f64);
+            gauge!("seatkeeper_seats_used", &labels).set(p.used as f64);
+            gauge!("seatkeeper_seats_free", &labels).set(p.free as f64);
+            gauge!("seatkeeper_seats_suspended", &labels).set(p.suspended as f64);
+            gauge!("seatkeeper_seats_expiring_soon", &labels).set(p.expiring_soon as f64);
+        }
+        describe_gauge!(
+            "seatkeeper_area_active_users",
+            "Active users per area (the built-in administrator excluded)"
+        );
+        describe_gauge!("seatkeeper_area_blocked_users", "Blocked users per area");
+        describe_gauge!(
+            "seatkeeper_area_user_limit",
+            "The licenses' user limit per area (absent: no limit)"
+        );
+        for a in &summary.areas {
+            let area = a.area.as_str();
+            gauge!("seatkeeper_area_active_users", "area" => area).set(a.active_users as f64);
+            gauge!("seatkeeper_area_blocked_users", "area" => area).set(a.blocked_users as f64);
+            if let Some(limit) = a.limit {
+                gauge!("seatkeeper_area_user_limit", "area" => area).set(limit as f64);
+            }
+        }
+
+        describe_counter!(
+            "seatkeeper_redistribution_runs_total",
+            "Finished redistribution runs the ledger records (all nodes)"
+        );
+        describe_counter!(
+            "seatkeeper_redistribution_run_seconds_total",
+            "Their durations added up, in whole seconds"
+        );
+        describe_gauge!(
+            "seatkeeper_redistribution_running",
+            "1 while a redistribution runs (on any node)"
+        );
+        describe_gauge!(
+            "seatkeeper_redistribution_last_finished_timestamp_seconds",
+            "When the newest finished redistribution ended (unix seconds)"
+        );
+        let mut running = 0;
+        let mut last = 0;
+        for r in &runs.redistributions {
+            if r.status == "running" {
+                running += r.runs;
+                continue;
+            }
+            let status = r.status.clone();
+            counter!("seatkeeper_redistribution_runs_total", "status" => status.clone())
+                .absolute(r.runs);
+            counter!("seatkeeper_redistribution_run_seconds_total", "status" => status)
+                .absolute(r.seconds);
+            last = last.max(r.last_finished_at);
+        }
+        gauge!("seatkeeper_redistribution_running").set(running as f64);
+        if last > 0 {
+            gauge!("seatkeeper_redistribution_last_finished_timestamp_seconds").set(last as f64);
+        }
+
+        describe_counter!(
+            "seatkeeper_directory_sync_runs_total",
+            "Finished directory syncs the ledger records (all nodes), by status"
+        );
+        describe_counter!(
+            "seatkeeper_directory_sync_run_seconds_total",
+            "Their durations added up, in whole seconds"
+        );
+        describe_gauge!(
+            "seatkeeper_directory_sync_running",
+            "1 while a directory sync runs (on any node)"
+        );
+        describe_gauge!(
+            "seatkeeper_directory_sync_last_success_timestamp_seconds",
+            "When the newest successful directory sync ended (unix seconds)"
+        );
+        let mut running = 0;
+        for r in runs.directory_syncs.iter().filter(|r| !r.preview) {
+            if r.status == "running" {
+                running += r.runs;
+                continue;
+            }
+            let status = r.status.clone();
+            counter!("seatkeeper_directory_sync_runs_total", "status" => status.clone())
+                .absolute(r.runs);
+            counter!("seatkeeper_directory_sync_run_seconds_total", "status" => status)
+                .absolute(r.seconds);
+            if r.status == "succeeded" && r.last_finished_at > 0 {
+                gauge!("seatkeeper_directory_sync_last_success_timestamp_seconds")
+                    .set(r.last_finished_at as f64);
+            }
+        }
+        gauge!("seatkeeper_directory_sync_running").set(running as f64);
+    });
+    Ok(handle.render())
+}
+
+/// `GET /metrics`: this process's events, then the ledger's state.
+pub async fn metrics_route(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let Some(m) = &state.metrics else {
+        return Err(off());
+    };
+    let mut body = m.handle.render();
+    body.push_str(&scrape(&state.ledger).await?);
+    Ok((
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+pub(crate) fn off() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "metrics are off; see [metrics] in the configuration (docs/CONFIGURATION.md)",
+    )
+}
+
+/// The access check of `/metrics` (`Access::Metrics`): on the main listener only with the
+/// configured token; 404 while metrics are off or served on their own address only.
+pub(crate) fn check(state: &AppState, bearer: Option<&str>) -> Result<(), ApiError> {
+    let Some(m) = &state.metrics else {
+        return Err(off());
+    };
+    if m.token_digest.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "metrics are served on the [metrics] listen address only",
+        ));
+    }
+    match bearer {
+        Some(t) if m.token_matches(t) => Ok(()),
+        Some(_) => Err(ApiError::unauthenticated("the metrics token is wrong")),
+        None => Err(ApiError::unauthenticated(
+            "this route needs `Authorization: Bearer <[metrics] token>`",
+        )),
+    }
+}
+
+/// The router of the separate `[metrics] listen` address: `/metrics` only (with the token
+/// when one is configured), 404 for anything else.
+pub fn listen_router(state: AppState) -> axum::Router {
+    let needs_token = state
+        .metrics
+        .as_ref()
+        .is_some_and(|m| m.token_digest.is_some());
+    let mut route = axum::routing::get(metrics_route);
+    if needs_token {
+        route = route.route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), crate::auth::Access::Metrics),
+            crate::auth::enforce,
+        ));
+    }
+    axum::Router::new()
+        .route("/metrics", route)
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "this address serves only GET /metrics",
+            )
+        })
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn x17_metrics_are_off_unless_a_token_or_an_address_is_given() {
+        assert_eq!(MetricsConfig::default().check().unwrap(), None);
+        let on = MetricsConfig {
+            enabled: Some(true),
+            ..MetricsConfig::default()
+        };
+        assert!(on.check().unwrap_err().contains("needs a `token`"));
+        let short = MetricsConfig {
+            token: Some("short".into()),
+            ..MetricsConfig::default()
+        };
+        assert!(short.check().unwrap_err().contains("at least 16"));
+        let token = MetricsConfig {
+            token: Some("a-long-enough-metrics-token".into()),
+            ..MetricsConfig::default()
+        };
+        assert!(token.clone().check().unwrap().is_some());
+        let off = MetricsConfig {
+            enabled: Some(false),
+            ..token
+        };
+        assert_eq!(off.check().unwrap(), None);
+    }
+
+    /// What metrics add to one login, measured without the noise of a whole server: the
+    /// login counter and the latency middleware's work (two clock reads, the histogram).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p seatkeeper-server --lib \
+                x17_metrics_cost -- --ignored --nocapture"]
+    fn x17_metrics_cost_per_login() {
+        use seatkeeper_core::login::{Refusal, RefusedLogin};
+        let m = Metrics::new(MetricsSettings {
+            token: None,
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+        })
+        .unwrap();
+        let answer: ApiResult<axum::Json<LoginAnswer>> = Ok(axum::Json(LoginAnswer::Refused(
+            RefusedLogin::new("emp1", Refusal::NoLicense),
+        )));
+        let round = |n: u32| {
+            let start = Instant::now();
+            for _ in 0..n {
+                let t = Instant::now();
+                m.login("login", &answer);
+                m.request(
+                    &Method::POST,
+                    "/integration/v1/login",
+                    StatusCode::OK,
+                    t.elapsed(),
+                );
+            }
+            start.elapsed() / n
+        };
+        round(10_000);
+        let mut per: Vec<Duration> = (0..7).map(|_| round(100_000)).collect();
+        per.sort();
+        m.upkeep();
+        println!(
+            "metrics cost per login: median {:?} (min {:?}, max {:?})",
+            per[3], per[0], per[6]
+        );
+        assert!(m.handle.render().contains("seatkeeper_logins_total"));
+    }
+
+    #[test]
+    fn x17_the_token_must_match_exactly() {
+        let m = Metrics::new(MetricsSettings {
+            token: Some("a-long-enough-metrics-token".into()),
+            listen: None,
+        })
+        .unwrap();
+        assert!(m.token_matches("a-long-enough-metrics-token"));
+        assert!(!m.token_matches("a-long-enough-metrics-token "));
+        assert!(!m.token_matches(""));
+    }
+}
