@@ -246,6 +246,7 @@ const EXPIRING_WITHIN: time::Duration = time::Duration::days(30);
 pub async fn scrape(ledger: &Ledger) -> Result<String, StoreError> {
     let summary = ledger.summary(EXPIRING_WITHIN).await?;
     let runs = ledger.run_totals().await?;
+    let outbox = ledger.outbox_stats().await?;
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     with_local_recorder(&recorder, || {
@@ -303,6 +304,29 @@ pub async fn scrape(ledger: &Ledger) -> Result<String, StoreError> {
                 gauge!("seatkeeper_area_user_limit", "area" => area).set(limit as f64);
             }
         }
+
+        describe_gauge!(
+            "seatkeeper_outbox_deliveries",
+            "Deliveries in the outbox (webhooks and mail), by state: pending (due or waiting \
+             for a retry), digest (waiting for the daily digest), failed (gave up), delivered \
+             (kept for the log)"
+        );
+        for (state, n) in [
+            ("pending", outbox.pending),
+            ("digest", outbox.digest),
+            ("failed", outbox.failed),
+            ("delivered", outbox.delivered),
+        ] {
+            gauge!("seatkeeper_outbox_deliveries", "state" => state).set(n as f64);
+        }
+        describe_gauge!(
+            "seatkeeper_outbox_failed_deliveries",
+            "Deliveries that gave up after the retry window, by channel (kept for keep_days)"
+        );
+        gauge!("seatkeeper_outbox_failed_deliveries", "channel" => "webhook")
+            .set(outbox.failed_webhook as f64);
+        gauge!("seatkeeper_outbox_failed_deliveries", "channel" => "mail")
+            .set(outbox.failed_mail as f64);
 
         describe_counter!(
             "seatkeeper_redistribution_runs_total",

@@ -228,6 +228,28 @@ async fn with_token(db: &str, dir: &Path) {
     assert_eq!(m.one("seatkeeper_seats_used", &floating), Some(1.0));
     assert_eq!(m.one("seatkeeper_seats_free", &floating), Some(0.0));
 
+    // The outbox gauges equal the counts the notifications API shows.
+    let mail = api
+        .ok(Method::GET, "/api/v1/notifications/mail", &w.admin, None)
+        .await;
+    let outbox = &mail["outbox"];
+    for state in ["pending", "digest", "failed", "delivered"] {
+        assert_eq!(
+            m.one("seatkeeper_outbox_deliveries", &[("state", state)]),
+            outbox[state].as_f64(),
+            "{state}: {outbox}"
+        );
+    }
+    for (channel, field) in [("webhook", "failed_webhook"), ("mail", "failed_mail")] {
+        assert_eq!(
+            m.one(
+                "seatkeeper_outbox_failed_deliveries",
+                &[("channel", channel)]
+            ),
+            outbox[field].as_f64()
+        );
+    }
+
     // Logins by outcome and reason: exactly the ones made.
     let counted: BTreeMap<(String, String), f64> = m
         .of("seatkeeper_logins_total")
