@@ -57,7 +57,7 @@ pub struct Overrides {
     pub notifications: Option<crate::notify::config::NotificationsConfig>,
     /// The `[metrics]` section: `GET /metrics` behind a token and/or on its own address
     /// (issue 17). Only in the file.
-    pub metrics: Option<crate::metrics::MetricsConfig>,
+    pub metrics: Option<crate::metrics::config::MetricsConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ pub struct ServeConfig {
     /// The `[notifications]` section, or its defaults.
     pub notifications: crate::notify::config::NotificationsConfig,
     /// The `[metrics]` section, checked; `None`: metrics off.
-    pub metrics: Option<crate::metrics::MetricsSettings>,
+    pub metrics: Option<crate::metrics::config::MetricsSettings>,
     pub demo: bool,
     /// Testing only: read "now" from this file (unix seconds) instead of the system clock.
     pub clock_file: Option<PathBuf>,

@@ -3,6 +3,7 @@
 //! Administrator sign-in, with its limits, is `signin`: the API's `POST /api/v1/auth/login`
 //! (`admin::auth`) and the UI's form (`ui`) both call it.
 
+pub(crate) mod metrics_token;
 pub mod signin;
 
 use std::collections::HashMap;
@@ -179,7 +180,7 @@ async fn check(state: &AppState, access: Access, mut req: Request) -> Result<Req
         return Ok(req);
     }
     if access == Access::Metrics {
-        crate::metrics::check(state, bearer(&req))?;
+        metrics_token::check(state, bearer(&req))?;
         return Ok(req);
     }
     let Some(secret) = bearer(&req) else {

@@ -17,7 +17,6 @@
 //! Access: `[metrics] token` (a bearer token, compared in constant time) on the main
 //! listener, and/or `[metrics] listen`, a separate address serving only `/metrics`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,66 +33,13 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use seatkeeper_store::{Ledger, LoginAnswer, StoreError};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
-/// The `[metrics]` section of the config file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// On or off; by default on exactly when `token` or `listen` is given.
-    #[serde(default)]
-    pub enabled: Option<bool>,
-    /// Bearer token `GET /metrics` needs (on the main listener, and on `listen` too when set).
-    #[serde(default)]
-    pub token: Option<String>,
-    /// A separate address serving only `/metrics` (e.g. `127.0.0.1:9464`).
-    #[serde(default)]
-    pub listen: Option<SocketAddr>,
-}
-
-/// The shortest token accepted (a guessable one would defeat the point).
-pub const MIN_TOKEN_CHARS: usize = 16;
-
-/// Checked `[metrics]`: `None` when metrics are off.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsSettings {
-    pub token: Option<String>,
-    pub listen: Option<SocketAddr>,
-}
-
-impl MetricsConfig {
-    pub fn check(self) -> Result<Option<MetricsSettings>, String> {
-        let token = self.token.map(|t| t.trim().to_string());
-        let enabled = self
-            .enabled
-            .unwrap_or(token.is_some() || self.listen.is_some());
-        if !enabled {
-            return Ok(None);
-        }
-        if let Some(t) = &token
-            && t.chars().count() < MIN_TOKEN_CHARS
-        {
-            return Err(format!(
-                "[metrics] token must be at least {MIN_TOKEN_CHARS} characters"
-            ));
-        }
-        if token.is_none() && self.listen.is_none() {
-            return Err(
-                "[metrics] enabled = true needs a `token` (for /metrics on the main listener) \
-                 or a `listen` address (a separate one serving only /metrics)"
-                    .into(),
-            );
-        }
-        Ok(Some(MetricsSettings {
-            token,
-            listen: self.listen,
-        }))
-    }
-}
+pub mod config;
+pub use config::{MIN_TOKEN_CHARS, MetricsConfig, MetricsSettings};
 
 /// Latency buckets of the HTTP histogram, in seconds (a login takes about a millisecond).
 const HTTP_BUCKETS: [f64; 14] = [
@@ -178,7 +124,7 @@ impl Metrics {
         });
     }
 
-    fn request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
+    pub fn request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
         let method = match *method {
             Method::GET => "GET",
             Method::POST => "POST",
@@ -204,6 +150,11 @@ impl Metrics {
 
     /// Drains the histograms' samples into their buckets, so that memory stays bounded
     /// between scrapes (`serve` calls it every few seconds).
+    /// Whether `/metrics` needs the configured token.
+    pub fn has_token(&self) -> bool {
+        self.token_digest.is_some()
+    }
+
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
     }
@@ -403,7 +354,7 @@ pub async fn scrape(ledger: &Ledger) -> Result<String, StoreError> {
 /// `GET /metrics`: this process's events, then the ledger's state.
 pub async fn metrics_route(State(state): State<AppState>) -> Result<Response, ApiError> {
     let Some(m) = &state.metrics else {
-        return Err(off());
+        return Err(crate::auth::metrics_token::off());
     };
     let mut body = m.handle.render();
     body.push_str(&scrape(&state.ledger).await?);
@@ -417,43 +368,10 @@ pub async fn metrics_route(State(state): State<AppState>) -> Result<Response, Ap
         .into_response())
 }
 
-pub(crate) fn off() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "metrics are off; see [metrics] in the configuration (docs/CONFIGURATION.md)",
-    )
-}
-
-/// The access check of `/metrics` (`Access::Metrics`): on the main listener only with the
-/// configured token; 404 while metrics are off or served on their own address only.
-pub(crate) fn check(state: &AppState, bearer: Option<&str>) -> Result<(), ApiError> {
-    let Some(m) = &state.metrics else {
-        return Err(off());
-    };
-    if m.token_digest.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "metrics are served on the [metrics] listen address only",
-        ));
-    }
-    match bearer {
-        Some(t) if m.token_matches(t) => Ok(()),
-        Some(_) => Err(ApiError::unauthenticated("the metrics token is wrong")),
-        None => Err(ApiError::unauthenticated(
-            "this route needs `Authorization: Bearer <[metrics] token>`",
-        )),
-    }
-}
-
 /// The router of the separate `[metrics] listen` address: `/metrics` only (with the token
 /// when one is configured), 404 for anything else.
 pub fn listen_router(state: AppState) -> axum::Router {
-    let needs_token = state
-        .metrics
-        .as_ref()
-        .is_some_and(|m| m.token_digest.is_some());
+    let needs_token = state.metrics.as_ref().is_some_and(|m| m.has_token());
     let mut route = axum::routing::get(metrics_route);
     if needs_token {
         route = route.route_layer(axum::middleware::from_fn_with_state(
@@ -477,71 +395,6 @@ pub fn listen_router(state: AppState) -> axum::Router {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn x17_metrics_are_off_unless_a_token_or_an_address_is_given() {
-        assert_eq!(MetricsConfig::default().check().unwrap(), None);
-        let on = MetricsConfig {
-            enabled: Some(true),
-            ..MetricsConfig::default()
-        };
-        assert!(on.check().unwrap_err().contains("needs a `token`"));
-        let short = MetricsConfig {
-            token: Some("short".into()),
-            ..MetricsConfig::default()
-        };
-        assert!(short.check().unwrap_err().contains("at least 16"));
-        let token = MetricsConfig {
-            token: Some("a-long-enough-metrics-token".into()),
-            ..MetricsConfig::default()
-        };
-        assert!(token.clone().check().unwrap().is_some());
-        let off = MetricsConfig {
-            enabled: Some(false),
-            ..token
-        };
-        assert_eq!(off.check().unwrap(), None);
-    }
-
-    /// What metrics add to one login, measured without the noise of a whole server: the
-    /// login counter and the latency middleware's work (two clock reads, the histogram).
-    #[test]
-    #[ignore = "a measurement: cargo test --release -p seatkeeper-server --lib \
-                x17_metrics_cost -- --ignored --nocapture"]
-    fn x17_metrics_cost_per_login() {
-        use seatkeeper_core::login::{Refusal, RefusedLogin};
-        let m = Metrics::new(MetricsSettings {
-            token: None,
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-        })
-        .unwrap();
-        let answer: ApiResult<axum::Json<LoginAnswer>> = Ok(axum::Json(LoginAnswer::Refused(
-            RefusedLogin::new("emp1", Refusal::NoLicense),
-        )));
-        let round = |n: u32| {
-            let start = Instant::now();
-            for _ in 0..n {
-                let t = Instant::now();
-                m.login("login", &answer);
-                m.request(
-                    &Method::POST,
-                    "/integration/v1/login",
-                    StatusCode::OK,
-                    t.elapsed(),
-                );
-            }
-            start.elapsed() / n
-        };
-        round(10_000);
-        let mut per: Vec<Duration> = (0..7).map(|_| round(100_000)).collect();
-        per.sort();
-        m.upkeep();
-        println!(
-            "metrics cost per login: median {:?} (min {:?}, max {:?})",
-            per[3], per[0], per[6]
-        );
-        assert!(m.handle.render().contains("seatkeeper_logins_total"));
-    }
 
     #[test]
     fn x17_the_token_must_match_exactly() {
