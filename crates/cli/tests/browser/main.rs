@@ -12,6 +12,8 @@ mod harness;
 mod licenses;
 mod mail;
 mod more;
+#[path = "../shared/receiver.rs"]
+mod receiver;
 mod roles;
 mod signin;
 mod users;

@@ -3,123 +3,18 @@
 //! first requests: create, refusals, the delivery log after retries, redeliver (the same
 //! `Seatkeeper-Delivery` id), the delivery's attempts, test, rotate, pause, delete.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
 use fantoccini::Locator;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
+
+use crate::receiver::Receiver;
 
 use crate::harness::{PASSWORD, T0, Ui, order};
 
 /// Loopback receivers allowed, retries after one second, a quick dispatcher.
 const CONFIG: &str = "[notifications]\nallow_private_targets = true\n\
      retry_base_secs = 1\npoll_interval_ms = 100\ntimeout_secs = 2\nclaim_lease_secs = 7\n";
-
-/// What the receiver saw of one request.
-#[derive(Debug, Clone)]
-struct Seen {
-    delivery: String,
-    event_type: String,
-    signature_ok: bool,
-    answered: u16,
-}
-
-#[derive(Default)]
-struct Inbox {
-    seen: Mutex<Vec<Seen>>,
-    secret: Mutex<String>,
-    /// Answer 500 to this many requests first.
-    fail_first: AtomicUsize,
-}
-
-struct Receiver {
-    url: String,
-    inbox: Arc<Inbox>,
-}
-
-/// `Seatkeeper-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
-fn verify(secret: &str, headers: &HeaderMap, body: &str) -> bool {
-    let sig = headers
-        .get("seatkeeper-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let part = |name: &str| {
-        sig.split(',')
-            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-            .map(str::to_string)
-    };
-    let (Some(t), Some(v1)) = (part("t"), part("v1")) else {
-        return false;
-    };
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    hex::decode(v1).is_ok_and(|given| mac.verify_slice(&given).is_ok())
-}
-
-impl Receiver {
-    async fn start(fail_first: usize) -> Receiver {
-        let inbox = Arc::new(Inbox::default());
-        inbox.fail_first.store(fail_first, Ordering::SeqCst);
-        let shared = inbox.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: String| {
-                let inbox = shared.clone();
-                async move {
-                    let failing = inbox
-                        .fail_first
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                        .is_ok();
-                    let answered = if failing { 500 } else { 200 };
-                    let secret = inbox.secret.lock().unwrap().clone();
-                    let header = |n: &str| {
-                        headers
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_string()
-                    };
-                    inbox.seen.lock().unwrap().push(Seen {
-                        delivery: header("seatkeeper-delivery"),
-                        event_type: header("seatkeeper-event"),
-                        signature_ok: verify(&secret, &headers, &body),
-                        answered,
-                    });
-                    (StatusCode::from_u16(answered).unwrap(), "noted")
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { url, inbox }
-    }
-
-    fn set_secret(&self, secret: &str) {
-        *self.inbox.secret.lock().unwrap() = secret.to_string();
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.inbox.seen.lock().unwrap().clone()
-    }
-
-    /// Waits until `done` holds for what was seen (at most `secs` seconds).
-    async fn wait_for(&self, secs: u64, done: impl Fn(&[Seen]) -> bool) -> Vec<Seen> {
-        for _ in 0..secs * 10 {
-            let seen = self.seen();
-            if done(&seen) {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let seen = self.seen();
-        assert!(done(&seen), "the receiver did not get it: {seen:#?}");
-        seen
-    }
-}
 
 /// Reloads `path` until `css`'s text satisfies `ok` (the dispatcher records an attempt just
 /// after the receiver answers); answers the text.

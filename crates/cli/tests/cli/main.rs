@@ -15,6 +15,8 @@ mod ldap;
 mod mail;
 mod metrics;
 mod ops;
+#[path = "../shared/receiver.rs"]
+mod receiver;
 mod scim_check;
 mod server;
 mod soak;
