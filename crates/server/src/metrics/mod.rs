@@ -17,7 +17,8 @@
 //! Access: `[metrics] token` (a bearer token, compared in constant time) on the main
 //! listener, and/or `[metrics] listen`, a separate address serving only `/metrics`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -26,8 +27,8 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
-    with_local_recorder,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram, with_local_recorder,
 };
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -50,9 +51,17 @@ const HTTP_DURATION: &str = "seatkeeper_http_request_duration_seconds";
 const LOGINS: &str = "seatkeeper_logins_total";
 
 /// The event metrics of this process and who may read them.
+/// One route's latency histograms by (method, status class).
+type ByMethodAndStatus = HashMap<(&'static str, &'static str), Histogram>;
+
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// The histogram of each (route template, method, status class) and the counter of each
+    /// login outcome, registered once: a request then takes a read lock and a hash lookup,
+    /// not the registry's key building and allocation.
+    requests: RwLock<HashMap<String, ByMethodAndStatus>>,
+    logins: RwLock<HashMap<(&'static str, &'static str, &'static str), Counter>>,
     /// SHA-256 of the token: compared digest to digest, in constant time.
     token_digest: Option<[u8; 32]>,
     settings: MetricsSettings,
@@ -79,6 +88,8 @@ impl Metrics {
         Ok(Metrics {
             recorder,
             handle,
+            requests: RwLock::default(),
+            logins: RwLock::default(),
             token_digest: settings
                 .token
                 .as_deref()
@@ -107,21 +118,23 @@ impl Metrics {
 
     /// Counts one integration login by its outcome (`via`: `login` or `sso`).
     pub fn login(&self, via: &'static str, result: &ApiResult<axum::Json<LoginAnswer>>) {
-        with_local_recorder(&self.recorder, || match result {
-            Ok(axum::Json(LoginAnswer::Allowed(_))) => {
-                // Every series has the same labels (`reason="none"` here), as parsers expect.
-                counter!(LOGINS, "via" => via, "outcome" => "allowed", "reason" => "none")
-                    .increment(1);
-            }
-            Ok(axum::Json(LoginAnswer::Refused(r))) => {
-                counter!(LOGINS, "via" => via, "outcome" => "refused", "reason" => r.reason.code())
-                    .increment(1);
-            }
-            Err(e) => {
-                counter!(LOGINS, "via" => via, "outcome" => "error", "reason" => e.code)
-                    .increment(1);
-            }
-        });
+        // Every series has the same labels (`reason="none"` when allowed), as parsers expect.
+        let (outcome, reason) = match result {
+            Ok(axum::Json(LoginAnswer::Allowed(_))) => ("allowed", "none"),
+            Ok(axum::Json(LoginAnswer::Refused(r))) => ("refused", r.reason.code()),
+            Err(e) => ("error", e.code),
+        };
+        let key = (via, outcome, reason);
+        if let Some(c) = read(&self.logins).get(&key) {
+            c.increment(1);
+            return;
+        }
+        let c = with_local_recorder(
+            &self.recorder,
+            || counter!(LOGINS, "via" => via, "outcome" => outcome, "reason" => reason),
+        );
+        c.increment(1);
+        write(&self.logins).insert(key, c);
     }
 
     pub fn request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
@@ -142,22 +155,44 @@ impl Metrics {
             400..=499 => "4xx",
             _ => "5xx",
         };
-        with_local_recorder(&self.recorder, || {
-            histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method, "status" => class)
-                .record(took.as_secs_f64());
-        });
+        let secs = took.as_secs_f64();
+        if let Some(h) = read(&self.requests)
+            .get(route)
+            .and_then(|by| by.get(&(method, class)))
+        {
+            h.record(secs);
+            return;
+        }
+        let h = with_local_recorder(
+            &self.recorder,
+            || histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method, "status" => class),
+        );
+        h.record(secs);
+        write(&self.requests)
+            .entry(route.to_string())
+            .or_default()
+            .insert((method, class), h);
     }
 
-    /// Drains the histograms' samples into their buckets, so that memory stays bounded
-    /// between scrapes (`serve` calls it every few seconds).
     /// Whether `/metrics` needs the configured token.
     pub fn has_token(&self) -> bool {
         self.token_digest.is_some()
     }
 
+    /// Drains the histograms' samples into their buckets, so that memory stays bounded
+    /// between scrapes (`serve` calls it every few seconds).
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
     }
+}
+
+/// A poisoned lock only means a panic elsewhere mid-insert; the map is still usable.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Counts an integration login when metrics are on (nothing at all when they are off).
